@@ -1,0 +1,120 @@
+"""The `idmctl` command line: parse, call one core function, render, pick the exit code.
+
+Each verb lives in its own module with a ``register(app)`` function. This module builds the app and
+owns the only mapping from outcomes to exit codes: a command returns its code (0 by default),
+an ``IdmctlError`` exits with its ``exit_code`` as one readable line, a usage error exits 1 (2 is
+reserved for `plan --detailed-exitcode`), and no traceback reaches the user unless IDMCTL_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from controller import __version__
+from controller.cli import (
+    apply,
+    connector,
+    emulator,
+    identities,
+    init,
+    plan,
+    promote,
+    reconcile,
+    runs,
+    schedule,
+    validate,
+)
+from controller.cli._output import print_error
+from controller.errors import IdmctlError
+
+__all__ = ["app", "main", "run"]
+
+app = typer.Typer(
+    name="idmctl",
+    help="GitOps for identity provisioning: validate, plan, apply, promote and reconcile.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"idmctl {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """GitOps for identity provisioning: validate, plan, apply, promote and reconcile."""
+
+
+for _module in (
+    validate,
+    init,
+    plan,
+    apply,
+    promote,
+    connector,
+    reconcile,
+    runs,
+    identities,
+    schedule,
+    emulator,
+):
+    _module.register(app)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` and return the exit code (tests call this directly)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("IDMCTL_DEBUG") == "1"
+    try:
+        rv = app(args=args, prog_name="idmctl", standalone_mode=False)
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        print("Aborted.", file=sys.stderr)
+        return 1
+    except IdmctlError as exc:
+        if debug:
+            raise
+        print_error(exc)
+        return exc.exit_code
+    except typer.TyperException as exc:  # click's usage errors, vendored by typer
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]
+            return 0
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so in one line, keep the traceback for IDMCTL_DEBUG=1
+        if debug:
+            raise
+        print(
+            f"error: internal error ({type(exc).__name__}: {exc}). "
+            "Rerun with IDMCTL_DEBUG=1 for the traceback and report it.",
+            file=sys.stderr,
+        )
+        return 1
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

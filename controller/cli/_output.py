@@ -1,0 +1,66 @@
+"""How the CLI speaks: rich for people, stable JSON for machines, one line per error on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from controller.errors import ConfigError, IdmctlError
+
+__all__ = ["Output", "print_error"]
+
+
+def print_error(exc: IdmctlError) -> None:
+    """Print an error as readable lines on stderr: one per diagnostic for config errors."""
+    if isinstance(exc, ConfigError) and len(exc.diagnostics) > 1:
+        for diag in exc.diagnostics:
+            print(f"error: {diag.format()}" if diag.severity == "error" else diag.format(), file=sys.stderr)
+        return
+    print(f"error: {exc}", file=sys.stderr)
+
+
+class Output:
+    """The printer a command gets: ``json`` mode for machines, rich console for people.
+
+    ``quiet`` drops informational lines (not results or errors); ``verbose`` adds detail.
+    Consoles are made per command so that tests capturing stdout see the output.
+    """
+
+    def __init__(self, *, json_mode: bool = False, verbose: bool = False, quiet: bool = False) -> None:
+        self.json_mode = json_mode
+        self.verbose = verbose
+        self.quiet = quiet
+        self.console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
+        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+
+    @property
+    def interactive(self) -> bool:
+        return self.console.is_terminal and not self.json_mode
+
+    def json(self, data: Any) -> None:
+        """Print ``data`` as JSON on stdout (stable key order as given, ISO dates)."""
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+        sys.stdout.flush()
+
+    def print(self, *objects: Any, **kw: Any) -> None:
+        """Print a result for people (tables, text); suppressed in JSON mode."""
+        if not self.json_mode:
+            self.console.print(*objects, **kw)
+
+    def info(self, message: str) -> None:
+        """Print an informational line on stderr unless quiet or JSON."""
+        if not self.quiet and not self.json_mode:
+            self.err.print(message)
+
+    def detail(self, message: str) -> None:
+        """Print a line only with --verbose."""
+        if self.verbose and not self.json_mode:
+            self.err.print(message)
+
+    def warn(self, message: str) -> None:
+        """Warnings go to stderr, even in JSON mode (stdout stays parseable)."""
+        if not self.quiet:
+            self.err.print(f"[yellow]warning:[/yellow] {message}", markup=True)

@@ -1,0 +1,9 @@
+"""`idmctl identities`: not built yet (see the open issues)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this verb to the app (nothing yet)."""

@@ -1,0 +1,167 @@
+"""Every exception idmctl raises on purpose, in one place.
+
+The hierarchy::
+
+    IdmctlError                      exit_code 1; the CLI prints str(exc) as one line, never a traceback
+    ├── UsageError                   a command was called with arguments that do not fit
+    ├── ConfigError                  the files of an environment are not valid (carries diagnostics)
+    ├── StateError                   the environment's state cannot serve the request
+    │   ├── StateNotInitialized      no state yet: run `idmctl init --env E`
+    │   ├── LockHeldError            another writer holds the environment lock
+    │   └── StalePlanError           a saved plan no longer matches state or files
+    ├── ConnectorError               a source system said no (carries remote code and hint)
+    │   ├── AuthError                the identity provider refused a token (AADSTS...)
+    │   └── GraphError               Microsoft Graph answered with an error (status, code, request id)
+    │       ├── GraphThrottled       429/503/504 that outlived the retry budget (retry_after)
+    │       ├── GraphNotFound        404: the object does not exist
+    │       └── DeltaExpired         the delta link is gone (syncStateNotFound, 410): a full run is needed
+    └── ReconError                   a reconciliation could not run or complete
+        └── RunBlocked               the safety guard stopped a run before any destructive write (exit 3)
+
+Messages follow one rule: what is wrong, where (file:line, JSON pointer, object id), what to do.
+No message ever contains a secret value: connectors redact before they raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from controller.diagnostics import Diagnostic
+
+__all__ = [
+    "AuthError",
+    "ConfigError",
+    "ConnectorError",
+    "DeltaExpired",
+    "GraphError",
+    "GraphNotFound",
+    "GraphThrottled",
+    "IdmctlError",
+    "LockHeldError",
+    "ReconError",
+    "RunBlocked",
+    "StalePlanError",
+    "StateError",
+    "StateNotInitialized",
+    "UsageError",
+]
+
+
+class IdmctlError(Exception):
+    """Base of every error idmctl raises on purpose; the CLI maps it to ``exit_code``."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message.rstrip('.')}. {self.hint}"
+        return self.message
+
+
+class UsageError(IdmctlError):
+    """Raised when a command's arguments do not fit (exit 1; exit 2 is reserved for plan changes)."""
+
+
+class ConfigError(IdmctlError):
+    """Raised when an environment's files are invalid; ``diagnostics`` holds every problem found."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], message: str | None = None) -> None:
+        self.diagnostics = list(diagnostics)
+        errors = [d for d in self.diagnostics if d.severity == "error"]
+        if message is None:
+            if len(errors) == 1:
+                message = errors[0].format()
+            else:
+                message = f"{len(errors)} errors in the configuration; run `idmctl validate` to list them"
+        super().__init__(message)
+
+
+class StateError(IdmctlError):
+    """Raised when the environment's state cannot serve the request (corrupt, wrong version, ...)."""
+
+
+class StateNotInitialized(StateError):
+    """Raised by every command but ``init`` when the environment has no state yet."""
+
+    def __init__(self, env: str, path: str) -> None:
+        super().__init__(
+            f"environment {env!r} has no state at {path}",
+            hint=f"Run `idmctl init --env {env}` first",
+        )
+        self.env = env
+        self.path = path
+
+
+class LockHeldError(StateError):
+    """Raised when the environment lock is held by another writer past ``--lock-timeout``."""
+
+    def __init__(self, message: str, *, lock_id: str, holder: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.lock_id = lock_id
+        self.holder = holder
+
+
+class StalePlanError(StateError):
+    """Raised by ``apply`` when a saved plan was made against other state or other files."""
+
+
+class ConnectorError(IdmctlError):
+    """Raised when a source system refuses or fails; ``code`` is the remote code when there is one."""
+
+    def __init__(self, message: str, *, code: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+class AuthError(ConnectorError):
+    """Raised when the token endpoint refuses the client (``code`` is the AADSTS number)."""
+
+
+class GraphError(ConnectorError):
+    """Raised when Microsoft Graph answers with an error body; carries status, code and request id."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None = None,
+        request_id: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, hint=hint)
+        self.status = status
+        self.request_id = request_id
+
+
+class GraphThrottled(GraphError):
+    """Raised when throttling (429/503/504) outlasts the retry budget; ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, status=status, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class GraphNotFound(GraphError):
+    """Raised when Graph answers 404 for an object read by id: its absence is proven."""
+
+
+class DeltaExpired(GraphError):
+    """Raised when a stored delta link is no longer valid (syncStateNotFound, 410): run full."""
+
+
+class ReconError(IdmctlError):
+    """Raised when a reconciliation cannot start or cannot complete."""
+
+
+class RunBlocked(ReconError):
+    """Raised when the safety guard blocks a run before any destructive write (exit 3)."""
+
+    exit_code = 3
