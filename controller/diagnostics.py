@@ -15,6 +15,11 @@ __all__ = ["Diagnostic", "Severity", "SourcePos"]
 Severity = Literal["error", "warning", "info"]
 
 
+def _sentence(text: str) -> str:
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
 @dataclass(frozen=True, slots=True)
 class SourcePos:
     """A position in a file: 1-based line and column (column 0 when unknown)."""
@@ -47,9 +52,9 @@ class Diagnostic:
             parts.append(self.pointer)
         prefix = ": ".join(parts)
         label = "" if self.severity == "error" else f"{self.severity}: "
-        text = self.message.rstrip(".") + "."
+        text = _sentence(self.message)
         if self.hint:
-            text += " " + self.hint.rstrip(".") + "."
+            text += " " + _sentence(self.hint)
         if self.related:
             text += " (see " + ", ".join(str(p) for p in self.related) + ")"
         return f"{prefix}: {label}{text}" if prefix else f"{label}{text}"

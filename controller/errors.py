@@ -5,6 +5,8 @@ The hierarchy::
     IdmctlError                      exit_code 1; the CLI prints str(exc) as one line, never a traceback
     ├── UsageError                   a command was called with arguments that do not fit
     ├── ConfigError                  the files of an environment are not valid (carries diagnostics)
+    ├── FilterSyntaxError            a filter expression does not parse (column, 1-based)
+    ├── CronSyntaxError              a cron expression is not valid Quartz (names the field)
     ├── StateError                   the environment's state cannot serve the request
     │   ├── StateNotInitialized      no state yet: run `idmctl init --env E`
     │   ├── LockHeldError            another writer holds the environment lock
@@ -15,8 +17,10 @@ The hierarchy::
     │       ├── GraphThrottled       429/503/504 that outlived the retry budget (retry_after)
     │       ├── GraphNotFound        404: the object does not exist
     │       └── DeltaExpired         the delta link is gone (syncStateNotFound, 410): a full run is needed
-    └── ReconError                   a reconciliation could not run or complete
-        └── RunBlocked               the safety guard stopped a run before any destructive write (exit 3)
+    ├── ReconError                   a reconciliation could not run or complete
+    │   └── RunBlocked               the safety guard stopped a run before any destructive write (exit 3)
+    └── EmulatorError                the local Graph emulator cannot start or load its data
+        └── EmulatorHTTPError        a request the emulator answers with an error body (status, code)
 
 Messages follow one rule: what is wrong, where (file:line, JSON pointer, object id), what to do.
 No message ever contains a secret value: connectors redact before they raise.
@@ -34,7 +38,11 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "ConnectorError",
+    "CronSyntaxError",
     "DeltaExpired",
+    "EmulatorError",
+    "EmulatorHTTPError",
+    "FilterSyntaxError",
     "GraphError",
     "GraphNotFound",
     "GraphThrottled",
@@ -81,6 +89,28 @@ class ConfigError(IdmctlError):
             else:
                 message = f"{len(errors)} errors in the configuration; run `idmctl validate` to list them"
         super().__init__(message)
+
+
+class FilterSyntaxError(IdmctlError):
+    """Raised when a filter expression does not parse; ``column`` is 1-based within ``text``."""
+
+    def __init__(self, message: str, *, text: str, column: int, hint: str | None = None) -> None:
+        super().__init__(f"{message} at column {column} of {text!r}", hint=hint)
+        self.reason = message
+        self.text = text
+        self.column = column
+
+
+class CronSyntaxError(IdmctlError):
+    """Raised when a cron expression is not valid Quartz; ``field`` names the offending field."""
+
+    def __init__(self, message: str, *, expression: str, field: str | None = None,
+                 hint: str | None = None) -> None:
+        where = f"{field} field of " if field else ""
+        super().__init__(f"{where}cron {expression!r}: {message}", hint=hint)
+        self.reason = message
+        self.expression = expression
+        self.field = field
 
 
 class StateError(IdmctlError):
@@ -165,3 +195,17 @@ class RunBlocked(ReconError):
     """Raised when the safety guard blocks a run before any destructive write (exit 3)."""
 
     exit_code = 3
+
+
+class EmulatorError(IdmctlError):
+    """Raised when the local emulator cannot start (state dir, port) or load a users file."""
+
+
+class EmulatorHTTPError(EmulatorError):
+    """Raised inside the emulator to answer a request with an error body; never reaches a user."""
+
+    def __init__(self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.headers = dict(headers or {})

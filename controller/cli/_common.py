@@ -11,9 +11,12 @@ import typer
 from controller.cli._output import Output
 from controller.errors import UsageError
 
-__all__ = ["EnvOpt", "JsonOpt", "QuietOpt", "RootOpt", "VerboseOpt", "make_output", "resolve_root"]
+__all__ = ["EnvOpt", "JsonOpt", "OptionalEnvOpt", "QuietOpt", "RootOpt", "VerboseOpt", "make_output", "resolve_root"]
 
 EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment name (a folder under environments/).")]
+OptionalEnvOpt = Annotated[
+    str | None, typer.Option("--env", "-e", help="Environment name (default: every environment).")
+]
 RootOpt = Annotated[
     Path | None,
     typer.Option(

@@ -1,9 +1,60 @@
-"""`idmctl validate`: not built yet (see the open issues)."""
+"""`idmctl validate`: check an environment's files (or all of them) and list every problem."""
 
 from __future__ import annotations
 
 import typer
 
+from controller.cli._common import (
+    JsonOpt,
+    OptionalEnvOpt,
+    QuietOpt,
+    RootOpt,
+    VerboseOpt,
+    make_output,
+    resolve_root,
+)
+from controller.config import ValidationReport, environment_names, validate_environment
+
 
 def register(app: typer.Typer) -> None:
-    """Add this verb to the app (nothing yet)."""
+    app.command("validate")(validate)
+
+
+def validate(
+    env: OptionalEnvOpt = None,
+    root: RootOpt = None,
+    json: JsonOpt = False,
+    verbose: VerboseOpt = False,
+    quiet: QuietOpt = False,
+) -> int:
+    """Validate schemas, references, filters and cron of one environment (or all): exit 0 valid, 1 not."""
+    out = make_output(json, verbose, quiet)
+    base = resolve_root(root)
+    names = [env] if env else environment_names(base)
+    reports: list[ValidationReport] = [validate_environment(base, name) for name in names]
+    if out.json_mode:
+        out.json({
+            "valid": all(r.ok for r in reports),
+            "environments": [
+                {"name": r.name, "valid": r.ok, "files": [str(f.relative_to(base)) for f in r.files],
+                 "diagnostics": [d.to_dict() for d in r.diagnostics]}
+                for r in reports
+            ],
+        })
+    else:
+        for report in reports:
+            for diag in report.diagnostics:
+                if diag.severity == "error":
+                    out.err.print(f"error: {diag.format()}", markup=False)
+                elif diag.severity == "warning" and not out.quiet or diag.severity == "info" and not out.quiet:
+                    out.err.print(diag.format(), markup=False)
+            errors = len(report.errors)
+            warnings = sum(1 for d in report.diagnostics if d.severity == "warning")
+            resources = sum(1 for _ in report.resources) if report.resources else 0
+            if report.ok:
+                tail = f", {warnings} warning(s)" if warnings else ""
+                out.print(f"[green]✓[/green] {report.name}: valid — {resources} resources in "
+                          f"{len(report.files)} files{tail}")
+            else:
+                out.print(f"[red]✗[/red] {report.name}: {errors} error(s), {warnings} warning(s)")
+    return 0 if all(r.ok for r in reports) else 1

@@ -1,0 +1,33 @@
+"""Configuration as code: load an environment's files, resolve references, validate, canonicalise.
+
+The public surface: `load_environment` (raises `ConfigError`), `validate_environment` (reports),
+`ResourceSet` (the validated resources; also rebuilt from applied state), and the models.
+"""
+
+from controller.config._loader import (
+    LoadedEnvironment,
+    ValidationReport,
+    environment_names,
+    load_environment,
+    validate_environment,
+)
+from controller.config._resources import ResourceSet, canonical_hash, canonical_json, secret_fingerprint
+from controller.config._schemas import kind_schema, schema_file_name
+from controller.config.models import KINDS, Action, Situation
+
+__all__ = [
+    "KINDS",
+    "Action",
+    "LoadedEnvironment",
+    "ResourceSet",
+    "Situation",
+    "ValidationReport",
+    "canonical_hash",
+    "canonical_json",
+    "environment_names",
+    "kind_schema",
+    "load_environment",
+    "schema_file_name",
+    "secret_fingerprint",
+    "validate_environment",
+]

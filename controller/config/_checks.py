@@ -1,0 +1,211 @@
+"""Checks beyond the schema: references, unique names, managed properties, policies, filters, cron.
+
+Every check returns diagnostics with the position of the offending value, so that `idmctl validate`
+can list all problems at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from controller.config._yaml import Document
+from controller.config.managed import MANAGED_TYPES
+from controller.config.models import Action, Situation
+from controller.diagnostics import Diagnostic
+from controller.errors import CronSyntaxError, FilterSyntaxError
+
+__all__ = ["NO_SOURCE", "NO_TARGET", "Located", "semantic_checks"]
+
+# Situations in which there is no source object to map from (CREATE, UPDATE or LINK impossible)...
+NO_SOURCE = frozenset({Situation.SOURCE_MISSING, Situation.LINK_ONLY, Situation.ALL_GONE,
+                       Situation.UNASSIGNED, Situation.TARGET_IGNORED})
+# ...and those with no target object or link to act on (UPDATE, DELETE, UNLINK, LINK impossible).
+NO_TARGET = frozenset({Situation.ABSENT, Situation.SOURCE_IGNORED, Situation.ALL_GONE})
+_NEEDS_SOURCE = frozenset({Action.CREATE, Action.UPDATE, Action.LINK})
+_NEEDS_TARGET = frozenset({Action.UPDATE, Action.DELETE, Action.UNLINK, Action.LINK})
+
+
+@dataclass
+class Located:
+    """A validated resource and the document it came from (for positions)."""
+
+    model: Any
+    doc: Document
+
+    @property
+    def kind(self) -> str:
+        return str(self.model.kind)
+
+    @property
+    def name(self) -> str:
+        return str(self.model.metadata.name)
+
+
+def semantic_checks(items: list[Located], root: Path, env_name: str) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    by_kind: dict[str, dict[str, Located]] = {}
+    for item in items:
+        names = by_kind.setdefault(item.kind, {})
+        if item.name in names:
+            first = names[item.name]
+            diags.append(Diagnostic(
+                "error", f"duplicate {item.kind} name {item.name!r}",
+                "Names are unique per kind; rename one of them",
+                item.doc.pos("/metadata/name"), "/metadata/name",
+                related=(first.doc.pos("/metadata/name"),)))
+        else:
+            names[item.name] = item
+
+    def ref(item: Located, pointer: str, kind: str, value: str) -> None:
+        if value not in by_kind.get(kind, {}):
+            known = ", ".join(sorted(by_kind.get(kind, {}))) or "none"
+            diags.append(Diagnostic(
+                "error", f"{kind} {value!r} does not exist",
+                f"Use the metadata.name of a {kind} in this environment (defined: {known})",
+                item.doc.pos(pointer), pointer))
+
+    for item in by_kind.get("Environment", {}).values():
+        if item.name != env_name:
+            diags.append(Diagnostic(
+                "error", f"Environment is named {item.name!r} but lives in environments/{env_name}/",
+                f"Set metadata.name: {env_name}", item.doc.pos("/metadata/name"), "/metadata/name"))
+        for name, source in item.model.spec.secrets.items():
+            if bool(source.fromEnv) == bool(source.fromFile):
+                p = f"/spec/secrets/{name}"
+                diags.append(Diagnostic("error", f"secret {name!r} needs exactly one of fromEnv or fromFile",
+                                        "Example: {fromEnv: ENTRA_CLIENT_SECRET}", item.doc.pos(p), p))
+
+    for item in by_kind.get("Connector", {}).values():
+        ca = item.model.spec.caBundle
+        if ca and not (root / ca).is_file() and not Path(ca).is_file():
+            diags.append(Diagnostic(
+                "warning", f"caBundle {ca!r} does not exist (yet)",
+                "It must exist when the connector is used (the emulator writes its CA when it starts)",
+                item.doc.pos("/spec/caBundle"), "/spec/caBundle"))
+
+    for item in by_kind.get("Application", {}).values():
+        ref(item, "/spec/connector", "Connector", item.model.spec.connector)
+
+    for item in by_kind.get("Schedule", {}).values():
+        ref(item, "/spec/mapping", "Mapping", item.model.spec.mapping)
+        diags.extend(_check_schedule(item))
+
+    for item in by_kind.get("Mapping", {}).values():
+        ref(item, "/spec/source/connector", "Connector", item.model.spec.source.connector)
+        diags.extend(_check_mapping(item, by_kind.get("Mapping", {})))
+    return diags
+
+
+def _check_mapping(item: Located, mappings: dict[str, Located]) -> list[Diagnostic]:
+    diags: list[Diagnostic] = []
+    spec = item.model.spec
+    doc = item.doc
+    managed = MANAGED_TYPES.get(spec.target)
+    if managed is None:
+        diags.append(Diagnostic(
+            "error", f"target {spec.target!r} is not a managed object type idmctl knows",
+            f"Use one of: {', '.join(MANAGED_TYPES)}", doc.pos("/spec/target"), "/spec/target"))
+    targets: dict[str, int] = {}
+    for i, prop in enumerate(spec.properties):
+        p = f"/spec/properties/{i}/target"
+        if managed is not None and prop.target not in managed.properties:
+            import difflib
+
+            close = difflib.get_close_matches(prop.target, sorted(managed.properties), n=1)
+            hint = f"Did you mean {close[0]!r}?" if close else "See the alpha_user properties in the docs"
+            diags.append(Diagnostic("error", f"{spec.target} has no property {prop.target!r}", hint,
+                                    doc.pos(p), p))
+        if prop.target in targets:
+            diags.append(Diagnostic("error", f"property {prop.target!r} is mapped twice",
+                                    "Map each target property once", doc.pos(p), p,
+                                    related=(doc.pos(f"/spec/properties/{targets[prop.target]}/target"),)))
+        targets.setdefault(prop.target, i)
+        if prop.source is None and prop.default is None:
+            diags.append(Diagnostic("error", f"property {prop.target!r} has neither source nor default",
+                                    "Give a source attribute or a constant default",
+                                    doc.pos(f"/spec/properties/{i}"), f"/spec/properties/{i}"))
+    if managed is not None:
+        for req in managed.required:
+            if req not in targets:
+                diags.append(Diagnostic(
+                    "warning", f"required {managed.name} property {req!r} is not mapped",
+                    "Every CREATE will fail for lack of it; map it or give it a default",
+                    doc.pos("/spec/properties"), "/spec/properties"))
+    corr = spec.correlation
+    if corr is not None:
+        if (corr.any is None) == (corr.all is None):
+            diags.append(Diagnostic("error", "correlation needs exactly one of 'any' or 'all'",
+                                    "Example: correlation: {any: [userName]}",
+                                    doc.pos("/spec/correlation"), "/spec/correlation"))
+        key = "any" if corr.any is not None else "all"
+        for i, name in enumerate(corr.any or corr.all or []):
+            p = f"/spec/correlation/{key}/{i}"
+            if name not in targets:
+                diags.append(Diagnostic(
+                    "error", f"correlation property {name!r} is not a mapped target property",
+                    f"Correlation compares target properties with their mapped source values; "
+                    f"mapped: {', '.join(targets)}", doc.pos(p), p))
+    for situation, action in spec.policies.rules.items():
+        p = f"/spec/policies/rules/{situation.value}"
+        if situation in NO_SOURCE and action in _NEEDS_SOURCE:
+            diags.append(Diagnostic("error", f"{situation.value} cannot {action.value}: there is no source "
+                                    "object in this situation", "Use DELETE, UNLINK, EXCEPTION, IGNORE, "
+                                    "REPORT, NOREPORT or ASYNC", doc.pos(p), p))
+        elif situation in NO_TARGET and action in _NEEDS_TARGET:
+            diags.append(Diagnostic("error", f"{situation.value} cannot {action.value}: there is no target "
+                                    "object or link in this situation", "Use CREATE (ABSENT), EXCEPTION, "
+                                    "IGNORE, REPORT, NOREPORT or ASYNC", doc.pos(p), p))
+    for field in ("sourceFilter", "validSource"):
+        text = getattr(spec, field)
+        if text is not None:
+            diags.extend(_check_filter(text, doc, f"/spec/{field}", pushdown=field == "sourceFilter"))
+    if spec.renamedFrom is not None:
+        p = "/spec/renamedFrom"
+        if spec.renamedFrom == item.name:
+            diags.append(Diagnostic("error", "renamedFrom names the mapping itself",
+                                    "Give the mapping's previous name", doc.pos(p), p))
+        elif spec.renamedFrom in mappings:
+            diags.append(Diagnostic("error", f"renamedFrom {spec.renamedFrom!r} still exists",
+                                    "Remove the old mapping when renaming it", doc.pos(p), p))
+    return diags
+
+
+def _check_filter(text: str, doc: Document, pointer: str, *, pushdown: bool) -> list[Diagnostic]:
+    from controller.filters import parse_filter, to_graph
+
+    try:
+        parsed = parse_filter(text)
+    except FilterSyntaxError as exc:
+        return [Diagnostic("error", f"filter does not parse: {exc.reason} at column {exc.column}",
+                           exc.hint, doc.pos(pointer), pointer)]
+    if not pushdown:
+        return []
+    return [Diagnostic("info", to_graph(parsed).describe(), None, doc.pos(pointer), pointer)]
+
+
+def _check_schedule(item: Located) -> list[Diagnostic]:
+    from controller.scheduler import lint, parse_cron
+
+    diags: list[Diagnostic] = []
+    spec = item.model.spec
+    doc = item.doc
+    try:
+        ZoneInfo(spec.timeZone)
+    except (ZoneInfoNotFoundError, ValueError):
+        diags.append(Diagnostic("error", f"unknown time zone {spec.timeZone!r}",
+                                "Use an IANA name such as UTC or Europe/Berlin",
+                                doc.pos("/spec/timeZone"), "/spec/timeZone"))
+    try:
+        parse_cron(spec.cron)
+    except CronSyntaxError as exc:
+        diags.append(Diagnostic("error", str(exc.reason if not exc.field else f"{exc.field}: {exc.reason}"),
+                                exc.hint, doc.pos("/spec/cron"), "/spec/cron"))
+        return diags
+    for warning in lint(spec.cron):
+        diags.append(Diagnostic("warning", warning, None, doc.pos("/spec/cron"), "/spec/cron"))
+    return diags
+
+

@@ -1,0 +1,210 @@
+"""Load one environment's files: parse, resolve references, validate, check; collect every problem.
+
+`validate_environment` never raises for bad files: it returns a report with all diagnostics.
+`load_environment` is the same but raises `ConfigError` when there is any error, so nothing
+downstream (plan, apply, runs) ever sees an invalid configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from controller.config._checks import Located, semantic_checks
+from controller.config._resolve import Resolution, resolve_document
+from controller.config._resources import ResourceSet
+from controller.config._schemas import schema_diagnostics
+from controller.config._yaml import Document, load_file
+from controller.config.models import API_VERSION, KINDS
+from controller.diagnostics import Diagnostic, SourcePos
+from controller.errors import ConfigError, UsageError
+
+__all__ = ["LoadedEnvironment", "ValidationReport", "environment_names", "load_environment",
+           "validate_environment"]
+
+RESOURCE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass
+class ValidationReport:
+    """Everything `validate` found; ``resources`` is set only when there is no error."""
+
+    root: Path
+    name: str
+    files: list[Path] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    resources: ResourceSet | None = None
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class LoadedEnvironment:
+    """A valid environment: its resources, the files they came from, and warnings."""
+
+    root: Path
+    name: str
+    resources: ResourceSet
+    files: list[Path]
+    diagnostics: list[Diagnostic]
+
+
+def environment_names(root: Path) -> list[str]:
+    base = root / "environments"
+    return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+
+def environment_dir(root: Path, name: str) -> Path:
+    path = root / "environments" / name
+    if not path.is_dir():
+        known = ", ".join(environment_names(root)) or "none"
+        raise UsageError(f"no environment {name!r}: {path} does not exist",
+                         hint=f"Environments here: {known}")
+    return path
+
+
+def resource_files(env_dir: Path) -> list[Path]:
+    return sorted(p for p in env_dir.rglob("*") if p.is_file() and p.suffix in RESOURCE_SUFFIXES
+                  and not any(part.startswith(".") for part in p.relative_to(env_dir).parts))
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return os.path.relpath(path, Path.cwd()) if not path.is_relative_to(root) else \
+            str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _check_header(doc: Document) -> tuple[str | None, list[Diagnostic]]:
+    data = doc.data
+    if not isinstance(data, dict):
+        return None, [Diagnostic("error", f"a resource must be a mapping, got {type(data).__name__}",
+                                 "Start the document with apiVersion: idmctl/v1 and kind: ...", doc.start)]
+    kind = data.get("kind")
+    diags = []
+    if data.get("apiVersion") != API_VERSION:
+        got = data.get("apiVersion")
+        diags.append(Diagnostic(
+            "error", "missing apiVersion" if got is None else f"apiVersion {got!r} is not supported",
+            f"Use apiVersion: {API_VERSION}", doc.pos("/apiVersion"), "/apiVersion"))
+    if kind not in KINDS:
+        import difflib
+
+        close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
+        diags.append(Diagnostic(
+            "error", "missing kind" if kind is None else f"unknown kind {kind!r}",
+            (f"Did you mean {close[0]!r}? " if close else "") + f"Kinds: {', '.join(KINDS)}",
+            doc.pos("/kind"), "/kind"))
+        return None, diags
+    return kind, diags
+
+
+def validate_environment(root: Path, name: str) -> ValidationReport:
+    """Check every file of environments/<name>; collect all problems, raise none for bad files."""
+    env_dir = environment_dir(root, name)
+    report = ValidationReport(root=root, name=name, files=resource_files(env_dir))
+    diags = report.diagnostics
+    docs: list[Document] = []
+    for path in report.files:
+        file_docs, file_diags = load_file(path, _display(path, root))
+        docs.extend(file_docs)
+        diags.extend(file_diags)
+    if not report.files:
+        diags.append(Diagnostic("error", f"environments/{name}/ holds no resource files",
+                                "Add environment.yaml and the resource files (*.yaml)",
+                                SourcePos(f"environments/{name}", 0)))
+        return report
+
+    typed: list[tuple[str, Document]] = []
+    for doc in docs:
+        kind, header = _check_header(doc)
+        diags.extend(header)
+        if kind is not None:
+            typed.append((kind, doc))
+
+    env_docs = [doc for kind, doc in typed if kind == "Environment"]
+    if not env_docs:
+        if not any(d.severity == "error" for d in diags):
+            diags.append(Diagnostic(
+                "error", f"environment {name!r} has no Environment resource",
+                f"Create environments/{name}/environment.yaml with kind: Environment",
+                SourcePos(f"environments/{name}/environment.yaml", 0)))
+        return report
+    if len(env_docs) > 1:
+        for extra in env_docs[1:]:
+            diags.append(Diagnostic("error", "a second Environment resource",
+                                    "Each environment has exactly one, in environment.yaml",
+                                    extra.start, related=(env_docs[0].start,)))
+    env_doc = env_docs[0]
+
+    # The Environment itself is validated first: variables and secrets come from it.
+    located: list[Located] = []
+    env_res = Resolution()
+    env_diags = schema_diagnostics(env_doc, "Environment", env_res)
+    diags.extend(env_diags)
+    variables: dict[str, Any] = {}
+    variable_pos: dict[str, SourcePos] = {}
+    secrets: set[str] = set()
+    spec = env_doc.data.get("spec") if isinstance(env_doc.data, dict) else None
+    if isinstance(spec, dict):
+        if isinstance(spec.get("variables"), dict):
+            variables = spec["variables"]
+            variable_pos = {k: env_doc.pos(f"/spec/variables/{k}") for k in variables}
+        if isinstance(spec.get("secrets"), dict):
+            secrets = set(spec["secrets"])
+    if not env_diags:
+        located.append(Located(_build(env_doc, "Environment", diags), env_doc))
+
+    for kind, doc in typed:
+        if doc is env_doc or kind == "Environment":
+            continue
+        resolution, res_diags = resolve_document(doc, variables, variable_pos, secrets)
+        diags.extend(res_diags)
+        schema_diags = schema_diagnostics(doc, kind, resolution)
+        diags.extend(schema_diags)
+        if not schema_diags and not res_diags:
+            model = _build(doc, kind, diags)
+            if model is not None:
+                located.append(Located(model, doc))
+
+    located = [item for item in located if item.model is not None]
+    diags.extend(semantic_checks(located, root, name))
+    if not report.errors:
+        groups: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
+        for item in located:
+            groups[item.kind][item.name] = item.model
+        report.resources = ResourceSet(
+            environment=next(iter(groups["Environment"].values())),
+            connectors=groups["Connector"], applications=groups["Application"],
+            mappings=groups["Mapping"], schedules=groups["Schedule"], root=root)
+    return report
+
+
+def _build(doc: Document, kind: str, diags: list[Diagnostic]) -> Any:
+    try:
+        return KINDS[kind].model_validate(doc.data)
+    except ValidationError as exc:  # the schema should have caught it; say where anyway
+        for err in exc.errors():
+            pointer = "".join(f"/{p}" for p in err["loc"])
+            diags.append(Diagnostic("error", err["msg"], None, doc.pos(pointer), pointer))
+        return None
+
+
+def load_environment(root: Path, name: str) -> LoadedEnvironment:
+    """Load and validate environments/<name>; raise `ConfigError` listing every error."""
+    report = validate_environment(root, name)
+    if report.resources is None:
+        raise ConfigError(report.diagnostics)
+    return LoadedEnvironment(root=root, name=name, resources=report.resources, files=report.files,
+                             diagnostics=report.diagnostics)

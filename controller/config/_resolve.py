@@ -1,0 +1,144 @@
+"""Resolve ``${var.x}`` and check ``${secret.x}`` references against the Environment resource.
+
+A value that is exactly one ``${var.x}`` takes the variable's YAML type; a null variable removes an
+optional field; ``$${`` is a literal ``${``. Secret references are checked (the name must exist) and
+left in place: values are read only when a connector needs them, so they never enter desired state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.config._yaml import Document
+from controller.diagnostics import Diagnostic, SourcePos
+
+__all__ = ["REF", "Resolution", "resolve_document"]
+
+# ${var.name} / ${secret.name}; `$${` escapes. Names follow identifier rules.
+REF = re.compile(r"\$\$\{|\$\{\s*([A-Za-z_]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}|\$\{[^}]*\}?")
+
+
+@dataclass
+class Resolution:
+    """What resolution did to one document, for messages about resolved values."""
+
+    # pointer -> position of the variable that produced the value (environment.yaml)
+    from_variable: dict[str, tuple[str, SourcePos]] = field(default_factory=dict)
+    # pointer of a field removed because its variable is null -> (variable name, its position)
+    removed: dict[str, tuple[str, SourcePos]] = field(default_factory=dict)
+    # pointers whose value is a secret reference
+    secret_refs: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_document(
+    doc: Document,
+    variables: dict[str, Any],
+    variable_pos: dict[str, SourcePos],
+    secrets: set[str],
+) -> tuple[Resolution, list[Diagnostic]]:
+    """Resolve references in ``doc.data`` in place; return what happened and any problems."""
+    res = Resolution()
+    diags: list[Diagnostic] = []
+
+    def resolve_str(text: str, pointer: str) -> tuple[Any, bool]:
+        """Return (value, remove_field)."""
+        whole = REF.fullmatch(text)
+        if whole and whole.group(1) is not None:
+            return resolve_ref(whole.group(1), whole.group(2), text, pointer, whole=True)
+        if "${" not in text:
+            return text, False
+        out: list[str] = []
+        pos = 0
+        for m in REF.finditer(text):
+            out.append(text[pos:m.start()])
+            pos = m.end()
+            if m.group(0) == "$${":
+                out.append("${")
+                continue
+            if m.group(1) is None:
+                diags.append(Diagnostic(
+                    "error", f"malformed reference {m.group(0)!r}",
+                    "Write ${var.NAME} or ${secret.NAME}; write $${ for a literal ${",
+                    doc.pos(pointer), pointer))
+                out.append(m.group(0))
+                continue
+            value, _ = resolve_ref(m.group(1), m.group(2), m.group(0), pointer, whole=False)
+            if value is None:
+                value = ""
+            if isinstance(value, dict | list):
+                diags.append(Diagnostic(
+                    "error", f"variable {m.group(2)!r} holds a {type(value).__name__} and cannot be "
+                    "embedded in a string", "Use the reference as the whole value",
+                    doc.pos(pointer), pointer, related=(variable_pos[m.group(2)],)))
+                value = ""
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            out.append(str(value))
+        out.append(text[pos:])
+        return "".join(out), False
+
+    def resolve_ref(kind: str, name: str, text: str, pointer: str, *, whole: bool) -> tuple[Any, bool]:
+        if kind == "var":
+            if name not in variables:
+                known = ", ".join(sorted(variables)) or "none"
+                diags.append(Diagnostic(
+                    "error", f"unresolved variable {name!r} in {text!r}",
+                    f"Define it under spec.variables of this environment's Environment resource "
+                    f"(defined: {known})", doc.pos(pointer), pointer))
+                return text, False
+            value = variables[name]
+            res.from_variable[pointer] = (name, variable_pos[name])
+            if whole and value is None:
+                res.removed[pointer] = (name, variable_pos[name])
+                return None, True
+            return value, False
+        if kind == "secret":
+            if not whole:
+                diags.append(Diagnostic(
+                    "error", f"a secret reference {text!r} is embedded in a string",
+                    "A secret must be the whole value of a field such as clientSecret",
+                    doc.pos(pointer), pointer))
+                return text, False
+            if name not in secrets:
+                known = ", ".join(sorted(secrets)) or "none"
+                diags.append(Diagnostic(
+                    "error", f"unresolved secret {name!r}",
+                    f"Declare it under spec.secrets of the Environment resource with fromEnv or "
+                    f"fromFile (declared: {known})", doc.pos(pointer), pointer))
+                return text, False
+            res.secret_refs[pointer] = name
+            return text, False
+        diags.append(Diagnostic(
+            "error", f"unknown reference kind {kind!r} in {text!r}",
+            "Only ${var.NAME} and ${secret.NAME} are supported; write $${ for a literal ${",
+            doc.pos(pointer), pointer))
+        return text, False
+
+    def walk(node: Any, pointer: str) -> Any:
+        if isinstance(node, dict):
+            for key in list(node):
+                child = f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+                value = node[key]
+                if isinstance(value, str):
+                    new, remove = resolve_str(value, child)
+                    if remove:
+                        del node[key]
+                    else:
+                        node[key] = new
+                else:
+                    walk(value, child)
+            return node
+        if isinstance(node, list):
+            for i, value in enumerate(node):
+                child = f"{pointer}/{i}"
+                if isinstance(value, str):
+                    new, _remove = resolve_str(value, child)
+                    node[i] = new  # a null variable inside a list stays null
+                else:
+                    walk(value, child)
+        return node
+
+    walk(doc.data, "")
+    return res, diags

@@ -1,0 +1,333 @@
+"""The resource model: one pydantic model per kind, the single source of truth for the schemas.
+
+`schemas/*.schema.json` are generated from these models (`make schemas`), and a test fails when the
+two disagree. Field names are the YAML names (camelCase), so code, files and docs say the same thing.
+These models describe *configuration*; per-account reconciliation code never builds them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "API_VERSION",
+    "KINDS",
+    "Action",
+    "ApplicationResource",
+    "ApplicationSpec",
+    "ConnectorResource",
+    "ConnectorSpec",
+    "Correlation",
+    "EnvironmentResource",
+    "EnvironmentSpec",
+    "LocalTargetSpec",
+    "MapTransform",
+    "MappingResource",
+    "MappingSource",
+    "MappingSpec",
+    "Metadata",
+    "PolicySpec",
+    "PropertyMapping",
+    "Resource",
+    "SafetySpec",
+    "ScheduleResource",
+    "ScheduleSpec",
+    "SecretSource",
+    "Situation",
+    "Transform",
+]
+
+API_VERSION = "idmctl/v1"
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+SECRET_REF_PATTERN = r"^\$\{secret\.[A-Za-z_][A-Za-z0-9_]*\}$"
+IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class Situation(StrEnum):
+    """IDM's reconciliation situations, with their exact names (sync/impl/Situation.java)."""
+
+    CONFIRMED = "CONFIRMED"
+    FOUND = "FOUND"
+    FOUND_ALREADY_LINKED = "FOUND_ALREADY_LINKED"
+    ABSENT = "ABSENT"
+    AMBIGUOUS = "AMBIGUOUS"
+    MISSING = "MISSING"
+    UNQUALIFIED = "UNQUALIFIED"
+    SOURCE_IGNORED = "SOURCE_IGNORED"
+    SOURCE_MISSING = "SOURCE_MISSING"
+    TARGET_IGNORED = "TARGET_IGNORED"
+    UNASSIGNED = "UNASSIGNED"
+    LINK_ONLY = "LINK_ONLY"
+    ALL_GONE = "ALL_GONE"
+
+
+class Action(StrEnum):
+    """IDM's reconciliation actions, with their exact names (sync/ReconAction.java)."""
+
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    LINK = "LINK"
+    UNLINK = "UNLINK"
+    EXCEPTION = "EXCEPTION"
+    IGNORE = "IGNORE"
+    REPORT = "REPORT"
+    NOREPORT = "NOREPORT"
+    ASYNC = "ASYNC"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Metadata(_Model):
+    name: Annotated[str, Field(
+        pattern=NAME_PATTERN,
+        description="The resource's name: lower-case letters, digits and '-', unique per kind.",
+        examples=["entra-users"],
+    )]
+    description: str | None = Field(None, description="Free text for people.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels for people and tooling.")
+
+
+# --- Environment -----------------------------------------------------------------------------------
+
+
+class LocalTargetSpec(_Model):
+    """The embedded default: an SQLite file on the controller host's disk."""
+
+    type: Literal["local"] = Field(description="Embedded SQLite state on this host.")
+    path: str | None = Field(
+        None,
+        description="SQLite file, relative to the repository root; default .idmctl/<env>.db "
+        "(.idmctl/ is gitignored: it holds personal data).",
+        examples=[".idmctl/dev.db"],
+    )
+
+
+class PostgresTargetSpec(_Model):
+    """Shared state in PostgreSQL, for CI runners and several controller replicas (not built yet)."""
+
+    type: Literal["postgres"]
+    dsn: str = Field(description="libpq connection string; put the password in a ${secret.x}.")
+    schema_: str = Field("idmctl", alias="schema", description="Database schema holding the state.")
+
+
+class AicTargetSpec(_Model):
+    """A PingOne Advanced Identity Cloud / PingIDM tenant over its REST API (not built yet)."""
+
+    type: Literal["aic"]
+    tenantUrl: str = Field(description="https://<tenant-env-fqdn>", examples=["https://openam-acme.forgeblocks.com"])
+    realm: str = Field("alpha", description="The realm whose managed objects are written.")
+    serviceAccountId: str = Field(description="Service account id.")
+    serviceAccountKey: str = Field(pattern=SECRET_REF_PATTERN, description="${secret.x} holding the JWK.")
+
+
+class SecretSource(_Model):
+    """Where a secret's value comes from at run time; the value itself never enters git or state."""
+
+    fromEnv: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                description="Name of an environment variable.",
+                                examples=["ENTRA_CLIENT_SECRET"])
+    fromFile: str | None = Field(None, description="Path of a file (relative to the repository root); "
+                                 "trailing newlines are stripped.")
+
+
+class EnvironmentSpec(_Model):
+    target: Annotated[
+        LocalTargetSpec | PostgresTargetSpec | AicTargetSpec, Field(discriminator="type")
+    ] = Field(
+        default_factory=lambda: LocalTargetSpec(type="local"),
+        description="Where this environment's state lives.",
+    )
+    variables: dict[Annotated[str, Field(pattern=IDENT_PATTERN)], Any] = Field(
+        default_factory=dict,
+        description="Values referenced as ${var.NAME}. A value that is exactly one ${var.NAME} takes "
+        "the variable's YAML type; null removes an optional field.",
+    )
+    secrets: dict[Annotated[str, Field(pattern=IDENT_PATTERN)], SecretSource] = Field(
+        default_factory=dict,
+        description="Secrets referenced as ${secret.NAME}: each names its source, never its value.",
+    )
+
+
+class EnvironmentResource(_Model):
+    """environments/<env>/environment.yaml: the only file that differs between environments."""
+
+    apiVersion: Literal["idmctl/v1"]
+    kind: Literal["Environment"]
+    metadata: Metadata
+    spec: EnvironmentSpec = Field(default_factory=EnvironmentSpec)
+
+
+# --- Connector -------------------------------------------------------------------------------------
+
+
+class ConnectorSpec(_Model):
+    type: Literal["microsoft-graph"] = Field(description="The connector implementation.")
+    tenantId: str = Field(min_length=1, description="Directory (tenant) ID of the Entra tenant.",
+                          examples=["f7ff6108-c26f-48dd-ae9e-9743eefbd11f"])
+    clientId: str = Field(min_length=1, description="Application (client) ID of the app registration.")
+    clientSecret: str = Field(
+        pattern=SECRET_REF_PATTERN,
+        description="A ${secret.NAME} reference to the client secret's Value (not its Secret ID).",
+        examples=["${secret.entra_client_secret}"],
+    )
+    authorityHost: str = Field("https://login.microsoftonline.com", pattern=r"^https://",
+                               description="Login host: sovereign clouds, the local emulator.")
+    graphUrl: str = Field("https://graph.microsoft.com", pattern=r"^https://",
+                          description="Microsoft Graph base URL (without /v1.0).")
+    tokenScope: str | None = Field(None, description="OAuth scope; default '{graphUrl}/.default'.")
+    caBundle: str | None = Field(None, description="PEM file of CAs to trust (private PKI, the emulator); "
+                                 "relative to the repository root. Overrides REQUESTS_CA_BUNDLE.")
+    pageSize: int = Field(999, ge=1, le=999, description="Graph $top: users per page (1-999).")
+    timeoutSeconds: float = Field(60, gt=0, le=600, description="Timeout of one HTTP request.")
+    maxRetryWaitSeconds: float = Field(300, ge=0, le=3600,
+                                       description="Total time to wait on 429/503/504 before failing.")
+
+
+class ConnectorResource(_Model):
+    """A source system and how to reach it."""
+
+    apiVersion: Literal["idmctl/v1"]
+    kind: Literal["Connector"]
+    metadata: Metadata
+    spec: ConnectorSpec
+
+
+# --- Application -----------------------------------------------------------------------------------
+
+
+class ApplicationSpec(_Model):
+    displayName: str = Field(min_length=1, description="Name shown to people.",
+                             examples=["Microsoft Entra ID"])
+    connector: str = Field(pattern=NAME_PATTERN, description="Name of the Connector it uses.")
+    authoritative: bool = Field(False, description="A source of truth: its mappings write identities.")
+    owners: list[str] = Field(default_factory=list,
+                              description="userNames of managed identities that own the application.")
+
+
+class ApplicationResource(_Model):
+    """An application as the console lists it: a name, a connector, owners."""
+
+    apiVersion: Literal["idmctl/v1"]
+    kind: Literal["Application"]
+    metadata: Metadata
+    spec: ApplicationSpec
+
+
+# --- Mapping ---------------------------------------------------------------------------------------
+
+
+class MapTransform(_Model):
+    """Look the value up in a table (booleans as "true"/"false"); ``default`` when not found."""
+
+    map: dict[str, Any] = Field(description="Source value (as text) -> target value.",
+                                examples=[{"true": "active", "false": "inactive"}])
+    default: Any = Field(None, description="Value when the source value is not in the table.")
+
+
+SimpleTransform = Literal["lower", "upper", "trim"]
+Transform = SimpleTransform | MapTransform | list[SimpleTransform | MapTransform]
+
+
+class PropertyMapping(_Model):
+    source: str | None = Field(None, description="Source attribute (Graph property name); "
+                               "null for a constant default.", examples=["givenName"])
+    target: str = Field(min_length=1, description="Managed object property.", examples=["givenName"])
+    default: Any = Field(None, description="Value written when the source value is null.")
+    transform: Transform | None = Field(None, description="lower, upper, trim, {map: {...}}, or a list.")
+
+
+class MappingSource(_Model):
+    connector: str = Field(pattern=NAME_PATTERN, description="Name of the Connector to read.")
+    objectType: Literal["User"] = Field("User", description="The source object type.")
+
+
+class Correlation(_Model):
+    """Target properties compared (case-insensitively) with their mapped source values."""
+
+    any: list[str] | None = Field(None, min_length=1, description="Match when any property matches.")
+    all: list[str] | None = Field(None, min_length=1, description="Match when every property matches.")
+
+
+class PolicySpec(_Model):
+    base: Literal["default", "read-only"] = Field(
+        "default", description="default: IDM's engine defaults; read-only: every situation ASYNC.")
+    rules: dict[Situation, Action] = Field(default_factory=dict,
+                                           description="Per-situation overrides, e.g. LINK_ONLY: UNLINK.")
+
+
+class SafetySpec(_Model):
+    maxDeletes: int = Field(500, ge=0, description="Most DELETE+UNLINK actions a run may take.")
+    maxDeletePercent: float = Field(5, ge=0, le=100,
+                                    description="Most deletes as a percentage of linked objects "
+                                    "(checked from 10 affected objects).")
+    allowEmptySource: bool = Field(False, description="Allow a run whose in-scope source is empty.")
+
+
+class MappingSpec(_Model):
+    source: MappingSource
+    target: str = Field(pattern=r"^managed/[A-Za-z0-9_]+$", description="Managed object type.",
+                        examples=["managed/alpha_user"])
+    properties: list[PropertyMapping] = Field(min_length=1, description="Attribute mapping.")
+    correlation: Correlation | None = Field(None, description="How unlinked sources find targets.")
+    sourceFilter: str | None = Field(None, description="Scope (IDM sourceQuery): a filter on source "
+                                     "attributes; objects outside it are never touched.",
+                                     examples=['mail eq "scarter@example.com"'])
+    validSource: str | None = Field(None, description="Validity: in scope but not matching gives "
+                                    "SOURCE_IGNORED / UNQUALIFIED.")
+    targetScope: Literal["linked", "all"] = Field(
+        "linked", description="Target phase visits objects linked by this mapping, or all of them.")
+    policies: PolicySpec = Field(default_factory=PolicySpec)
+    safety: SafetySpec = Field(default_factory=SafetySpec)
+    renamedFrom: str | None = Field(None, pattern=NAME_PATTERN,
+                                    description="Old name: carry links and delta state over.")
+
+
+class MappingResource(_Model):
+    """How source objects become managed objects, and what each situation does."""
+
+    apiVersion: Literal["idmctl/v1"]
+    kind: Literal["Mapping"]
+    metadata: Metadata
+    spec: MappingSpec
+
+
+# --- Schedule --------------------------------------------------------------------------------------
+
+
+class ScheduleSpec(_Model):
+    mapping: str = Field(pattern=NAME_PATTERN, description="Name of the Mapping to reconcile.")
+    mode: Literal["full", "incremental"] = Field("incremental", description="Kind of run.")
+    cron: str = Field(description="Quartz cron: seconds first, 6 or 7 fields, one '?'.",
+                      examples=["0 0/15 * * * ?"])
+    timeZone: str = Field("UTC", description="IANA time zone of the cron.", examples=["Europe/Berlin"])
+    enabled: bool = Field(True)
+    misfirePolicy: Literal["fireAndProceed", "doNothing"] = Field(
+        "fireAndProceed", description="After downtime: fire once now, or wait for the next time.")
+
+
+class ScheduleResource(_Model):
+    """When a mapping runs."""
+
+    apiVersion: Literal["idmctl/v1"]
+    kind: Literal["Schedule"]
+    metadata: Metadata
+    spec: ScheduleSpec
+
+
+Resource = (
+    EnvironmentResource | ConnectorResource | ApplicationResource | MappingResource | ScheduleResource
+)
+
+KINDS: dict[str, type[_Model]] = {
+    "Environment": EnvironmentResource,
+    "Connector": ConnectorResource,
+    "Application": ApplicationResource,
+    "Mapping": MappingResource,
+    "Schedule": ScheduleResource,
+}
