@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: install
-	$(BIN)/python -m controller.demo
+	$(BIN)/python scripts/demo.py
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

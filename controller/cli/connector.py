@@ -1,9 +1,139 @@
-"""`idmctl connector`: not built yet (see the open issues)."""
+"""`idmctl connector test|preview`: check a connector's credentials and roles, look at its accounts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._output import Output
+from controller.errors import StateNotInitialized
+
+__all__ = ["load_resources", "register"]
+
+
+def load_resources(root: Path, env: str) -> tuple[Any, str]:
+    """The environment's applied configuration when it has one, else its files; and which it was."""
+    from controller.config import ResourceSet, load_environment
+    from controller.targets import open_target
+
+    loaded = load_environment(root, env)
+    try:
+        target = open_target(root, loaded, must_exist=True)
+    except StateNotInitialized:
+        return loaded.resources, "files"
+    try:
+        applied = target.read_applied()
+    finally:
+        target.close()
+    if not applied.resources:
+        return loaded.resources, "files"
+    return ResourceSet.from_canonical(applied.resources, root=root), "applied"
+
+
+def _roles_table(report: Any) -> Table:
+    table = Table(title="Microsoft Graph application permissions", title_justify="left")
+    table.add_column("Permission")
+    table.add_column("Granted")
+    table.add_column("Needed to read users")
+    granted = set(report.granted_roles)
+    for role in sorted(granted | set(report.needed_roles)):
+        needed = "one of these" if role in report.needed_roles else "no"
+        table.add_row(role, "[green]yes[/green]" if role in granted else "no", needed)
+    return table
+
+
+def _render_test(out: Output, report: Any, source: str) -> int:
+    if out.json_mode:
+        out.json({**report.to_dict(), "configuration": source})
+        return 0 if report.connected else 1
+    failure = report.failure
+    if report.token_ok:
+        out.print(f"Connector [bold]{report.connector}[/bold] ({source} configuration)")
+        out.print(f"  Tenant:       {report.tenant_id or '(not in token)'}")
+        out.print(f"  Application:  {escape(report.app_name or report.client_id)} ({report.client_id})")
+        out.print(f"  Token:        ok, scope {report.scope}")
+        out.print(_roles_table(report))
+        read = report.read
+        if read is not None:
+            verdict = "[green]ok[/green]" if read.ok else "[red]failed[/red]"
+            out.print(f"  Read:         {escape(read.request)} -> {verdict}")
+        label = "  " if report.can_read else "  [yellow]advice:[/yellow] "
+        for line in report.advice:
+            out.print(label + escape(line))
+    if report.connected:
+        out.print("[bold green]Connected[/bold green]")
+        return 0
+    if failure is not None:
+        out.err.print(f"[red]error:[/red] {escape(str(failure))}", markup=True, highlight=False)
+    return 1
+
+
+def _render_preview(out: Output, preview: Any, source: str) -> int:
+    if out.json_mode:
+        out.json({**preview.to_dict(), "configuration": source})
+        return 0
+    table = Table(title=f"Accounts of connector {preview.connector}", title_justify="left")
+    table.add_column("id", no_wrap=True, min_width=36)
+    for column in preview.columns:
+        header = column.source + ("".join(f"\n→ {t}" for t in column.targets) if column.targets else "")
+        table.add_column(header, overflow="fold")
+    for row in preview.rows:
+        table.add_row(*(_cell(row.get(k)) for k in ["id", *(c.source for c in preview.columns)]))
+    out.print(table)
+    more = " (more exist; raise --limit)" if preview.truncated else ""
+    mapped = f"mapped by {', '.join(preview.mappings)}" if preview.mappings else "no mapping reads it yet"
+    out.info(f"{len(preview.rows)} accounts shown{more}; {mapped}; {source} configuration")
+    return 0
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "[dim]—[/dim]"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return escape(str(value))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this verb to the app (nothing yet)."""
+    """Add `connector test` and `connector preview` to the app."""
+    group = typer.Typer(help="Check connectors and look at their accounts.", no_args_is_help=True)
+    app.add_typer(group, name="connector")
+
+    @group.command("test")
+    def test(
+        env: EnvOpt,
+        name: Annotated[str | None, typer.Argument(help="Connector name (default: the only one).")] = None,
+        root: RootOpt = None,
+        json_out: JsonOpt = False,
+        verbose: VerboseOpt = False,
+        quiet: QuietOpt = False,
+    ) -> int:
+        """Get a token, compare granted roles with the roles needed, read one user: "Connected" or why not."""
+        from controller.connectors import connector_test
+
+        out = make_output(json_out, verbose, quiet)
+        resources, source = load_resources(resolve_root(root), env)
+        return _render_test(out, connector_test(resources, name), source)
+
+    @group.command("preview")
+    def preview(
+        env: EnvOpt,
+        name: Annotated[str, typer.Argument(help="Connector name.")],
+        limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000,
+                                           help="How many accounts to show.")] = 20,
+        root: RootOpt = None,
+        json_out: JsonOpt = False,
+        verbose: VerboseOpt = False,
+        quiet: QuietOpt = False,
+    ) -> int:
+        """Show source accounts with the attributes the mappings read (the console's Data tab)."""
+        from controller.connectors import connector_preview
+
+        out = make_output(json_out, verbose, quiet)
+        resources, source = load_resources(resolve_root(root), env)
+        return _render_preview(out, connector_preview(resources, name, limit=limit), source)

@@ -1,0 +1,216 @@
+"""The one HTTP transport of a Graph connector: a requests session shared by msal and Graph calls.
+
+It owns TLS trust (a configured CA bundle is passed on every request, so ``REQUESTS_CA_BUNDLE`` and
+``CURL_CA_BUNDLE`` cannot override it), timeouts, and the retry policy for throttling and dropped
+connections within a bounded total wait.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from controller.connectors.msgraph._settings import GraphSettings
+from controller.errors import ConnectorError
+
+__all__ = ["MsalHttpClient", "RetryPolicy", "Transport", "parse_retry_after"]
+
+RETRY_STATUSES = frozenset({429, 503, 504})
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; None if absent/bad."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When and how long to wait before retrying: Retry-After first, else exponential backoff + jitter."""
+
+    max_total_wait: float = 120.0
+    max_attempts: int = 8
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        if retry_after is not None:
+            return retry_after
+        # "Equal jitter": at least half the exponential step, so retries never bunch up at zero.
+        step = min(self.backoff_cap, self.backoff_base * 2**attempt)
+        return step / 2 + rng.uniform(0, step / 2)
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class Transport:
+    """Sends requests for one connector; ``sleep`` is injectable so tests do not wait for real."""
+
+    def __init__(
+        self,
+        settings: GraphSettings,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session = session or requests.Session()
+        # trust_env stays on so HTTPS_PROXY/NO_PROXY keep working; TLS trust is pinned per request.
+        self._verify: str | bool = str(settings.ca_bundle) if settings.ca_bundle else True
+        self._timeout = settings.timeouts.as_tuple()
+        self._sleep = sleep
+        self.policy = policy or RetryPolicy(max_total_wait=settings.max_retry_wait)
+        self._rng = rng or random.Random()
+
+    @property
+    def verify(self) -> str | bool:
+        return self._verify
+
+    def close(self) -> None:
+        self.session.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry_connection: bool | None = None,
+    ) -> requests.Response:
+        """Send one request, retrying 429/503/504 and (for GETs) dropped connections within budget.
+
+        When the budget runs out the last throttled response is returned: the caller maps it to
+        ``GraphThrottled`` (Graph) or hands it to msal, which reports it.
+        """
+        if retry_connection is None:
+            retry_connection = method.upper() == "GET"
+        waited = 0.0
+        attempt = 0
+        while True:
+            try:
+                # A configured CA must win over REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE: requests only
+                # lets the environment replace verify when it is True/None, so pass it every time.
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=dict(headers or {}),
+                    verify=self._verify,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise self._tls_error(url, exc) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                delay = self.policy.delay(attempt, None, self._rng)
+                if (retry_connection and attempt + 1 < self.policy.max_attempts
+                        and waited + delay <= self.policy.max_total_wait):
+                    self._sleep(delay)
+                    waited += delay
+                    attempt += 1
+                    continue
+                raise self._connection_error(url, exc) from None
+            if response.status_code not in RETRY_STATUSES:
+                return response
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            delay = self.policy.delay(attempt, retry_after, self._rng)
+            if attempt + 1 >= self.policy.max_attempts or waited + delay > self.policy.max_total_wait:
+                return response
+            response.close()
+            self._sleep(delay)
+            waited += delay
+            attempt += 1
+
+    def _tls_error(self, url: str, exc: Exception) -> ConnectorError:
+        trust = (f"the CA bundle {self.settings.ca_bundle}" if self.settings.ca_bundle
+                 else "the system CA store")
+        return ConnectorError(
+            f"connector {self.settings.name!r}: TLS verification of {_host(url)} failed against {trust}"
+            f" ({_short(exc)})",
+            code="TLS",
+            hint="Set spec.caBundle to the PEM of the CA that signed this server (the emulator prints it), "
+            "and check spec.authorityHost / spec.graphUrl",
+        )
+
+    def _connection_error(self, url: str, exc: Exception) -> ConnectorError:
+        return ConnectorError(
+            f"connector {self.settings.name!r}: cannot reach {_host(url)} ({_short(exc)})",
+            code="NETWORK",
+            hint="Check spec.authorityHost and spec.graphUrl, the network and any HTTPS_PROXY setting",
+        )
+
+
+def _short(exc: Exception) -> str:
+    # requests nests urllib3 and ssl reasons several levels deep; the innermost sentence is the useful one.
+    text = str(exc)
+    ssl_reason = re.search(r"\] ([^\]]*?) \(_ssl", text)
+    if ssl_reason:
+        return ssl_reason.group(1)
+    for pattern in (r"Failed to establish a new connection: \[Errno -?\d+\] ([^'\")]+)",
+                    r"(Read timed out|Connection refused|Connection reset by peer|Remote end closed "
+                    r"connection without response|Name or service not known)"):
+        found = re.search(pattern, text)
+        if found:
+            return found.group(1).strip()
+    return text[:160]
+
+
+class MsalHttpClient:
+    """The ``http_client`` msal is given: msal's GET/POST go through the connector's transport.
+
+    It remembers the last error body of an OpenID-configuration GET, because msal turns an unknown
+    tenant into a bare ValueError and the AADSTS code would otherwise be lost.
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+        self.last_discovery_error: dict[str, Any] | None = None
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None,
+            headers: Mapping[str, str] | None = None, **_: Any) -> requests.Response:
+        response = self._transport.request("GET", url, params=params, headers=headers)
+        if response.status_code >= 400 and "openid-configuration" in url:
+            try:
+                body = json.loads(response.text)
+            except ValueError:
+                body = None
+            self.last_discovery_error = body if isinstance(body, dict) else {"status": response.status_code}
+        return response
+
+    def post(self, url: str, params: Mapping[str, Any] | None = None, data: Any = None,
+             headers: Mapping[str, str] | None = None, **_: Any) -> requests.Response:
+        return self._transport.request("POST", url, params=params, data=data, headers=headers)
+
+    def close(self) -> None:
+        """msal may close its client; the session belongs to the connector, which closes it."""
