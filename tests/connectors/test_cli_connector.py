@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def demo_repo(root: Path, emu: Emulator, *, client_id: str | None = None, secret
     text = text.replace("https://127.0.0.1:47443", emu.base_url)
     text = text.replace(".emulator/ca.pem", str(emu.ca_path))
     text = text.replace(".emulator/client_secret", str(secret_file or emu.client_secret_path))
-    text = text.replace("00000000-0000-4000-8000-0000000000de", client_id or emu.client_id)
+    text = re.sub(r"(entra_client_id: )\S+", lambda m: m.group(1) + (client_id or emu.client_id), text)
     env_file.write_text(text)
     return root
 
