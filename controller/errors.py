@@ -10,7 +10,8 @@ The hierarchy::
     ├── StateError                   the environment's state cannot serve the request
     │   ├── StateNotInitialized      no state yet: run `idmctl init --env E`
     │   ├── LockHeldError            another writer holds the environment lock
-    │   └── StalePlanError           a saved plan no longer matches state or files
+    │   ├── StalePlanError           a saved plan no longer matches state or files
+    │   └── ManagedObjectInvalid     a managed object breaks its schema (required, unique, no "/")
     ├── ConnectorError               a source system said no (carries remote code and hint)
     │   ├── AuthError                the identity provider refused a token (AADSTS...)
     │   └── GraphError               Microsoft Graph answered with an error (status, code, request id)
@@ -48,6 +49,7 @@ __all__ = [
     "GraphThrottled",
     "IdmctlError",
     "LockHeldError",
+    "ManagedObjectInvalid",
     "ReconError",
     "RunBlocked",
     "StalePlanError",
@@ -140,6 +142,14 @@ class LockHeldError(StateError):
 
 class StalePlanError(StateError):
     """Raised by ``apply`` when a saved plan was made against other state or other files."""
+
+
+class ManagedObjectInvalid(StateError):
+    """Raised when a write would break the managed schema; ``object_id`` names the object."""
+
+    def __init__(self, message: str, *, object_id: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.object_id = object_id
 
 
 class ConnectorError(IdmctlError):

@@ -113,6 +113,7 @@ def entra_admin_rename(first_name: str) -> None:
                         verify=ca, timeout=10).json()
     session = requests.Session()
     session.verify = ca
+    session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override verify
     client = msal.ConfidentialClientApplication(
         app["client_id"], client_credential=app["secret"], authority=f"{base}/{info['tenantId']}",
         http_client=session, instance_discovery=False, validate_authority=False)

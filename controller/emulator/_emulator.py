@@ -1,0 +1,431 @@
+"""``Emulator``: a local Microsoft Entra login + Microsoft Graph v1.0 server over HTTPS, and ``serve``.
+
+The state directory keeps what must survive a restart: the CA (``ca.pem``, for ``caBundle``), the
+server certificate, the token signing key and the default app's secret (``client_secret``, 0600).
+Users are held in memory: every start begins from the sample tenant, ``users`` and ``generate``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import ssl
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from controller.emulator._directory import Directory
+from controller.emulator._faults import Fault, FaultBook
+from controller.emulator._graph import GraphService
+from controller.emulator._login import App, LoginService, Tenant, new_secret
+from controller.emulator._pki import ensure_key_material, write_private
+from controller.emulator._properties import DEFAULT_SELECT, project
+from controller.emulator._reply import Reply
+from controller.emulator._server import EmulatorHTTPServer, admin_body, query_flag
+from controller.errors import EmulatorError, EmulatorHTTPError, UsageError
+
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_DOMAIN",
+    "DEFAULT_TENANT_ID",
+    "SAM_CARTER",
+    "Emulator",
+    "load_users_file",
+    "serve",
+]
+
+DEFAULT_TENANT_ID = "f7ff6108-c26f-48dd-ae9e-9743eefbd11f"
+# The sample users come from Microsoft's Graph Explorer sandbox tenant; its domain keeps them consistent.
+DEFAULT_DOMAIN = "M365x214355.onmicrosoft.com"
+DEFAULT_CLIENT_ID = "5b0e4c2a-8f3d-4e61-9a7c-2d1f6b8e0c47"
+DEFAULT_ROLES = ("User.Read.All",)
+SAM_CARTER: dict[str, Any] = {
+    "id": "0c1e7f52-3a9d-4b86-8e25-6f4d2a1b9c30",
+    "userPrincipalName": f"scarter@{DEFAULT_DOMAIN}",
+    "mail": "scarter@example.com",
+    "mailNickname": "scarter",
+    "displayName": "Sam Carter",
+    "givenName": "Sam",
+    "surname": "Carter",
+    "accountEnabled": True,
+    "userType": "Member",
+    "businessPhones": [],
+    "createdDateTime": "2024-03-18T09:30:00Z",
+}
+
+
+def _sample_users() -> list[dict[str, Any]]:
+    text = resources.files("controller.emulator").joinpath("data/graph-sandbox-users.json").read_text("utf-8")
+    return list(json.loads(text)["value"])
+
+
+def load_users_file(path: Path) -> list[dict[str, Any]]:
+    """Graph-shaped users from ``{"value": [...]}`` or a plain list; raises EmulatorError when unreadable."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise EmulatorError(f"cannot read users file {path}: {exc.strerror}",
+                            hint="Pass --users a JSON file with {\"value\": [...]} or a list of users") from None
+    except ValueError as exc:
+        raise EmulatorError(f"users file {path} is not JSON: {exc}",
+                            hint="Pass --users a JSON file with {\"value\": [...]} or a list of users") from None
+    users = data.get("value") if isinstance(data, dict) else data
+    if not isinstance(users, list) or not all(isinstance(u, dict) for u in users):
+        raise EmulatorError(f"users file {path} holds neither a list of users nor {{\"value\": [...]}}",
+                            hint="Export users as GET /v1.0/users returns them")
+    return users
+
+
+class Emulator:
+    """A local Entra login + Graph v1.0 endpoint over HTTPS; use as a context manager or start/stop.
+
+    ``faults`` are injected from the start (see ``inject_fault``); ``token_lifetime`` is the access
+    tokens' ``expires_in``; ``delta_token_ttl`` how long a deltaLink stays valid (Graph: 7 days).
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        users: Path | None = None,
+        generate: int = 0,
+        port: int = 0,
+        seed_sample: bool = True,
+        faults: Iterable[Fault | str] = (),
+        token_lifetime: int = 3599,
+        delta_token_ttl: float = 7 * 86400,
+        seed: int = 0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if generate < 0:
+            raise UsageError(f"--generate {generate} is negative", hint="Pass a user count of 0 or more")
+        self.state_dir = Path(state_dir)
+        self.tenant_id = DEFAULT_TENANT_ID
+        self.domain = DEFAULT_DOMAIN
+        self.client_id = DEFAULT_CLIENT_ID
+        self._users_file = users
+        self._generate = generate
+        self._port = port
+        self._seed_sample = seed_sample
+        self._seed = seed
+        self._token_lifetime = token_lifetime
+        self._delta_ttl = delta_token_ttl
+        self._log = log
+        self.faults = FaultBook()
+        for fault in faults:
+            self.faults.add(Fault.parse(fault) if isinstance(fault, str) else fault)
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._login: LoginService | None = None
+        self._graph: GraphService | None = None
+        self._secret: str | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> Emulator:
+        """Create or reuse the key material, load the users, and serve on 127.0.0.1 in a thread."""
+        if self._server is not None:
+            return self
+        keys = ensure_key_material(self.state_dir)
+        self._secret = self._load_or_make_secret()
+        users = _sample_users() + [SAM_CARTER] if self._seed_sample else []
+        if self._users_file is not None:
+            users += load_users_file(self._users_file)
+        try:
+            directory = Directory(users, generated=self._generate, domain=self.domain, seed=self._seed)
+        except EmulatorHTTPError as exc:
+            raise EmulatorError(f"cannot load users: {exc.message}",
+                                hint="Each user needs a userPrincipalName with a domain") from None
+        login = LoginService(keys.signing_key, token_lifetime=self._token_lifetime)
+        tenant = Tenant(self.tenant_id, self.domain, "Contoso", directory)
+        tenant.apps[self.client_id] = App(self.client_id, self._secret, list(DEFAULT_ROLES),
+                                          display_name="idmctl", object_id=str(uuid.uuid5(uuid.NAMESPACE_OID,
+                                                                                          self.client_id)))
+        login.tenants[self.tenant_id] = tenant
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(keys.server_cert, keys.server_key)
+        try:
+            server = EmulatorHTTPServer(("127.0.0.1", self._port), self._route, context, log=self._log)
+        except OSError as exc:
+            raise EmulatorError(f"cannot listen on 127.0.0.1:{self._port}: {exc.strerror}",
+                                hint="Pick another --port, or 0 for any free port") from None
+        self._login, self._graph, self._server = login, GraphService(login, delta_token_ttl=self._delta_ttl), server
+        login.base_url = self.base_url
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name=f"emulator-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and end open connections (idempotent)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _load_or_make_secret(self) -> str:
+        path = self.client_secret_path
+        if path.exists():
+            value = path.read_text("utf-8").strip()
+            if value:
+                return value
+        value = new_secret()
+        write_private(path, (value + "\n").encode())
+        return value
+
+    # -- what clients need -----------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise EmulatorError("the emulator is not running", hint="Call start() or use it as a context manager")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """``https://127.0.0.1:<port>``: the authority host and the Graph URL at once."""
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def authority(self) -> str:
+        return f"{self.base_url}/{self.tenant_id}"
+
+    @property
+    def graph_url(self) -> str:
+        return self.base_url
+
+    @property
+    def ca_path(self) -> Path:
+        return self.state_dir / "ca.pem"
+
+    @property
+    def client_secret_path(self) -> Path:
+        return self.state_dir / "client_secret"
+
+    @property
+    def client_secret(self) -> str:
+        if self._secret is None:
+            self._secret = self._load_or_make_secret()
+        return self._secret
+
+    def settings(self) -> dict[str, Any]:
+        """The connector settings to paste (no secret value: it is in ``clientSecretFile``)."""
+        return {
+            "tenantId": self.tenant_id,
+            "tenantDomain": self.domain,
+            "clientId": self.client_id,
+            "authorityHost": self.base_url,
+            "graphUrl": self.graph_url,
+            "caBundle": str(self.ca_path),
+            "clientSecretFile": str(self.client_secret_path),
+        }
+
+    # -- driving it ------------------------------------------------------------------------------
+    @property
+    def _tenant(self) -> Tenant:
+        if self._login is None:
+            raise EmulatorError("the emulator is not running", hint="Call start() or use it as a context manager")
+        return self._login.tenants[self.tenant_id]
+
+    def add_app(self, roles: list[str], client_id: str | None = None, secret: str | None = None,
+                *, tenant_id: str | None = None) -> tuple[str, str]:
+        """Register an app granted ``roles`` (application permissions); returns (client id, secret)."""
+        tenant = self._tenant if tenant_id is None else self._login.tenants[tenant_id.lower()]  # type: ignore[union-attr]
+        app = App((client_id or str(uuid.uuid4())).lower(), secret or new_secret(), list(roles))
+        tenant.apps[app.client_id] = app
+        return app.client_id, app.secret
+
+    def add_tenant(self, tenant_id: str | None = None, domain: str | None = None,
+                   users: Iterable[Mapping[str, Any]] = ()) -> str:
+        """Another tenant (no apps until ``add_app(..., tenant_id=...)``); returns its id."""
+        tid = (tenant_id or str(uuid.uuid4())).lower()
+        dom = domain or f"tenant{tid[:8]}.onmicrosoft.com"
+        self._tenant  # noqa: B018 - raises when not running
+        assert self._login is not None
+        self._login.tenants[tid] = Tenant(tid, dom, dom.split(".")[0], Directory(users, domain=dom))
+        return tid
+
+    def create_user(self, user: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a user as an Entra admin would (mailNickname, accountEnabled filled when absent)."""
+        return project(self._tenant.directory.create(user), (*DEFAULT_SELECT, "accountEnabled", "mailNickname"))
+
+    def update_user(self, user_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """PATCH semantics: set the given properties (``None`` clears); returns the stored user."""
+        return dict(self._tenant.directory.update(user_id, changes))
+
+    def delete_user(self, user_id: str, *, permanent: bool = False) -> None:
+        """Soft-delete (delta says reason "changed") or, with ``permanent``, purge (reason "deleted")."""
+        self._tenant.directory.delete(user_id, permanent=permanent)
+
+    def restore_user(self, user_id: str) -> dict[str, Any]:
+        return dict(self._tenant.directory.restore(user_id))
+
+    def get_user(self, key: str) -> dict[str, Any] | None:
+        """The stored user by id or userPrincipalName, or None."""
+        directory = self._tenant.directory
+        with directory.lock:
+            pos = directory.position(key)
+            user = directory.get(pos) if pos is not None else None
+        return dict(user) if user is not None else None
+
+    def inject_fault(self, status: int = 429, *, retry_after: int | None = None, count: int | None = 1,
+                     path: str | None = None, method: str | None = None, skip: int = 0,
+                     drop: bool = False) -> Fault:
+        """Answer the next ``count`` matching requests with ``status`` (or drop the connection)."""
+        return self.faults.add(Fault(status=status, retry_after=retry_after, count=count, path=path,
+                                     method=method, skip=skip, drop=drop))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def expire_delta_tokens(self, status: int = 400) -> None:
+        """Make every delta/skip token issued so far fail: 400 syncStateNotFound, or 410 with Location."""
+        if self._graph is None:
+            raise EmulatorError("the emulator is not running", hint="Call start() first")
+        self._graph.expire_delta_tokens(status)
+
+    # -- HTTP routing ----------------------------------------------------------------------------
+    def _route(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Reply:
+        assert self._login is not None and self._graph is not None
+        if path.startswith("/_emulator/"):
+            return self._admin(method, path, query, body)
+        fault = self.faults.take(method, path)
+        if fault is not None:
+            return _fault_reply(fault, self.tenant_id, self.client_id)
+        if path.startswith("/v1.0/") or path == "/v1.0":
+            return self._graph.handle(method, path, query, headers, body)
+        parts = [unquote(p) for p in path.split("/") if p]
+        if method == "GET" and parts[-3:] == ["v2.0", ".well-known", "openid-configuration"] and len(parts) == 4:
+            status, data = self._login.openid_configuration(parts[0])
+            return Reply.json(status, data)
+        if method == "GET" and parts[-2:] == [".well-known", "openid-configuration"] and len(parts) == 3:
+            status, data = self._login.openid_configuration(parts[0], v2=False)
+            return Reply.json(status, data)
+        if method == "GET" and parts == ["common", "discovery", "instance"]:
+            return Reply.json(200, self._login.instance_discovery(parse_qs(query)))
+        if method == "GET" and len(parts) == 4 and parts[1:] == ["discovery", "v2.0", "keys"]:
+            return Reply.json(200, self._login.jwks())
+        if method == "POST" and len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
+            status, data = self._login.token(parts[0], body, headers)
+            return Reply.json(status, data, headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
+        return Reply.json(404, {"error": {"code": "NotFound", "message": f"No route for {method} {path}."}})
+
+    def _admin(self, method: str, path: str, query: str, body: bytes) -> Reply:
+        """``/_emulator/...``: drive a separately started emulator (demo, e2e tests). Never faulted."""
+        parts = [unquote(p) for p in path.split("/") if p][1:]
+        try:
+            data = admin_body(body) if body else {}
+            return self._admin_route(method, parts, query, data)
+        except EmulatorHTTPError as exc:
+            return Reply.json(exc.status, {"error": {"code": exc.code, "message": exc.message}})
+        except (ValueError, TypeError, UsageError) as exc:
+            return Reply.json(400, {"error": {"code": "BadRequest", "message": str(exc)}})
+
+    def _admin_route(self, method: str, parts: list[str], query: str, data: dict[str, Any]) -> Reply:
+        head = parts[0] if parts else ""
+        if head == "info" and method == "GET":
+            directory = self._tenant.directory
+            return Reply.json(200, {**self.settings(), "pid": os.getpid(), "port": self.port,
+                                    "users": directory.live_count, "changeSequence": directory.seq})
+        if head == "faults":
+            if method == "GET":
+                return Reply.json(200, {"value": [f.to_dict() for f in self.faults.list()]})
+            if method == "POST":
+                fault = Fault.parse(data["spec"]) if "spec" in data else Fault(**{
+                    k: v for k, v in data.items() if k in ("status", "retry_after", "count", "path", "method",
+                                                            "skip", "drop")})
+                return Reply.json(201, self.faults.add(fault).to_dict())
+            if method == "DELETE":
+                self.faults.clear()
+                return Reply(204)
+        if head == "delta" and parts[1:] == ["expire"] and method == "POST":
+            self.expire_delta_tokens(int(data.get("status", 400)))
+            return Reply(204)
+        if head == "apps" and method == "POST":
+            client_id, secret = self.add_app(list(data.get("roles", [])), data.get("client_id"), data.get("secret"))
+            return Reply.json(201, {"client_id": client_id, "secret": secret})
+        if head == "users":
+            if len(parts) == 1 and method == "POST":
+                return Reply.json(201, self.create_user(data))
+            if len(parts) == 2 and method == "GET":
+                user = self.get_user(parts[1])
+                if user is None:
+                    raise EmulatorHTTPError(404, "Request_ResourceNotFound", f"no user {parts[1]!r}")
+                return Reply.json(200, user)
+            if len(parts) == 2 and method == "PATCH":
+                return Reply.json(200, self.update_user(parts[1], data))
+            if len(parts) == 2 and method == "DELETE":
+                self.delete_user(parts[1], permanent=query_flag(query, "permanent"))
+                return Reply(204)
+            if len(parts) == 3 and parts[2] == "restore" and method == "POST":
+                return Reply.json(200, self.restore_user(parts[1]))
+        raise EmulatorHTTPError(404, "NotFound", f"no admin route {method} /_emulator/{'/'.join(parts)}")
+
+
+def _fault_reply(fault: Fault, tenant_id: str, client_id: str) -> Reply:
+    if fault.drop:
+        return Reply(drop=True)
+    headers = {"request-id": str(uuid.uuid4())}
+    if fault.retry_after is not None:
+        headers["Retry-After"] = str(fault.retry_after)
+    if fault.status == 429:
+        headers["x-ms-throttle-scope"] = f"Tenant_Application/ReadWrite/{client_id}/{tenant_id}"
+        headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
+        code, message = "TooManyRequests", "Too many requests."
+    elif fault.status == 503:
+        code, message = "serviceNotAvailable", "Service unavailable."
+    elif fault.status == 504:
+        code, message = "UnknownError", "Gateway timeout."
+    else:
+        code, message = "InternalServerError", "Injected fault."
+    return Reply.json(fault.status, {"error": {"code": code, "message": message,
+                                                "innerError": {"request-id": headers["request-id"]}}},
+                      headers=headers)
+
+
+def serve(emulator: Emulator, *, on_ready: Callable[[Emulator], None] | None = None,
+          stop: threading.Event | None = None) -> None:
+    """Run ``emulator`` in the foreground until SIGINT/SIGTERM (or ``stop``), with ``emulator.json``.
+
+    ``emulator.json`` in the state directory (base_url, port, pid, settings) lets scripts find a running
+    emulator; it is removed on the way out.
+    """
+    stop = stop or threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    info_path = emulator.state_dir / "emulator.json"
+    try:
+        with emulator:
+            info = {"base_url": emulator.base_url, "port": emulator.port, "pid": os.getpid(),
+                    **emulator.settings()}
+            tmp = info_path.with_name(info_path.name + ".tmp")
+            tmp.write_text(json.dumps(info, indent=2) + "\n", "utf-8")
+            os.replace(tmp, info_path)
+            if on_ready is not None:
+                on_ready(emulator)
+            while not stop.wait(0.5):
+                pass
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            info_path.unlink()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
