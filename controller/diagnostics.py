@@ -29,6 +29,8 @@ class SourcePos:
     column: int = 0
 
     def __str__(self) -> str:
+        if not self.line:  # a whole file or folder (e.g. one that is missing)
+            return self.file
         return f"{self.file}:{self.line}" + (f":{self.column}" if self.column else "")
 
 

@@ -19,6 +19,7 @@ from controller.cli import (
     apply,
     connector,
     emulator,
+    force_unlock,
     identities,
     init,
     plan,
@@ -28,7 +29,7 @@ from controller.cli import (
     schedule,
     validate,
 )
-from controller.cli._output import print_error
+from controller.cli._output import print_error as _print_error
 from controller.errors import IdmctlError
 
 __all__ = ["app", "main", "run"]
@@ -63,6 +64,7 @@ for _module in (
     init,
     plan,
     apply,
+    force_unlock,
     promote,
     connector,
     reconcile,
@@ -88,7 +90,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except IdmctlError as exc:
         if debug:
             raise
-        print_error(exc)
+        _print_error(exc)
         return exc.exit_code
     except typer.TyperException as exc:  # click's usage errors, vendored by typer
         if type(exc).__name__ == "NoArgsIsHelpError":

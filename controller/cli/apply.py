@@ -1,9 +1,84 @@
-"""`idmctl apply`: not built yet (see the open issues)."""
+"""`idmctl apply`: apply a saved plan exactly, or plan, show and ask; under the environment lock."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._output import Output
+from controller.cli._planview import show_diagnostics, show_plan
+from controller.errors import UsageError
+from controller.plan import Plan, apply_environment, plan_to_json_data
+from controller.targets import LockLease
+
+__all__ = ["register"]
+
+
+def _approver(out: Output, env: str, auto_approve: bool):  # type: ignore[no-untyped-def]
+    def approve(plan: Plan) -> bool:
+        if not out.json_mode:
+            show_plan(out, plan)
+        if auto_approve:
+            return True
+        if out.json_mode or not sys.stdin.isatty():
+            raise UsageError(
+                f"apply needs approval and there is no terminal to ask on (environment {env!r}); nothing "
+                "was changed",
+                hint=f"Review the plan and rerun with --auto-approve, or save it with `idmctl plan --env {env} "
+                "--out FILE` and run `idmctl apply --env E FILE`")
+        out.print("\nDo you want to perform these actions? Only 'yes' will be accepted.")
+        return out.console.input("  Enter a value: ").strip() == "yes"
+
+    return approve
 
 
 def register(app: typer.Typer) -> None:
-    """Add this verb to the app (nothing yet)."""
+    """Add `apply` to the app."""
+
+    @app.command("apply")
+    def apply_cmd(
+        env: EnvOpt,
+        plan_file: Annotated[Path | None, typer.Argument(
+            metavar="[PLANFILE]", help="A plan saved by `idmctl plan --out`: applied exactly, or refused "
+            "when stale.")] = None,
+        root: RootOpt = None,
+        auto_approve: Annotated[bool, typer.Option(
+            "--auto-approve", help="Apply without asking (CI). Not needed with a PLANFILE.")] = False,
+        lock_timeout: Annotated[float, typer.Option(
+            "--lock-timeout", metavar="S", help="Seconds to wait for the environment lock.")] = 0.0,
+        allow_empty: Annotated[bool, typer.Option(
+            "--allow-empty", help="Allow destroying every resource of the environment.")] = False,
+        json_out: JsonOpt = False,
+        verbose: VerboseOpt = False,
+        quiet: QuietOpt = False,
+    ) -> int:
+        """Apply the configuration to the environment's state: all or nothing, audited."""
+        out = make_output(json_out, verbose, quiet)
+
+        def waiting(lease: LockLease) -> None:
+            out.info(f"Waiting up to {lock_timeout:g}s for the environment lock held by {lease.describe()}...")
+
+        result = apply_environment(
+            resolve_root(root), env, plan_file=plan_file, approve=_approver(out, env, auto_approve),
+            lock_timeout=lock_timeout, on_wait=waiting,
+            allow_empty=allow_empty)
+        show_diagnostics(out, result.diagnostics)
+        plan = result.plan
+        if out.json_mode:
+            out.json({"environment": env, "applied": result.applied, "planHash": result.plan_hash,
+                      "state": {"serial": result.state.serial, "lineage": result.state.lineage},
+                      "plan": plan_to_json_data(plan)})
+            return 0 if result.applied or not plan.has_changes else 1
+        if plan_file is not None or not plan.has_changes:
+            show_plan(out, plan)
+        if result.applied:
+            out.print(f"Apply complete! Resources: {plan.to_add} added, {plan.to_change} changed, "
+                      f"{plan.to_destroy} destroyed. State serial {result.state.serial}.")
+        elif plan.has_changes:
+            out.print("Apply cancelled. Nothing was changed.")
+            return 1
+        return 0

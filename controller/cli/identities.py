@@ -1,9 +1,107 @@
-"""`idmctl identities`: not built yet (see the open issues)."""
+"""`idmctl identities search|get|delete`: the managed store (the console's Identities > Manage)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli.reconcile import open_environment
+from controller.errors import UsageError
+
+__all__ = ["register"]
+
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="Managed object id.")]
+_COLUMNS = ("userName", "givenName", "sn", "mail", "accountStatus")
+
+
+def _not_found(object_id: str, env: str) -> UsageError:
+    return UsageError(f"managed/alpha_user/{object_id} does not exist in {env!r}",
+                      hint=f"Find ids with `idmctl identities search --env {env}`")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this verb to the app (nothing yet)."""
+    """Add `identities search`, `identities get` and `identities delete` to the app."""
+    group = typer.Typer(help="Managed identities (managed/alpha_user).", no_args_is_help=True)
+    app.add_typer(group, name="identities")
+
+    @group.command("search")
+    def search_cmd(
+        env: EnvOpt,
+        query: Annotated[str | None, typer.Argument(metavar="FILTER", help='A filter, e.g. \'sn eq "Carter"\' '
+                                                    "(default: every object).")] = None,
+        limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N objects.")] = None,
+        root: RootOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False,
+    ) -> int:
+        """Find managed objects with the filter language (case-insensitive), ordered by userName."""
+        from controller.filters import compile_filter, parse_filter
+
+        out = make_output(json_out, verbose, quiet)
+        match = compile_filter(parse_filter(query)) if query and query.strip() else None
+        target, _, _ = open_environment(resolve_root(root), env)
+        found = []
+        try:
+            for obj in target.identities.iter_objects():
+                if match is None or match(obj.properties):
+                    found.append(obj)
+                    if limit and len(found) >= limit:
+                        break
+        finally:
+            target.close()
+        if out.json_mode:
+            out.json([o.to_dict() for o in found])
+            return 0
+        table = Table(title=f"managed/alpha_user in {env}: {len(found)} found", title_justify="left")
+        table.add_column("_id")
+        for col in _COLUMNS:
+            table.add_column(col)
+        for o in found:
+            table.add_row(o.id, *(escape(str(o.properties.get(c, ""))) for c in _COLUMNS))
+        out.print(table)
+        return 0
+
+    @group.command("get")
+    def get_cmd(env: EnvOpt, object_id: IdArg, root: RootOpt = None, json_out: JsonOpt = False,
+                verbose: VerboseOpt = False, quiet: QuietOpt = False) -> int:
+        """Show one managed object with its links."""
+        out = make_output(json_out, verbose, quiet)
+        target, _, _ = open_environment(resolve_root(root), env)
+        try:
+            store = target.identities
+            obj = store.get(object_id)
+            links = store.links_of_object(object_id) if obj is not None else []
+        finally:
+            target.close()
+        if obj is None:
+            raise _not_found(object_id, env)
+        if out.json_mode:
+            out.json({**obj.to_dict(), "_links": [{"mapping": m, "sourceId": s} for m, s in links]})
+            return 0
+        out.print(f"managed/alpha_user/{obj.id} (rev {obj.rev})")
+        for key, value in sorted(obj.properties.items()):
+            out.print(f"  {key}: {escape(str(value))}")
+        for m, s in links:
+            out.print(f"  linked by mapping {m} to source {s}")
+        return 0
+
+    @group.command("delete")
+    def delete_cmd(env: EnvOpt, object_id: IdArg, root: RootOpt = None, json_out: JsonOpt = False,
+                   verbose: VerboseOpt = False, quiet: QuietOpt = False) -> int:
+        """Delete one managed object; its links stay (a later run reports them as MISSING or LINK_ONLY)."""
+        out = make_output(json_out, verbose, quiet)
+        target, _, _ = open_environment(resolve_root(root), env)
+        try:
+            with target.lock(f"identities delete {object_id}", 10.0):
+                obj = target.identities.delete(object_id)
+        finally:
+            target.close()
+        if obj is None:
+            raise _not_found(object_id, env)
+        if out.json_mode:
+            out.json({"deleted": obj.to_dict()})
+        else:
+            out.print(f"Deleted managed/alpha_user/{obj.id} ({escape(str(obj.properties.get('userName')))}).")
+        return 0

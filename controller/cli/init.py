@@ -1,9 +1,37 @@
-"""`idmctl init`: not built yet (see the open issues)."""
+"""`idmctl init`: create an environment's state (idempotent)."""
 
 from __future__ import annotations
 
 import typer
 
+from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.plan import init_environment
+
+__all__ = ["register"]
+
 
 def register(app: typer.Typer) -> None:
-    """Add this verb to the app (nothing yet)."""
+    """Add `init` to the app."""
+
+    @app.command("init")
+    def init_cmd(
+        env: EnvOpt,
+        root: RootOpt = None,
+        json_out: JsonOpt = False,
+        verbose: VerboseOpt = False,
+        quiet: QuietOpt = False,
+    ) -> int:
+        """Create the environment's state (spec.target); an existing state is left as it is."""
+        out = make_output(json_out, verbose, quiet)
+        result = init_environment(resolve_root(root), env)
+        if out.json_mode:
+            out.json({"environment": result.environment, "location": result.location,
+                      "created": result.created, "serial": result.serial, "lineage": result.lineage})
+        elif result.created:
+            out.print(f"Initialised environment {env!r}: state at {result.location} "
+                      f"(lineage {result.lineage}).")
+            out.info(f"Next: `idmctl plan --env {env}`.")
+        else:
+            out.print(f"Environment {env!r} is already initialised: state at {result.location}, "
+                      f"serial {result.serial}. Nothing changed.")
+        return 0

@@ -1,9 +1,57 @@
-"""`idmctl promote`: not built yet (see the open issues)."""
+"""`idmctl promote`: make one environment's resource files another's, then show the target's plan."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from controller.cli._common import JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._planview import show_plan
+from controller.plan import plan_to_json_data, promote
+
+__all__ = ["register"]
+
+_SYMBOLS = {"create": "+", "update": "~", "delete": "-"}
 
 
 def register(app: typer.Typer) -> None:
-    """Add this verb to the app (nothing yet)."""
+    """Add `promote` to the app."""
+
+    @app.command("promote")
+    def promote_cmd(
+        source: Annotated[str, typer.Option("--from", help="The environment whose files are promoted.")],
+        target: Annotated[str, typer.Option("--to", help="The environment that receives them.")],
+        check: Annotated[bool, typer.Option(
+            "--check", help="Only compare the files: exit 2 when they differ, 0 when identical.")] = False,
+        root: RootOpt = None,
+        json_out: JsonOpt = False,
+        verbose: VerboseOpt = False,
+        quiet: QuietOpt = False,
+    ) -> int:
+        """Copy every resource file but environment.yaml from --from to --to, then plan --to."""
+        out = make_output(json_out, verbose, quiet)
+        result = promote(resolve_root(root), source, target, check=check)
+        if out.json_mode:
+            out.json({
+                "from": source, "to": target, "check": check, "copied": result.copied,
+                "differs": bool(result.changes),
+                "files": [{"path": c.path, "change": c.change} for c in result.changes],
+                "plan": plan_to_json_data(result.plan) if result.plan else None,
+                "note": result.plan_note,
+            })
+        else:
+            where = f"environments/{target}"
+            if not result.changes:
+                out.print(f"The resource files of {where} are the same as environments/{source}'s.")
+            else:
+                verb = "differ from" if check else "were made the same as"
+                out.print(f"{len(result.changes)} resource file(s) of {where} {verb} environments/{source}'s:")
+                for c in result.changes:
+                    out.print(f"  {_SYMBOLS[c.change]} {where}/{c.path} ({c.change})")
+            if result.plan is not None:
+                out.print(f"\nPlan for environment {target!r}:\n")
+                show_plan(out, result.plan)
+            elif result.plan_note:
+                out.info(result.plan_note)
+        return 2 if check and result.changes else 0

@@ -1,9 +1,165 @@
-"""`idmctl reconcile`: not built yet (see the open issues)."""
+"""`idmctl reconcile`: run (or preview with --dry-run) a full or incremental reconciliation of a mapping."""
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._output import Output
+from controller.errors import ConfigError, UsageError
+
+__all__ = ["open_environment", "register"]
+
+_OP_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "red bold", "?": "cyan"}
+
+
+def open_environment(root: Path, env: str) -> tuple[Any, Any, list[str]]:
+    """``(target, working-tree resources or None, warnings)``; runs work from applied state even when
+    the working tree does not load."""
+    from controller.config import load_environment
+    from controller.targets import open_target
+
+    try:
+        loaded = load_environment(root, env)
+    except ConfigError as exc:
+        if not (root / "environments" / env).is_dir():
+            raise UsageError(f"no environment {env!r} under {root / 'environments'}",
+                             hint="Pass --env with the name of a folder under environments/") from None
+        target = open_target(root, {"name": env, "spec": {"target": {"type": "local"}}})
+        return target, None, [f"the working tree of {env!r} does not load ({exc}); using applied state "
+                              f"at {target.location}"]
+    return open_target(root, loaded), loaded.resources, []
+
+
+@contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """An Event set by Ctrl-C or SIGTERM, so the run stops at the next batch boundary."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now (the open batch rolls back)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _table(title: str, counts: dict[str, int]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(title.rstrip("s"))
+    table.add_column("Count", justify="right")
+    for name, count in sorted(counts.items()):
+        table.add_row(name, str(count))
+    return table
+
+
+def render_run(out: Output, run: Any, env: str) -> None:
+    """The summary people see after a run: state, why it was full, counts, plan or entries hint."""
+    for warning in run.warnings:
+        out.warn(escape(warning))
+    if out.json_mode:
+        out.json(run.to_dict())
+        return
+    if run.dry_run:
+        out.print(f"[bold]Dry run[/bold] of mapping [bold]{run.mapping}[/bold] ({run.mode}): nothing was written.")
+        for item in run.plan:
+            out.print(f"[{_OP_STYLE.get(item.op, 'white')}]{escape(item.text())}[/]")
+        if not run.plan:
+            out.print("No changes.")
+    if run.full_because:
+        out.print(f"Full run because {escape(run.full_because)}.")
+    state_style = {"SUCCESS": "green", "BLOCKED": "yellow"}.get(run.state, "red")
+    title = "Would end" if run.dry_run else "Run"
+    out.print(f"{title} {'' if run.dry_run else run.id + ' '}[{state_style}]{run.state}[/]: mapping {run.mapping}, "
+              f"{run.mode}, {run.processed} processed, {run.failures} failed, {run.duration_ms} ms")
+    if run.situations or run.actions:
+        grid = Table.grid(padding=(0, 4))
+        grid.add_row(_table("Situations", dict(run.situations)), _table("Actions", dict(run.actions)))
+        out.print(grid)
+    if run.out_of_scope:
+        out.print(f"{run.out_of_scope} source objects out of scope (untouched).")
+    if run.links_cleaned:
+        out.print(f"{run.links_cleaned} links cleaned up (source and target both gone).")
+    if run.reason:
+        out.print(f"[{state_style}]{escape(run.reason)}[/]")
+    if run.state == "BLOCKED":
+        out.info(f"Preview: `idmctl reconcile --env {env} --mapping {run.mapping} --dry-run`")
+    if run.failures and not run.dry_run:
+        out.info(f"Failures: `idmctl runs show --env {env} {run.id} --status FAILURE`")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this verb to the app (nothing yet)."""
+    """Add `reconcile` to the app."""
+
+    @app.command("reconcile")
+    def reconcile_cmd(
+        env: EnvOpt,
+        mapping: Annotated[str, typer.Option("--mapping", "-m", help="Name of the applied Mapping to run.")],
+        incremental: Annotated[bool, typer.Option("--incremental", help="Only changes since the last run "
+                                                  "(Graph delta); full when there is no usable delta link.")] = False,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Write nothing; print the per-account plan.")] = False,
+        allow_deletes: Annotated[int | None, typer.Option(
+            "--allow-deletes", min=0, help="Let the safety guard pass up to N deletes/unlinks (audited).")] = None,
+        reset_delta: Annotated[bool, typer.Option("--reset-delta", help="Ignore the stored delta link: "
+                                                  "run full and store a new one.")] = False,
+        lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the "
+                                                    "environment lock.")] = 10.0,
+        root: RootOpt = None,
+        json_out: JsonOpt = False,
+        verbose: VerboseOpt = False,
+        quiet: QuietOpt = False,
+    ) -> int:
+        """Reconcile a mapping: situations, actions, a safety guard for deletes; Ctrl-C cancels cleanly.
+
+        Exit 0 success, 4 success with failed entries, 3 blocked by the guard, 1 failed or canceled.
+        """
+        from controller.recon import run_reconciliation
+
+        out = make_output(json_out, verbose, quiet)
+        target, resources, warnings = open_environment(resolve_root(root), env)
+        for warning in warnings:
+            out.warn(escape(warning))
+        mode = "incremental" if incremental else "full"
+        try:
+            with _stop_signals() as stop, _progress(out) as progress:
+                run = run_reconciliation(target, resources, mapping, mode=mode, dry_run=dry_run,
+                                         allow_deletes=allow_deletes, reset_delta=reset_delta,
+                                         progress=progress, cancel=stop, lock_timeout=lock_timeout)
+        finally:
+            target.close()
+        render_run(out, run, env)
+        return int(run.exit_code)
+
+
+@contextmanager
+def _progress(out: Output) -> Iterator[Any]:
+    if not out.interactive or out.quiet:
+        yield None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} objects"),
+                  TimeElapsedColumn(), console=out.err, transient=True) as bar:
+        task = bar.add_task("reading the source", total=None)
+        labels = {"source": "source phase", "target": "target phase", "delta": "delta"}
+
+        def update(phase: str, done: int, total: int | None) -> None:
+            bar.update(task, description=labels.get(phase, phase), completed=done, total=total)
+
+        yield update

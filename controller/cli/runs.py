@@ -1,9 +1,142 @@
-"""`idmctl runs`: not built yet (see the open issues)."""
+"""`idmctl runs list|show|prune`: reconciliation history, counts, entries, retention."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli.reconcile import open_environment
+from controller.errors import UsageError
+
+__all__ = ["register"]
+
+MappingOpt = Annotated[str | None, typer.Option("--mapping", "-m", help="Only runs of this mapping.")]
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-"
 
 
 def register(app: typer.Typer) -> None:
-    """Add this verb to the app (nothing yet)."""
+    """Add `runs list`, `runs show` and `runs prune` to the app."""
+    group = typer.Typer(help="Reconciliation runs: history, entries, retention.", no_args_is_help=True)
+    app.add_typer(group, name="runs")
+
+    @group.command("list")
+    def list_cmd(env: EnvOpt, mapping: MappingOpt = None,
+                 limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N runs.")] = 20,
+                 root: RootOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False,
+                 quiet: QuietOpt = False) -> int:
+        """List runs, newest first."""
+        out = make_output(json_out, verbose, quiet)
+        target, _, _ = open_environment(resolve_root(root), env)
+        try:
+            runs = target.identities.list_runs(mapping, limit)
+        finally:
+            target.close()
+        if out.json_mode:
+            out.json([r.to_dict() for r in runs])
+            return 0
+        if not runs:
+            out.print("No runs yet.")
+            return 0
+        table = Table(title=f"Runs in {env}", title_justify="left")
+        for col in ("Run", "Mapping", "Mode", "State", "Started", "Processed", "Failures", "Actions"):
+            table.add_column(col)
+        for r in runs:
+            table.add_row(r.id, r.mapping, r.mode, r.state, r.started, str(r.processed), str(r.failures),
+                          _counts(r.counts.get("actions", {})))
+        out.print(table)
+        return 0
+
+    @group.command("show")
+    def show_cmd(
+        env: EnvOpt,
+        run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or a unique prefix of it).")],
+        situation: Annotated[str | None, typer.Option("--situation", help="Only entries of this situation.")] = None,
+        action: Annotated[str | None, typer.Option("--action", help="Only entries of this action.")] = None,
+        status: Annotated[str | None, typer.Option("--status", help="SUCCESS or FAILURE.")] = None,
+        limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N entries.")] = None,
+        root: RootOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False,
+    ) -> int:
+        """Show one run: its counts and entries (filter by situation, action, status)."""
+        out = make_output(json_out, verbose, quiet)
+        _check_vocab(situation, action, status)
+        target, _, _ = open_environment(resolve_root(root), env)
+        try:
+            store = target.identities
+            run = store.get_run(run_id)
+            if run is None:
+                raise UsageError(f"no run {run_id!r} in environment {env!r}",
+                                 hint=f"List runs with `idmctl runs list --env {env}`")
+            entries = store.entries(run.id, situation=situation, action=action, status=status, limit=limit)
+        finally:
+            target.close()
+        if out.json_mode:
+            out.json({**run.to_dict(), "entries": entries})
+            return 0
+        out.print(f"Run {run.id}: mapping {run.mapping}, {run.mode}, [bold]{run.state}[/bold], started {run.started}, "
+                  f"ended {run.ended or '-'}")
+        if run.full_because:
+            out.print(f"Full run because {escape(run.full_because)}.")
+        if run.reason:
+            out.print(escape(run.reason))
+        out.print(f"Processed {run.processed}, failures {run.failures}")
+        out.print(f"Situations: {_counts(run.counts.get('situations', {}))}")
+        out.print(f"Actions:    {_counts(run.counts.get('actions', {}))}")
+        if entries:
+            table = Table(title="Entries", title_justify="left")
+            for col in ("#", "Phase", "Situation", "Action", "Status", "Source", "Target", "Message"):
+                table.add_column(col)
+            for e in entries:
+                message = e["message"] or ""
+                if e["changes"]:
+                    message = (message + " " if message else "") + ", ".join(
+                        f"{k}: {v[0]} -> {v[1]}" for k, v in e["changes"].items())
+                style = "red" if e["status"] == "FAILURE" else None
+                table.add_row(str(e["seq"]), e["phase"], e["situation"] or "-", e["action"], e["status"],
+                              e["sourceId"] or "-", e["targetId"] or "-", escape(message), style=style)
+            out.print(table)
+        else:
+            out.print("No entries" + (" match." if situation or action or status else "."))
+        return 0
+
+    @group.command("prune")
+    def prune_cmd(
+        env: EnvOpt,
+        keep: Annotated[int | None, typer.Option("--keep", min=0, help="Keep the newest N runs.")] = None,
+        older_than: Annotated[float | None, typer.Option("--older-than", min=0,
+                                                         help="Delete runs started more than DAYS ago.")] = None,
+        mapping: MappingOpt = None,
+        root: RootOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False,
+    ) -> int:
+        """Delete old runs and their entries (--keep N and/or --older-than DAYS)."""
+        out = make_output(json_out, verbose, quiet)
+        if keep is None and older_than is None:
+            raise UsageError("runs prune needs --keep N or --older-than DAYS",
+                             hint="For example: idmctl runs prune --env dev --keep 50")
+        target, _, _ = open_environment(resolve_root(root), env)
+        try:
+            with target.lock("runs prune", 10.0):
+                pruned = target.identities.prune_runs(keep=keep, older_than_days=older_than, mapping=mapping)
+        finally:
+            target.close()
+        if out.json_mode:
+            out.json({"pruned": pruned})
+        else:
+            out.print(f"Pruned {len(pruned)} run{'s' if len(pruned) != 1 else ''}.")
+        return 0
+
+
+def _check_vocab(situation: str | None, action: str | None, status: str | None) -> None:
+    from controller.config.models import Action, Situation
+
+    for value, allowed, name in ((situation, Situation, "--situation"), (action, Action, "--action"),
+                                 (status, ("SUCCESS", "FAILURE"), "--status")):
+        names: Any = [str(a) for a in allowed]
+        if value is not None and value.upper() not in names:
+            raise UsageError(f"{name} {value!r} is not one of {', '.join(names)}")

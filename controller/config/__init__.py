@@ -7,10 +7,13 @@ The public surface: `load_environment` (raises `ConfigError`), `validate_environ
 from controller.config._loader import (
     LoadedEnvironment,
     ValidationReport,
+    environment_dir,
     environment_names,
     load_environment,
+    resource_files,
     validate_environment,
 )
+from controller.config._resolve import find_references
 from controller.config._resources import ResourceSet, canonical_hash, canonical_json, secret_fingerprint
 from controller.config._schemas import kind_schema, schema_file_name
 from controller.config.models import KINDS, Action, Situation
@@ -24,9 +27,12 @@ __all__ = [
     "ValidationReport",
     "canonical_hash",
     "canonical_json",
+    "environment_dir",
     "environment_names",
+    "find_references",
     "kind_schema",
     "load_environment",
+    "resource_files",
     "schema_file_name",
     "secret_fingerprint",
     "validate_environment",

@@ -6,16 +6,20 @@ can list all problems at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from controller.config._resolve import Resolution
 from controller.config._yaml import Document
 from controller.config.managed import MANAGED_TYPES
 from controller.config.models import Action, Situation
-from controller.diagnostics import Diagnostic
+from controller.cron import lint, parse_cron
+from controller.diagnostics import Diagnostic, SourcePos
 from controller.errors import CronSyntaxError, FilterSyntaxError
+from controller.filters import parse_filter, to_graph
 
 __all__ = ["NO_SOURCE", "NO_TARGET", "Located", "semantic_checks"]
 
@@ -34,6 +38,12 @@ class Located:
 
     model: Any
     doc: Document
+    resolution: Resolution = field(default_factory=Resolution)
+
+    def related(self, pointer: str) -> tuple[SourcePos, ...]:
+        """Where the variable that produced the value at ``pointer`` is defined, if one did."""
+        origin = self.resolution.from_variable.get(pointer)
+        return (origin[1],) if origin else ()
 
     @property
     def kind(self) -> str:
@@ -44,7 +54,12 @@ class Located:
         return str(self.model.metadata.name)
 
 
-def semantic_checks(items: list[Located], root: Path, env_name: str) -> list[Diagnostic]:
+def semantic_checks(items: list[Located], root: Path, env_name: str, *,
+                    failed: dict[str, set[str]] | None = None, unreadable: bool = False) -> list[Diagnostic]:
+    """Checks across resources. ``failed``: kind ("*" for any) -> names of resources that did not
+    validate ("" when unnamed); ``unreadable``: some file did not parse. References to those are not
+    called dangling."""
+    failed = failed or {}
     diags: list[Diagnostic] = []
     by_kind: dict[str, dict[str, Located]] = {}
     for item in items:
@@ -60,12 +75,15 @@ def semantic_checks(items: list[Located], root: Path, env_name: str) -> list[Dia
             names[item.name] = item
 
     def ref(item: Located, pointer: str, kind: str, value: str) -> None:
+        broken = failed.get(kind, set()) | failed.get("*", set())
+        if unreadable or value in broken or "" in broken:  # "": a broken resource without a name
+            return
         if value not in by_kind.get(kind, {}):
             known = ", ".join(sorted(by_kind.get(kind, {}))) or "none"
             diags.append(Diagnostic(
                 "error", f"{kind} {value!r} does not exist",
                 f"Use the metadata.name of a {kind} in this environment (defined: {known})",
-                item.doc.pos(pointer), pointer))
+                item.doc.pos(pointer), pointer, related=item.related(pointer)))
 
     for item in by_kind.get("Environment", {}).values():
         if item.name != env_name:
@@ -112,8 +130,6 @@ def _check_mapping(item: Located, mappings: dict[str, Located]) -> list[Diagnost
     for i, prop in enumerate(spec.properties):
         p = f"/spec/properties/{i}/target"
         if managed is not None and prop.target not in managed.properties:
-            import difflib
-
             close = difflib.get_close_matches(prop.target, sorted(managed.properties), n=1)
             hint = f"Did you mean {close[0]!r}?" if close else "See the alpha_user properties in the docs"
             diags.append(Diagnostic("error", f"{spec.target} has no property {prop.target!r}", hint,
@@ -158,10 +174,10 @@ def _check_mapping(item: Located, mappings: dict[str, Located]) -> list[Diagnost
             diags.append(Diagnostic("error", f"{situation.value} cannot {action.value}: there is no target "
                                     "object or link in this situation", "Use CREATE (ABSENT), EXCEPTION, "
                                     "IGNORE, REPORT, NOREPORT or ASYNC", doc.pos(p), p))
-    for field in ("sourceFilter", "validSource"):
-        text = getattr(spec, field)
+    for attr in ("sourceFilter", "validSource"):
+        text = getattr(spec, attr)
         if text is not None:
-            diags.extend(_check_filter(text, doc, f"/spec/{field}", pushdown=field == "sourceFilter"))
+            diags.extend(_check_filter(text, item, f"/spec/{attr}", pushdown=attr == "sourceFilter"))
     if spec.renamedFrom is not None:
         p = "/spec/renamedFrom"
         if spec.renamedFrom == item.name:
@@ -173,22 +189,19 @@ def _check_mapping(item: Located, mappings: dict[str, Located]) -> list[Diagnost
     return diags
 
 
-def _check_filter(text: str, doc: Document, pointer: str, *, pushdown: bool) -> list[Diagnostic]:
-    from controller.filters import parse_filter, to_graph
-
+def _check_filter(text: str, item: Located, pointer: str, *, pushdown: bool) -> list[Diagnostic]:
+    doc = item.doc
     try:
         parsed = parse_filter(text)
     except FilterSyntaxError as exc:
         return [Diagnostic("error", f"filter does not parse: {exc.reason} at column {exc.column}",
-                           exc.hint, doc.pos(pointer), pointer)]
+                           exc.hint, doc.pos(pointer), pointer, related=item.related(pointer))]
     if not pushdown:
         return []
     return [Diagnostic("info", to_graph(parsed).describe(), None, doc.pos(pointer), pointer)]
 
 
 def _check_schedule(item: Located) -> list[Diagnostic]:
-    from controller.scheduler import lint, parse_cron
-
     diags: list[Diagnostic] = []
     spec = item.model.spec
     doc = item.doc

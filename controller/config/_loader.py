@@ -18,13 +18,13 @@ from controller.config._checks import Located, semantic_checks
 from controller.config._resolve import Resolution, resolve_document
 from controller.config._resources import ResourceSet
 from controller.config._schemas import schema_diagnostics
-from controller.config._yaml import Document, load_file
+from controller.config._yaml import Document, escape_pointer, load_file
 from controller.config.models import API_VERSION, KINDS
 from controller.diagnostics import Diagnostic, SourcePos
 from controller.errors import ConfigError, UsageError
 
-__all__ = ["LoadedEnvironment", "ValidationReport", "environment_names", "load_environment",
-           "validate_environment"]
+__all__ = ["LoadedEnvironment", "ValidationReport", "environment_dir", "environment_names", "load_environment",
+           "resource_files", "validate_environment"]
 
 RESOURCE_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -89,7 +89,9 @@ def _display(path: Path, root: Path) -> str:
 def _check_header(doc: Document) -> tuple[str | None, list[Diagnostic]]:
     data = doc.data
     if not isinstance(data, dict):
-        return None, [Diagnostic("error", f"a resource must be a mapping, got {type(data).__name__}",
+        got = {"list": "a list", "str": "a string", "int": "a number", "float": "a number",
+               "bool": "true or false"}.get(type(data).__name__, type(data).__name__)
+        return None, [Diagnostic("error", f"a resource must be a mapping, got {got}",
                                  "Start the document with apiVersion: idmctl/v1 and kind: ...", doc.start)]
     kind = data.get("kind")
     diags = []
@@ -126,14 +128,23 @@ def validate_environment(root: Path, name: str) -> ValidationReport:
                                 SourcePos(f"environments/{name}", 0)))
         return report
 
+    # References to a resource that is broken (or in a file that does not parse) are not reported
+    # as dangling: the one real error is reported where it is.
+    unreadable = bool(diags)
+    failed: dict[str, set[str]] = {}
     typed: list[tuple[str, Document]] = []
     for doc in docs:
         kind, header = _check_header(doc)
         diags.extend(header)
-        if kind is not None:
+        if kind is not None and not header:
             typed.append((kind, doc))
+        elif isinstance(doc.data, dict):
+            # Another apiVersion has another schema: checking the fields against v1 would mislead.
+            failed.setdefault(kind or "*", set()).add(_doc_name(doc))
 
-    env_docs = [doc for kind, doc in typed if kind == "Environment"]
+    # environment.yaml is the Environment; any other one is the extra.
+    env_docs = sorted((doc for kind, doc in typed if kind == "Environment"),
+                      key=lambda d: Path(d.file).stem != "environment")
     if not env_docs:
         if not any(d.severity == "error" for d in diags):
             diags.append(Diagnostic(
@@ -171,15 +182,20 @@ def validate_environment(root: Path, name: str) -> ValidationReport:
             continue
         resolution, res_diags = resolve_document(doc, variables, variable_pos, secrets)
         diags.extend(res_diags)
-        schema_diags = schema_diagnostics(doc, kind, resolution)
+        # A value whose reference is already reported is not reported again by the schema.
+        reported = {d.pointer for d in res_diags if d.pointer}
+        schema_diags = [d for d in schema_diagnostics(doc, kind, resolution) if d.pointer not in reported]
         diags.extend(schema_diags)
+        model = None
         if not schema_diags and not res_diags:
             model = _build(doc, kind, diags)
-            if model is not None:
-                located.append(Located(model, doc))
+        if model is not None:
+            located.append(Located(model, doc, resolution))
+        else:
+            failed.setdefault(kind, set()).add(_doc_name(doc))
 
     located = [item for item in located if item.model is not None]
-    diags.extend(semantic_checks(located, root, name))
+    diags.extend(semantic_checks(located, root, name, failed=failed, unreadable=unreadable))
     if not report.errors:
         groups: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
         for item in located:
@@ -191,12 +207,18 @@ def validate_environment(root: Path, name: str) -> ValidationReport:
     return report
 
 
+def _doc_name(doc: Document) -> str:
+    metadata = doc.data.get("metadata") if isinstance(doc.data, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else ""
+
+
 def _build(doc: Document, kind: str, diags: list[Diagnostic]) -> Any:
     try:
         return KINDS[kind].model_validate(doc.data)
     except ValidationError as exc:  # the schema should have caught it; say where anyway
         for err in exc.errors():
-            pointer = "".join(f"/{p}" for p in err["loc"])
+            pointer = "".join(f"/{escape_pointer(p)}" for p in err["loc"] if p != "[key]")
             diags.append(Diagnostic("error", err["msg"], None, doc.pos(pointer), pointer))
         return None
 

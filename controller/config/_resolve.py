@@ -8,16 +8,24 @@ left in place: values are read only when a connector needs them, so they never e
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from controller.config._yaml import Document
 from controller.diagnostics import Diagnostic, SourcePos
 
-__all__ = ["REF", "Resolution", "resolve_document"]
+__all__ = ["REF", "Resolution", "find_references", "resolve_document"]
 
 # ${var.name} / ${secret.name}; `$${` escapes. Names follow identifier rules.
 REF = re.compile(r"\$\$\{|\$\{\s*([A-Za-z_]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}|\$\{[^}]*\}?")
+
+
+def find_references(text: str) -> Iterator[tuple[str, str, int]]:
+    """Every well-formed ``${kind.name}`` in ``text`` (escapes skipped): (kind, name, 0-based offset)."""
+    for m in REF.finditer(text):
+        if m.group(1) is not None:
+            yield m.group(1), m.group(2), m.start()
 
 
 @dataclass
@@ -69,7 +77,8 @@ def resolve_document(
                 value = ""
             if isinstance(value, dict | list):
                 diags.append(Diagnostic(
-                    "error", f"variable {m.group(2)!r} holds a {type(value).__name__} and cannot be "
+                    "error", f"variable {m.group(2)!r} holds a {'mapping' if isinstance(value, dict) else 'list'} "
+                    "and cannot be "
                     "embedded in a string", "Use the reference as the whole value",
                     doc.pos(pointer), pointer, related=(variable_pos[m.group(2)],)))
                 value = ""

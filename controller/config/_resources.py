@@ -180,7 +180,7 @@ class ResourceSet:
 def _unfingerprint(node: Any) -> Any:
     if isinstance(node, dict):
         if node.get("sensitive") is True and "secret" in node:
-            return "${secret.%s}" % node["secret"]
+            return f"${{secret.{node['secret']}}}"
         return {k: _unfingerprint(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_unfingerprint(v) for v in node]

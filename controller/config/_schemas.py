@@ -12,14 +12,14 @@ from functools import cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError, relevance
 
 from controller.config._resolve import Resolution
 from controller.config._yaml import Document, escape_pointer
 from controller.config.models import KINDS
 from controller.diagnostics import Diagnostic
 
-__all__ = ["SCHEMA_BASE_URL", "kind_schema", "schema_file_name", "schema_diagnostics"]
+__all__ = ["SCHEMA_BASE_URL", "kind_schema", "schema_diagnostics", "schema_file_name"]
 
 SCHEMA_BASE_URL = "https://idmctl.dev/schemas/v1"
 
@@ -62,11 +62,66 @@ def _type_word(t: Any) -> str:
     return _TYPE_WORDS.get(t, str(t))
 
 
-def _leaf(error: ValidationError) -> ValidationError:
-    # anyOf/oneOf (nullable fields, unions): the most relevant branch explains best.
-    while error.context:
-        error = best_match(error.context)
-    return error
+def _widen(t: Any) -> set[str]:
+    """The JSON types a schema ``type`` accepts (an integer is also a number)."""
+    types = set(t if isinstance(t, list) else [t])
+    return types | {"integer"} if "number" in types else types
+
+
+def _unquoted_type(text: str) -> str | None:
+    """The JSON type ``text`` would have had without quotes (``"999"`` -> integer)."""
+    if text.lower() in ("true", "false"):
+        return "boolean"
+    try:
+        json.loads(text)
+    except ValueError:
+        return None
+    return "integer" if text.lstrip("-").isdigit() else "number"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "scalar-" + str(value)  # true/false/null are their own kinds here
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), "other")
+
+
+def _wrong_type(error: ValidationError) -> bool:
+    """Whether this branch error only says the value has another type than the branch wants."""
+    if error.relative_path:
+        return False
+    if error.validator == "type":
+        return True
+    if error.validator in ("enum", "const"):
+        values = error.validator_value if error.validator == "enum" else [error.validator_value]
+        kind = _json_kind(error.instance)
+        return all(_json_kind(v) != kind for v in values)
+    return False
+
+
+def _leaves(error: ValidationError) -> list[ValidationError]:
+    """The errors that explain ``error``: for anyOf/oneOf (nullable fields, unions), those of the
+    branch the value was meant for: the discriminator's, else one whose type fits the value."""
+    if not error.context:
+        return [error]
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    disc = error.schema.get("discriminator") if isinstance(error.schema, dict) else None
+    if disc and isinstance(error.instance, dict) and isinstance(error.schema.get("oneOf"), list):
+        prop = disc["propertyName"]
+        ref = disc["mapping"].get(error.instance.get(prop)) if isinstance(error.instance.get(prop), str) else None
+        if ref is None:  # a tag no branch takes: say so on the tag itself
+            return [ValidationError(
+                f"unknown {prop}", validator="enum", validator_value=list(disc["mapping"]),
+                instance=error.instance.get(prop), schema={}, path=[*error.absolute_path, prop],
+                schema_path=["discriminator"])]
+        chosen = [i for i, branch in enumerate(error.schema["oneOf"]) if branch.get("$ref") == ref]
+        return [leaf for sub in branches.get(chosen[0], []) for leaf in _leaves(sub)] if chosen else [error]
+    fitting = [sub for subs in branches.values() if not any(map(_wrong_type, subs)) for sub in subs]
+    best = max(fitting or error.context, key=relevance)  # not best_match: it descends itself
+    return [leaf for sub in branches[best.relative_schema_path[0]] for leaf in _leaves(sub)]
 
 
 def _pointer(path: Any) -> str:
@@ -78,7 +133,7 @@ def schema_diagnostics(doc: Document, kind: str, resolution: Resolution) -> list
     diags: list[Diagnostic] = []
     seen: set[tuple[str, str]] = set()
     for top in sorted(_validator(kind).iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))):
-        for diag in _translate(_leaf(top), doc, kind, resolution):
+        for diag in (d for leaf in _leaves(top) for d in _translate(leaf, doc, kind, resolution)):
             key = (diag.pointer or "", diag.message)
             if key not in seen:
                 seen.add(key)
@@ -89,6 +144,8 @@ def schema_diagnostics(doc: Document, kind: str, resolution: Resolution) -> list
 def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution) -> list[Diagnostic]:
     pointer = _pointer(error.absolute_path)
     pos = doc.pos(pointer)
+    if isinstance(error.instance, dict | list) and pointer in doc.key_positions:
+        pos = doc.key_positions[pointer]  # a block value starts a line late: point at its key
     related = ()
     suffix = ""
     if pointer in res.from_variable:
@@ -125,8 +182,15 @@ def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution
                                   doc.key_positions.get(child, doc.pos(child)), child))
         return out
     if v == "type":
-        return [Diagnostic("error", f"expected {_type_word(error.validator_value)}, got "
-                           f"{_describe(error.instance)}{suffix}", None, pos, pointer, related=related)]
+        word = _type_word(error.validator_value)
+        if pointer in res.from_variable:
+            hint = f"Give variable {res.from_variable[pointer][0]!r} {word} as its value"
+        elif isinstance(error.instance, str) and _unquoted_type(error.instance) in _widen(error.validator_value):
+            hint = "Remove the quotes: a quoted value is a string"
+        else:
+            hint = f"Write {word} here"
+        return [Diagnostic("error", f"expected {word}, got {_describe(error.instance)}{suffix}", hint, pos,
+                           pointer, related=related)]
     if v in ("enum", "const") and "propertyNames" in error.absolute_schema_path:
         # a mapping key outside its enum (a situation name): point at the key itself
         child = f"{pointer}/{escape_pointer(error.instance)}"
@@ -143,6 +207,12 @@ def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution
         what = "action" if "UNLINK" in allowed else "value"
         return [Diagnostic("error", f"unknown {what} {_describe(error.instance)}{suffix}",
                            hint, pos, pointer, related=related)]
+    if v == "pattern" and "propertyNames" in error.absolute_schema_path:
+        child = f"{pointer}/{escape_pointer(error.instance)}"
+        noun = {"variables": "variable", "secrets": "secret"}.get(pointer.rsplit("/", 1)[-1], "key")
+        return [Diagnostic("error", f"{error.instance!r} is not a valid {noun} name",
+                           "Start with a letter or '_' and use only letters, digits and '_'",
+                           doc.key_positions.get(child, pos), child)]
     if v == "pattern":
         field = pointer.rsplit("/", 1)[-1]
         if "secret" in error.validator_value:

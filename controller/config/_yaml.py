@@ -140,8 +140,8 @@ def load_file(path: Path, display: str) -> tuple[list[Document], list[Diagnostic
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         key = _duplicate_key_name(exc)
-        first = exc.context_mark
-        related = (SourcePos(display, first.line + 1),) if first is not None else ()
+        first = _first_key_line(text, exc, key)
+        related = (SourcePos(display, first),) if first is not None else ()
         return [], [Diagnostic(
             "error", f"duplicate key {key!r}" if key else "duplicate key",
             "Each key may appear once in a mapping; remove or merge the repeated one",
@@ -150,9 +150,11 @@ def load_file(path: Path, display: str) -> tuple[list[Document], list[Diagnostic
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = (exc.problem or exc.context or "invalid YAML").strip()
+        json_file = display.endswith(".json")
         return [], [Diagnostic(
-            "error", f"YAML syntax error: {problem}",
-            "Check indentation, quoting and colons on this line",
+            "error", f"{'JSON' if json_file else 'YAML'} syntax error: {problem}",
+            "Check commas, quotes and brackets on this line" if json_file
+            else "Check indentation, quoting and colons on this line",
             SourcePos(display, mark.line + 1, mark.column + 1) if mark else SourcePos(display, 1))]
     except YAMLError as exc:
         return [], [Diagnostic("error", f"YAML error: {exc}", None, SourcePos(display, 1))]
@@ -165,3 +167,17 @@ def _duplicate_key_name(exc: DuplicateKeyError) -> str | None:
     if '"' in problem:
         return problem.split('"')[1]
     return None
+
+
+def _first_key_line(text: str, exc: DuplicateKeyError, key: str | None) -> int | None:
+    """The 1-based line where the repeated key first appears (ruamel only marks the mapping)."""
+    start, mark = exc.context_mark, exc.problem_mark
+    if start is None:
+        return None
+    if key is not None and mark is not None:
+        lines = text.splitlines()
+        for lineno in range(start.line, mark.line):
+            line = lines[lineno]
+            if line[:mark.column].strip(" -") == "" and line[mark.column:].startswith(f"{key}:"):
+                return lineno + 1
+    return start.line + 1

@@ -147,10 +147,12 @@ class EnvironmentSpec(_Model):
         default_factory=dict,
         description="Values referenced as ${var.NAME}. A value that is exactly one ${var.NAME} takes "
         "the variable's YAML type; null removes an optional field.",
+        json_schema_extra={"propertyNames": {"pattern": IDENT_PATTERN}},  # patternProperties alone admits any key
     )
     secrets: dict[Annotated[str, Field(pattern=IDENT_PATTERN)], SecretSource] = Field(
         default_factory=dict,
         description="Secrets referenced as ${secret.NAME}: each names its source, never its value.",
+        json_schema_extra={"propertyNames": {"pattern": IDENT_PATTERN}},
     )
 
 
@@ -270,7 +272,8 @@ class SafetySpec(_Model):
 
 
 class MappingSpec(_Model):
-    source: MappingSource
+    source: MappingSource = Field(description="Where source objects come from: a Connector and an object type.",
+                                  examples=[{"connector": "entra", "objectType": "User"}])
     target: str = Field(pattern=r"^managed/[A-Za-z0-9_]+$", description="Managed object type.",
                         examples=["managed/alpha_user"])
     properties: list[PropertyMapping] = Field(min_length=1, description="Attribute mapping.")
@@ -282,8 +285,11 @@ class MappingSpec(_Model):
                                     "SOURCE_IGNORED / UNQUALIFIED.")
     targetScope: Literal["linked", "all"] = Field(
         "linked", description="Target phase visits objects linked by this mapping, or all of them.")
-    policies: PolicySpec = Field(default_factory=PolicySpec)
-    safety: SafetySpec = Field(default_factory=SafetySpec)
+    policies: PolicySpec = Field(default_factory=PolicySpec,
+                                 description="What each situation does: a base policy and per-situation rules.",
+                                 examples=[{"base": "default", "rules": {"LINK_ONLY": "UNLINK"}}])
+    safety: SafetySpec = Field(default_factory=SafetySpec,
+                               description="Limits that block a run before it deletes or unlinks too much.")
     renamedFrom: str | None = Field(None, pattern=NAME_PATTERN,
                                     description="Old name: carry links and delta state over.")
 
@@ -306,7 +312,7 @@ class ScheduleSpec(_Model):
     cron: str = Field(description="Quartz cron: seconds first, 6 or 7 fields, one '?'.",
                       examples=["0 0/15 * * * ?"])
     timeZone: str = Field("UTC", description="IANA time zone of the cron.", examples=["Europe/Berlin"])
-    enabled: bool = Field(True)
+    enabled: bool = Field(True, description="false keeps the schedule in git but never fires it.")
     misfirePolicy: Literal["fireAndProceed", "doNothing"] = Field(
         "fireAndProceed", description="After downtime: fire once now, or wait for the next time.")
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from controller.cron import CronExpression, parse_cron, resolve_zone
 from controller.errors import IdmctlError, RunBlocked
-from controller.scheduler._quartz import CronExpression, parse_cron, resolve_zone
 
 if TYPE_CHECKING:
     from controller.targets.local._schedules import ScheduleStore

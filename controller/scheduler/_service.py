@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from controller.cron import parse_cron, resolve_zone
 from controller.errors import UsageError
 from controller.scheduler._loop import Clock, Schedule, Scheduler, iso_utc
-from controller.scheduler._quartz import parse_cron, resolve_zone
 
 __all__ = ["preview_cron", "preview_schedule", "schedule_status", "serve"]
 

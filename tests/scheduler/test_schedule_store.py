@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.scheduler import Schedule, Scheduler, parse_cron
+from controller.cron import parse_cron
+from controller.scheduler import Schedule, Scheduler
 from controller.targets import LocalTarget
 
 T0 = datetime(2026, 3, 2, 8, 15, tzinfo=UTC)

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from controller.cron import parse_cron
 from controller.errors import ReconError, RunBlocked
-from controller.scheduler import Schedule, Scheduler, parse_cron
+from controller.scheduler import Schedule, Scheduler
 from controller.targets import LocalTarget
 
 T0 = datetime(2026, 3, 2, 8, 7, 30, tzinfo=UTC)  # a Monday morning

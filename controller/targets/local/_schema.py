@@ -111,14 +111,15 @@ CREATE TABLE recon_runs (
 );
 CREATE INDEX recon_runs_mapping ON recon_runs (mapping, started);
 
--- An entry for every object whose action changed something, failed, or asked for attention.
+-- An entry for every object whose action changed something, failed, or asked for attention
+-- (situation is NULL for link clean-up, which IDM has no situation for).
 CREATE TABLE recon_entries (
     run_id    TEXT    NOT NULL,
     seq       INTEGER NOT NULL,
     phase     TEXT    NOT NULL,
     source_id TEXT,
     target_id TEXT,
-    situation TEXT    NOT NULL,
+    situation TEXT,
     action    TEXT    NOT NULL,
     status    TEXT    NOT NULL CHECK (status IN ('SUCCESS', 'FAILURE')),
     message   TEXT,
@@ -157,6 +158,37 @@ CREATE TABLE recon_overrides (
 
 # Owner: controller/targets/local/_schedules.py (last/next fire times, pauses).
 SCHEDULE_DDL = """
+-- One row per schedule the scheduler has seen. Times are ISO 8601 UTC with a Z ('2026-01-01T00:15:00Z'),
+-- so they compare as text; next_fire is the compare-and-set token that lets one replica claim a fire.
+-- cron and time_zone are what next_fire was computed from: a changed schedule starts afresh.
+CREATE TABLE schedule_state (
+    name           TEXT    PRIMARY KEY,
+    mapping        TEXT    NOT NULL,
+    cron           TEXT    NOT NULL,
+    time_zone      TEXT    NOT NULL,
+    next_fire      TEXT,
+    last_fire      TEXT,
+    last_run_id    TEXT,
+    last_run_state TEXT,
+    last_run_ended TEXT,
+    last_message   TEXT,
+    paused         INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+    paused_reason  TEXT,
+    paused_at      TEXT,
+    updated        TEXT    NOT NULL
+);
+
+-- The run in flight per mapping (IDM concurrentExecution false): a claim with its holder and an expiry
+-- after which a crashed holder's claim belongs to nobody.
+CREATE TABLE schedule_runs (
+    mapping  TEXT PRIMARY KEY,
+    schedule TEXT NOT NULL,
+    holder   TEXT NOT NULL,
+    pid      INTEGER NOT NULL,
+    host     TEXT NOT NULL,
+    started  TEXT NOT NULL,
+    expires  TEXT NOT NULL
+);
 """
 
 # version -> DDL that upgrades a state of version-1 to version, run by ``_migrate.upgrade_schema`` in

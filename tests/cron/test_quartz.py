@@ -14,7 +14,7 @@ import pytest
 from croniter import croniter
 
 from controller.errors import CronSyntaxError, UsageError
-from controller.scheduler import describe, lint, parse_cron
+from controller.cron import describe, lint, parse_cron
 
 JAN1 = "2026-01-01T00:00:00+00:00"
 END = "no further fire time"

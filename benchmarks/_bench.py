@@ -1,0 +1,258 @@
+"""One `make bench` run: N generated users, a full and an incremental reconciliation, and their floors.
+
+The emulator and every `idmctl` command run as processes of their own; this process only drives
+them, changes users through the emulator's admin API, and measures the floor against the same emulator.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from ruamel.yaml import YAML
+
+from benchmarks._floor import MAPPING, Floor, FloorStore, GraphReader
+from benchmarks._processes import REPO, ChildResult, EmulatorProcess, run_idmctl
+from controller.emulator import DEFAULT_CLIENT_ID
+
+__all__ = ["Mix", "run_bench"]
+
+ENV = "demo"
+_MIB = 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class Mix:
+    """The incremental round's changes (Entra Connect's typical delta cycle: 1% / 1% / 5%)."""
+
+    creates: int
+    deletes: int
+    changes: int
+
+    @classmethod
+    def for_users(cls, n: int) -> Mix:
+        return cls(creates=max(1, n // 100), deletes=max(1, n // 100), changes=max(1, n * 5 // 100))
+
+    @property
+    def total(self) -> int:
+        return self.creates + self.deletes + self.changes
+
+
+def _log(message: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def make_repo(root: Path, info: dict[str, Any], n: int) -> Path:
+    """A throwaway config repo: environments/demo pointed at the emulator, no source filter, deletes on."""
+    env_dir = root / "environments" / ENV
+    shutil.copytree(REPO / "environments" / ENV, env_dir)
+    yaml = YAML()
+    env_file = env_dir / "environment.yaml"
+    env = yaml.load(env_file)
+    env["spec"]["variables"].update({
+        "entra_login": info["authorityHost"], "entra_graph": info["graphUrl"], "entra_ca": info["caBundle"],
+        "entra_client_id": DEFAULT_CLIENT_ID, "source_filter": None,
+    })
+    env["spec"]["secrets"]["entra_client_secret"] = {"fromFile": info["clientSecretFile"]}
+    yaml.dump(env, env_file)
+    mapping_file = env_dir / "mapping.yaml"
+    mapping = yaml.load(mapping_file)
+    # Users deleted in Entra ID are deleted here too, so the incremental run exercises DELETE; the guard
+    # is opened just wide enough for the round's 1% of deletes.
+    mapping["spec"]["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
+    mapping["spec"]["safety"] = {"maxDeletes": max(n, 10), "maxDeletePercent": 100, "allowEmptySource": False}
+    yaml.dump(mapping, mapping_file)
+    return root
+
+
+class _Admin:
+    """The emulator's admin API (``/_emulator/users``), one keep-alive session per worker thread."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+        self.base = f"{info['base_url']}/_emulator/users"
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.verify, session.trust_env = self.info["caBundle"], False
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def call(self, method: str, url: str, body: dict[str, Any] | None = None) -> None:
+        resp = self._session().request(method, url, json=body, timeout=60)
+        if resp.status_code >= 300:
+            raise RuntimeError(f"emulator admin {method} {url} answered {resp.status_code}: {resp.text[:300]}")
+
+    def close(self) -> None:
+        for session in self._sessions:
+            session.close()
+
+
+def mutate(info: dict[str, Any], ids: list[str], mix: Mix, *, seed: int = 7, workers: int = 8) -> dict[str, Any]:
+    """Create, change (givenName) and soft-delete users as an Entra admin would; returns counts and time."""
+    if mix.changes + mix.deletes > len(ids):
+        raise RuntimeError(f"cannot change {mix.changes} and delete {mix.deletes} of {len(ids)} users")
+    picked = random.Random(seed).sample(ids, mix.changes + mix.deletes)
+    domain = info["tenantDomain"]
+    admin = _Admin(info)
+    calls: list[tuple[str, str, dict[str, Any] | None]] = []
+    for i in range(mix.creates):
+        nick = f"bench.new{i:07d}"
+        calls.append(("POST", admin.base, {
+            "userPrincipalName": f"{nick}@{domain}", "mailNickname": nick, "mail": f"{nick}@example.com",
+            "displayName": f"Bench New{i}", "givenName": "Bench", "surname": f"New{i}", "accountEnabled": True}))
+    for i, uid in enumerate(picked[:mix.changes]):
+        calls.append(("PATCH", f"{admin.base}/{uid}", {"givenName": f"Changed{i}"}))
+    calls.extend(("DELETE", f"{admin.base}/{uid}", None) for uid in picked[mix.changes:])
+    started = time.perf_counter()
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(admin.call, *c) for c in calls]:
+                future.result()
+    finally:
+        admin.close()
+    return {"creates": mix.creates, "changes": mix.changes, "deletes": mix.deletes,
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _row_counts(db: Path, run_id: str) -> dict[str, int]:
+    """The store after a run: objects, index rows and links in all, and this run's entries."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        out = {t: int(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])  # noqa: S608 - fixed names
+               for t in ("alpha_user", "managed_index", "links")}
+        out["recon_entries"] = int(conn.execute("SELECT count(*) FROM recon_entries WHERE run_id = ?",
+                                                (run_id,)).fetchone()[0])
+    finally:
+        conn.close()
+    return out
+
+
+def _check(run: dict[str, Any], situations: dict[str, int], actions: dict[str, int]) -> list[str]:
+    """How the run's counts differ from what the bench's changes must give (empty: as expected)."""
+    problems = []
+    if run.get("state") != "SUCCESS":
+        problems.append(f"state {run.get('state')} ({run.get('reason')})")
+    for kind, expected, got in (("situation", situations, run.get("situations", {})),
+                                ("action", actions, run.get("actions", {}))):
+        for name in sorted(set(expected) | set(got)):
+            if expected.get(name, 0) != got.get(name, 0):
+                problems.append(f"{kind} {name}: expected {expected.get(name, 0)}, got {got.get(name, 0)}")
+    if run.get("failures"):
+        problems.append(f"{run['failures']} failed entries")
+    return problems
+
+
+def _phase(n: int, phase: str, accounts: int, child: ChildResult, run: dict[str, Any], floor: Floor,
+           rows: dict[str, int], check: list[str]) -> dict[str, Any]:
+    wall = child.seconds
+    run_s = (run.get("durationMs") or 0) / 1000
+    return {
+        "users": n, "phase": phase, "accounts": accounts, "processed": run.get("processed"),
+        "wallS": round(wall, 3), "runS": round(run_s, 3),
+        "accountsPerS": round(accounts / wall) if wall else None,
+        "usPerAccount": round(wall * 1e6 / accounts, 1) if accounts else None,
+        "peakRssMiB": round(child.peak_rss / _MIB, 1),
+        "floorS": round(floor.seconds, 3), "floorReadS": round(floor.read_s, 3),
+        "floorWriteS": round(floor.write_s, 3),
+        "ratio": round(wall / floor.seconds, 2) if floor.seconds else None,
+        "runRatio": round(run_s / floor.seconds, 2) if floor.seconds else None,
+        "situations": run.get("situations", {}), "actions": run.get("actions", {}),
+        "failures": run.get("failures"), "state": run.get("state"), "mode": run.get("mode"),
+        "store": rows, "floorRows": dict(floor.rows), "floorDetail": floor.to_dict(),
+        "check": "ok" if not check else "; ".join(check),
+    }
+
+
+def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = None) -> dict[str, Any]:
+    """Run the whole bench for ``users`` generated users and return the report (see ``FIELDS``).
+
+    ``keep`` keeps the work directory (repo, state, logs) there instead of a temporary one.
+    """
+    if users < 10:
+        raise ValueError(f"--users {users} is too few: the bench needs at least 10 users")
+    mix = Mix.for_users(users)
+    tmp_ctx = tempfile.TemporaryDirectory(prefix="idmctl-bench-") if keep is None else None
+    work = Path(tmp_ctx.name) if tmp_ctx is not None else keep
+    assert work is not None
+    work.mkdir(parents=True, exist_ok=True)
+    logs = work / "logs"
+    try:
+        _log(f"starting the emulator with {users:,} generated users", quiet)
+        with EmulatorProcess(users, work / "emulator") as emu:
+            info = emu.info
+            root = make_repo(work / "repo", info, users)
+            run_idmctl(["init", "--env", ENV], root=root, logs=logs)
+            run_idmctl(["apply", "--env", ENV, "--auto-approve"], root=root, logs=logs)
+            db = root / ".idmctl" / f"{ENV}.db"
+
+            _log("full run: idmctl reconcile --json", quiet)
+            full = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--json"], root=root, logs=logs)
+            full_run = full.json()
+            full_rows = _row_counts(db, full_run["id"])
+
+            _log("floor: reading the same pages with requests + json, writing the same rows with executemany",
+                 quiet)
+            reader = GraphReader(info)
+            store = FloorStore(work / "floor.db")
+            try:
+                full_floor = Floor()
+                ids = store.write_full(reader, full_floor)
+                delta_link = reader.latest_delta_link()
+
+                _log(f"changing users through the emulator: {mix.creates:,} creates, {mix.changes:,} changes, "
+                     f"{mix.deletes:,} deletes", quiet)
+                mutation = mutate(info, ids, mix)
+
+                _log("incremental run: idmctl reconcile --incremental --json", quiet)
+                inc = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--incremental", "--json"],
+                                 root=root, logs=logs)
+                inc_run = inc.json()
+                inc_rows = _row_counts(db, inc_run["id"])
+                inc_floor = Floor()
+                store.write_delta(reader, delta_link, inc_floor)
+            finally:
+                store.close()
+                reader.close()
+            emulator_rss = emu.peak_rss()
+    finally:
+        if tmp_ctx is not None:
+            tmp_ctx.cleanup()
+
+    full_check = _check(full_run, {"ABSENT": users}, {"CREATE": users})
+    inc_check = _check(inc_run, {"ABSENT": mix.creates, "CONFIRMED": mix.changes, "SOURCE_MISSING": mix.deletes},
+                       {"CREATE": mix.creates, "UPDATE": mix.changes, "DELETE": mix.deletes})
+    if inc_run.get("mode") != "incremental":
+        inc_check.append(f"the run was {inc_run.get('mode')}: {inc_run.get('fullBecause')}")
+    return {
+        "users": users,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "sqlite": sqlite3.sqlite_version},
+        "date": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "mutation": mutation,
+        "emulatorPeakRssMiB": round(emulator_rss / _MIB, 1),
+        "phases": [
+            _phase(users, "full", users, full, full_run, full_floor, full_rows, full_check),
+            _phase(users, "incremental", mix.total, inc, inc_run, inc_floor, inc_rows, inc_check),
+        ],
+    }

@@ -1,0 +1,240 @@
+"""The floor a run is compared with: the least work that reads the same pages and writes the same rows.
+
+Read: plain ``requests`` + ``json`` against the same emulator, the same ``$select``, ``$top=999`` (and
+the same delta round for the incremental run). Write: the same rows the run writes — objects (with
+their correlation index row), links and entries, as ``IDENTITY_DDL`` shapes them — built from the pages
+read and inserted with ``executemany`` into a fresh SQLite file with the store's pragmas, in one
+transaction. Read and write are timed apart, page by page, so the floor is their sum.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from benchmarks.emulator_pages import _token
+from controller.targets.local._schema import IDENTITY_DDL
+
+__all__ = ["SELECT", "Floor", "GraphReader", "FloorStore"]
+
+# What the connector asks for with the bench mapping (its sources, sorted, after `id`).
+SELECT = "id,givenName,mail,surname,userPrincipalName"
+MAPPING = "entra-users"
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_CHUNK = 900  # bound parameters per IN (...) query
+
+
+@dataclass(slots=True)
+class Floor:
+    """Seconds spent reading and writing, and what was read and written."""
+
+    read_s: float = 0.0
+    write_s: float = 0.0
+    pages: int = 0
+    users: int = 0
+    removed: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return self.read_s + self.write_s
+
+    def count(self, table: str, n: int) -> None:
+        if n:
+            self.rows[table] = self.rows.get(table, 0) + n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": round(self.seconds, 3), "readS": round(self.read_s, 3), "writeS": round(self.write_s, 3),
+                "pages": self.pages, "users": self.users, "removed": self.removed, "rows": dict(self.rows)}
+
+
+class GraphReader:
+    """Pages of Graph JSON with nothing but a ``requests.Session`` (CA pinned, proxies and env ignored)."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+        self.session = requests.Session()
+        # REQUESTS_CA_BUNDLE is set on these machines: trust_env=False keeps our CA in charge.
+        self.session.verify, self.session.trust_env = info["caBundle"], False
+        self.session.headers["Authorization"] = f"Bearer {_token(self.session, info)}"
+        self.base = f"{info['graphUrl']}/v1.0"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def pages(self, url: str, floor: Floor) -> Iterator[dict[str, Any]]:
+        """Follow ``@odata.nextLink`` from ``url``; the time to fetch and parse each page goes to ``floor.read_s``."""
+        next_url: str | None = url
+        while next_url:
+            started = time.perf_counter()
+            resp = self.session.get(next_url, timeout=300)
+            resp.raise_for_status()
+            body = resp.json()
+            floor.read_s += time.perf_counter() - started
+            floor.pages += 1
+            yield body
+            next_url = body.get("@odata.nextLink")
+
+    def latest_delta_link(self) -> str:
+        """A deltaLink from now on (``$deltatoken=latest``), as the run takes one before it reads."""
+        url: str | None = f"{self.base}/users/delta?$select={SELECT}&$deltatoken=latest"
+        while url:
+            resp = self.session.get(url, timeout=60)
+            resp.raise_for_status()
+            body = resp.json()
+            if body.get("@odata.deltaLink"):
+                return str(body["@odata.deltaLink"])
+            url = body.get("@odata.nextLink")
+        raise RuntimeError("the emulator ended a $deltatoken=latest round without a deltaLink")
+
+
+def _props(user: dict[str, Any]) -> dict[str, Any]:
+    """The bench mapping's properties (givenName, mail, surname -> sn, userPrincipalName -> userName)."""
+    return {"givenName": user.get("givenName"), "mail": user.get("mail"), "sn": user.get("surname"),
+            "userName": user.get("userPrincipalName"), "accountStatus": "active"}
+
+
+def _delta_props(user: dict[str, Any]) -> dict[str, Any]:
+    """The mapped properties a delta item carries (a delta item may hold only what changed)."""
+    out: dict[str, Any] = {}
+    for source, target in (("givenName", "givenName"), ("mail", "mail"), ("surname", "sn"),
+                           ("userPrincipalName", "userName")):
+        if source in user:
+            out[target] = user[source]
+    return out
+
+
+class FloorStore:
+    """A fresh SQLite file with the identity store's tables and pragmas, written with bulk inserts."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        # The store's pragmas (controller/targets/local/_database.connect).
+        self.conn.execute("PRAGMA busy_timeout = 15000")
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.conn.executescript(IDENTITY_DDL)
+        self.conn.execute("INSERT INTO managed_indexed (prop) VALUES ('mail')")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _begin(self, floor: Floor, mode: str) -> tuple[str, str]:
+        started = time.perf_counter()
+        run_id, now = str(uuid.uuid4()), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("INSERT INTO recon_runs (id, mapping, mode, state, started) VALUES (?, ?, ?, 'ACTIVE', ?)",
+                          (run_id, MAPPING, mode, now))
+        floor.write_s += time.perf_counter() - started
+        return run_id, now
+
+    def _end(self, floor: Floor, run_id: str, now: str) -> None:
+        started = time.perf_counter()
+        self.conn.execute("UPDATE recon_runs SET state = 'SUCCESS', ended = ? WHERE id = ?", (now, run_id))
+        self.conn.execute("COMMIT")
+        floor.write_s += time.perf_counter() - started
+
+    def _insert_objects(self, items: list[tuple[str, str, dict[str, Any]]], run_id: str, now: str, seq: int,
+                        phase: str, situation: str) -> int:
+        """Insert ``(source id, object id, props)``: objects, index rows, links, entries; returns next seq."""
+        conn = self.conn
+        conn.executemany("INSERT INTO alpha_user (id, rev, username_lower, properties) VALUES (?, 1, ?, ?)",
+                         [(oid, p["userName"].lower(), _dumps(p)) for _, oid, p in items])
+        conn.executemany("INSERT OR IGNORE INTO managed_index VALUES ('mail', ?, ?)",
+                         [(p["mail"].lower(), oid) for _, oid, p in items if p["mail"]])
+        conn.executemany("INSERT INTO links (mapping, source_id, target_id, created) VALUES (?, ?, ?, ?)",
+                         [(MAPPING, sid, oid, now) for sid, oid, _ in items])
+        conn.executemany("INSERT INTO recon_entries (run_id, seq, phase, source_id, target_id, situation, action, "
+                         "status) VALUES (?, ?, ?, ?, ?, ?, 'CREATE', 'SUCCESS')",
+                         [(run_id, seq + i, phase, sid, oid, situation) for i, (sid, oid, _) in enumerate(items)])
+        return seq + len(items)
+
+    def write_full(self, reader: GraphReader, floor: Floor) -> list[str]:
+        """Read every user (``$top=999``) and create one object, link and entry each; returns the source ids."""
+        run_id, now = self._begin(floor, "full")
+        seq, ids = 1, []
+        for body in reader.pages(f"{reader.base}/users?$select={SELECT}&$top=999", floor):
+            started = time.perf_counter()
+            users = body["value"]
+            items = [(u["id"], str(uuid.uuid4()), _props(u)) for u in users]
+            seq = self._insert_objects(items, run_id, now, seq, "source", "ABSENT")
+            floor.write_s += time.perf_counter() - started
+            ids.extend(u["id"] for u in users)
+            floor.users += len(users)
+            for table in ("alpha_user", "managed_index", "links", "recon_entries"):
+                floor.count(table, len(items))
+        self._end(floor, run_id, now)
+        return ids
+
+    def write_delta(self, reader: GraphReader, delta_link: str, floor: Floor) -> None:
+        """Read one delta round and write what it implies: creates, updates of changed objects, deletes."""
+        run_id, now = self._begin(floor, "incremental")
+        seq = 1
+        conn = self.conn
+        for body in reader.pages(delta_link, floor):
+            started = time.perf_counter()
+            items = body.get("value") or []
+            sids = [i["id"] for i in items]
+            linked: dict[str, tuple[str, int, str]] = {}
+            for start in range(0, len(sids), _CHUNK):
+                chunk = sids[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for sid, oid, rev, props in conn.execute(
+                        "SELECT l.source_id, o.id, o.rev, o.properties FROM links l JOIN alpha_user o "
+                        f"ON o.id = l.target_id WHERE l.mapping = ? AND l.source_id IN ({marks})",
+                        (MAPPING, *chunk)):
+                    linked[sid] = (oid, rev, props)
+            creates: list[tuple[str, str, dict[str, Any]]] = []
+            updates: list[tuple[int, str, str, str]] = []
+            deletes: list[tuple[str, str, str | None]] = []
+            entries: list[tuple[Any, ...]] = []
+            for item in items:
+                sid = item["id"]
+                hit = linked.get(sid)
+                if "@removed" in item:
+                    floor.removed += 1
+                    if hit is not None:
+                        old = json.loads(hit[2])
+                        deletes.append((sid, hit[0], (old.get("mail") or "").lower() or None))
+                        entries.append(("deleted", sid, hit[0], "SOURCE_MISSING", "DELETE", None))
+                    continue
+                floor.users += 1
+                if hit is None:
+                    creates.append((sid, str(uuid.uuid4()), _props(item)))
+                    continue
+                oid, rev, text = hit
+                old = json.loads(text)
+                new = {**old, **_delta_props(item)}
+                if new != old:
+                    changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
+                    updates.append((rev + 1, new["userName"].lower(), _dumps(new), oid))
+                    entries.append(("source", sid, oid, "CONFIRMED", "UPDATE", _dumps(changes)))
+            if updates:
+                conn.executemany("UPDATE alpha_user SET rev = ?, username_lower = ?, properties = ? WHERE id = ?",
+                                 updates)
+            if deletes:
+                conn.executemany("DELETE FROM alpha_user WHERE id = ?", [(oid,) for _, oid, _ in deletes])
+                conn.executemany("DELETE FROM managed_index WHERE prop = 'mail' AND value_lower = ? AND object_id = ?",
+                                 [(mail, oid) for _, oid, mail in deletes if mail])
+                conn.executemany("DELETE FROM links WHERE mapping = ? AND source_id = ?",
+                                 [(MAPPING, sid) for sid, _, _ in deletes])
+            if entries:
+                conn.executemany("INSERT INTO recon_entries (run_id, seq, phase, source_id, target_id, situation, "
+                                 "action, status, changes) VALUES (?, ?, ?, ?, ?, ?, ?, 'SUCCESS', ?)",
+                                 [(run_id, seq + i, *e) for i, e in enumerate(entries)])
+                seq += len(entries)
+            if creates:
+                seq = self._insert_objects(creates, run_id, now, seq, "source", "ABSENT")
+            floor.write_s += time.perf_counter() - started
+            floor.count("alpha_user", len(creates) + len(updates) + len(deletes))
+            floor.count("links", len(creates) + len(deletes))
+            floor.count("recon_entries", len(entries) + len(creates))
+        self._end(floor, run_id, now)

@@ -1,0 +1,117 @@
+"""Child processes of the bench: the emulator it reads from, and `idmctl` commands measured one by one.
+
+Each `idmctl` command runs as its own process so that its wall time, exit code and peak RSS
+(``os.wait4``'s ``ru_maxrss``, that process alone) are what a person running it would see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.emulator_pages import REPO, _peak_rss, _wait_for_info
+
+__all__ = ["REPO", "ChildResult", "EmulatorProcess", "run_idmctl"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChildResult:
+    """What one `idmctl` process did: exit code, wall seconds, peak RSS in bytes, its output."""
+
+    argv: list[str]
+    returncode: int
+    seconds: float
+    peak_rss: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, Any]:
+        """The command's ``--json`` output; raises RuntimeError (with its stderr) when there is none."""
+        try:
+            data = json.loads(self.stdout)
+        except ValueError:
+            raise RuntimeError(f"`idmctl {' '.join(self.argv)}` exited {self.returncode} without JSON on "
+                               f"stdout; stderr: {self.stderr.strip()[-2000:]}") from None
+        if not isinstance(data, dict):
+            raise RuntimeError(f"`idmctl {' '.join(self.argv)}` printed JSON that is not an object")
+        return data
+
+
+def run_idmctl(argv: list[str], *, root: Path, logs: Path, expect: tuple[int, ...] = (0,)) -> ChildResult:
+    """Run ``python -m controller ARGV`` in ``root`` and measure it; raises RuntimeError on another exit code.
+
+    Output goes to files (no pipe to fill and stall the child); ``os.wait4`` gives this child's own
+    peak RSS, which ``RUSAGE_CHILDREN`` would mix with every earlier child's.
+    """
+    logs.mkdir(parents=True, exist_ok=True)
+    stem = logs / f"{int(time.monotonic_ns())}-{argv[0]}"
+    out_path, err_path = stem.with_suffix(".out"), stem.with_suffix(".err")
+    env = {**os.environ, "IDMCTL_ROOT": str(root), "PYTHONUNBUFFERED": "1"}
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "controller", *argv], cwd=root, env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: tell Popen so
+    result = ChildResult(argv, proc.returncode, seconds, usage.ru_maxrss * 1024,
+                         out_path.read_text("utf-8", "replace"), err_path.read_text("utf-8", "replace"))
+    if result.returncode not in expect:
+        raise RuntimeError(f"`idmctl {' '.join(argv)}` exited {result.returncode} (expected {expect}); "
+                           f"stderr: {result.stderr.strip()[-2000:] or '(empty)'}; "
+                           f"stdout: {result.stdout.strip()[-2000:] or '(empty)'}")
+    return result
+
+
+class EmulatorProcess:
+    """`idmctl emulator --generate N --no-sample` in a process of its own (it must not share our GIL).
+
+    Use as a context manager; ``info`` is its ``emulator.json`` (base URL, CA, client id, secret file).
+    """
+
+    def __init__(self, users: int, state_dir: Path) -> None:
+        self.users = users
+        self.state_dir = state_dir
+        self.info: dict[str, Any] = {}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr = state_dir.parent / "emulator.err"
+
+    def __enter__(self) -> EmulatorProcess:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        with self._stderr.open("wb") as err:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "controller", "emulator", "--generate", str(self.users), "--no-sample",
+                 "--port", "0", "--state-dir", str(self.state_dir), "--quiet", "--json"],
+                cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            self.info = _wait_for_info(self.state_dir / "emulator.json", self._proc)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def peak_rss(self) -> int:
+        """The emulator's peak RSS so far, in bytes."""
+        assert self._proc is not None
+        return _peak_rss(self._proc.pid)
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

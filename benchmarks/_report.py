@@ -1,0 +1,94 @@
+"""How a bench report is shown: a rich table for people, markdown for the README, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["COLUMNS", "FIELDS", "PHASE_FIELDS", "render_json", "render_markdown", "render_table"]
+
+# (phase key, column title, format)
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("users", "N", "{:,}"),
+    ("phase", "phase", "{}"),
+    ("accounts", "accounts", "{:,}"),
+    ("wallS", "wall s", "{:.2f}"),
+    ("runS", "run s", "{:.2f}"),
+    ("accountsPerS", "accounts/s", "{:,}"),
+    ("usPerAccount", "µs/account", "{:,.0f}"),
+    ("peakRssMiB", "peak RSS MiB", "{:.0f}"),
+    ("floorS", "floor s", "{:.2f}"),
+    ("ratio", "ratio", "{:.2f}x"),
+)
+FIELDS = ("users", "machine", "date", "mutation", "emulatorPeakRssMiB", "phases")
+PHASE_FIELDS = (*(key for key, _, _ in COLUMNS), "processed", "floorReadS", "floorWriteS", "runRatio", "situations",
+                "actions", "failures", "state", "mode", "store", "floorRows", "floorDetail", "check")
+
+NOTES = (
+    "wall s: the `idmctl reconcile` process, start to exit (interpreter start, config load and token "
+    "included); run s: the run's own durationMs. accounts: N for the full run; creates + changes + deletes "
+    "for the incremental. peak RSS: that process alone (wait4 ru_maxrss). floor s: reading the same pages "
+    "with requests + json ($top=999, same $select; the same delta round for the incremental) plus writing "
+    "the same rows (objects, index rows, links, entries) with executemany in one transaction into a fresh "
+    "SQLite file with the store's pragmas. ratio: wall s / floor s."
+)
+
+
+def _cell(phase: dict[str, Any], key: str, fmt: str) -> str:
+    value = phase.get(key)
+    return "–" if value is None else fmt.format(value)
+
+
+def _footer(report: dict[str, Any]) -> list[str]:
+    m = report["machine"]
+    mut = report["mutation"]
+    lines = [f"{m['cpus']} CPUs, Python {m['python']}, SQLite {m['sqlite']}, {m['platform']}; {report['date']}. "
+             f"Emulator (a separate process) peak RSS {report['emulatorPeakRssMiB']:.0f} MiB. "
+             f"Incremental round: {mut['creates']:,} creates, {mut['changes']:,} changes, {mut['deletes']:,} deletes "
+             f"(applied in {mut['seconds']:.1f} s through the emulator's admin API)."]
+    for phase in report["phases"]:
+        if phase["check"] != "ok":
+            lines.append(f"CHECK FAILED ({phase['phase']}): {phase['check']}")
+    return lines
+
+
+def render_table(report: dict[str, Any], console: Console | None = None) -> None:
+    """Print the results table (rich) with the floor's parts and the checks under it."""
+    if console is None:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console.width = 150  # a pipe or CI log: do not squeeze the table into 80 columns
+    table = Table(title=f"idmctl reconcile benchmark, {report['users']:,} users", title_justify="left")
+    for key, title, _ in COLUMNS:
+        table.add_column(title, justify="left" if key == "phase" else "right")
+    for phase in report["phases"]:
+        table.add_row(*(_cell(phase, key, fmt) for key, _, fmt in COLUMNS))
+    console.print(table)
+    for phase in report["phases"]:
+        console.print(f"[dim]{phase['phase']}: floor = read {phase['floorReadS']:.2f} s + write "
+                      f"{phase['floorWriteS']:.2f} s; run s / floor = {phase['runRatio']}x; "
+                      f"check: {phase['check']}[/dim]")
+    for line in _footer(report):
+        console.print(f"[{'red' if line.startswith('CHECK') else 'dim'}]{line}[/]")
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The results as a markdown table with its notes, to paste into the README."""
+    lines = ["| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
+             "|" + "|".join("---" if key == "phase" else "---:" for key, _, _ in COLUMNS) + "|"]
+    for phase in report["phases"]:
+        lines.append("| " + " | ".join(_cell(phase, key, fmt) for key, _, fmt in COLUMNS) + " |")
+    lines.append("")
+    for phase in report["phases"]:
+        lines.append(f"- {phase['phase']}: floor = read {phase['floorReadS']:.2f} s + write "
+                     f"{phase['floorWriteS']:.2f} s; run s / floor = {phase['runRatio']}x; check: {phase['check']}.")
+    lines.extend(f"- {line}" for line in _footer(report))
+    lines.append(f"- {NOTES}")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,34 @@
+"""`idmctl force-unlock`: release the environment lock left by a process that is gone."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.plan import force_unlock_environment
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `force-unlock` to the app."""
+
+    @app.command("force-unlock")
+    def force_unlock_cmd(
+        lock_id: Annotated[str, typer.Argument(metavar="LOCK_ID", help="The lock id the error named.")],
+        env: EnvOpt,
+        root: RootOpt = None,
+        json_out: JsonOpt = False,
+        verbose: VerboseOpt = False,
+        quiet: QuietOpt = False,
+    ) -> int:
+        """Release the environment lock LOCK_ID held by a dead process (audited)."""
+        out = make_output(json_out, verbose, quiet)
+        lease = force_unlock_environment(resolve_root(root), env, lock_id)
+        if out.json_mode:
+            out.json({"environment": env, "released": lease.to_dict()})
+        else:
+            out.print(f"Released the lock of environment {env!r} held by {lease.describe()}.")
+        return 0

@@ -1,0 +1,124 @@
+"""Saved plans (``idmctl plan --out FILE``): a versioned JSON file that ``apply FILE`` applies exactly.
+
+A plan file holds the plan, the environment, the state lineage and serial it was computed against and
+the hash of the desired state, so a stale plan is refused. It holds no secret: only fingerprints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from controller.errors import UsageError
+from controller.plan._model import AttributeDiff, ChangeAction, Plan, PlanChange, PlanWarning
+
+__all__ = ["PLANFILE_FORMAT", "decode_plan", "encode_plan", "plan_hash", "read_plan_file", "write_plan_file"]
+
+PLANFILE_FORMAT = 1
+_KIND = "idmctl-plan"
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_plan(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON-safe data, losslessly (``decode_plan`` reverses it)."""
+    return {
+        "environment": plan.environment,
+        "applied_serial": plan.applied_serial,
+        "applied_lineage": plan.applied_lineage,
+        "desired_hash": plan.desired_hash,
+        "unchecked_secrets": list(plan.unchecked_secrets),
+        "changes": [
+            {
+                "address": c.address, "kind": c.kind, "name": c.name, "action": c.action.name,
+                "before": c.before, "after": c.after,
+                "diffs": [
+                    {"path": d.path, "change": d.change, "before": d.before, "after": d.after,
+                     "sensitive": d.sensitive, "checked": d.checked,
+                     "forces_replacement": d.forces_replacement}
+                    for d in c.diffs
+                ],
+            }
+            for c in plan.changes
+        ],
+        "warnings": [
+            {"address": w.address, "code": w.code, "message": w.message, "severity": w.severity}
+            for w in plan.warnings
+        ],
+    }
+
+
+def decode_plan(data: dict[str, Any]) -> Plan:
+    return Plan(
+        environment=data["environment"],
+        changes=tuple(
+            PlanChange(
+                address=c["address"], kind=c["kind"], name=c["name"], action=ChangeAction[c["action"]],
+                before=c["before"], after=c["after"],
+                diffs=tuple(AttributeDiff(**d) for d in c["diffs"]),
+            )
+            for c in data["changes"]
+        ),
+        warnings=tuple(PlanWarning(**w) for w in data["warnings"]),
+        applied_serial=data["applied_serial"],
+        applied_lineage=data["applied_lineage"],
+        desired_hash=data["desired_hash"],
+        unchecked_secrets=tuple(data["unchecked_secrets"]),
+    )
+
+
+def plan_hash(plan: Plan) -> str:
+    """A hash naming exactly this plan (recorded in the audit log)."""
+    return "sha256:" + hashlib.sha256(_canonical(encode_plan(plan)).encode()).hexdigest()
+
+
+def write_plan_file(path: Path, plan: Plan) -> str:
+    """Write ``plan`` to ``path`` atomically; returns the plan hash."""
+    digest = plan_hash(plan)
+    data = {
+        "format_version": PLANFILE_FORMAT,
+        "kind": _KIND,
+        "environment": plan.environment,
+        "state": {"lineage": plan.applied_lineage, "serial": plan.applied_serial},
+        "desired_hash": plan.desired_hash,
+        "plan_hash": digest,
+        "plan": encode_plan(plan),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return digest
+
+
+def read_plan_file(path: Path) -> Plan:
+    """Read a plan file written by ``write_plan_file``; a clear error when it is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"plan file {path} does not exist",
+                         hint="Save one with `idmctl plan --env E --out FILE`") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{path} is not an idmctl plan file ({exc.__class__.__name__})",
+                         hint="Save one with `idmctl plan --env E --out FILE`") from None
+    if not isinstance(data, dict) or data.get("kind") != _KIND:
+        raise UsageError(f"{path} is not an idmctl plan file",
+                         hint="Save one with `idmctl plan --env E --out FILE`")
+    if data.get("format_version") != PLANFILE_FORMAT:
+        raise UsageError(
+            f"{path} has plan file format {data.get('format_version')!r}; this idmctl reads {PLANFILE_FORMAT}",
+            hint="Make the plan with the same idmctl version that applies it")
+    try:
+        plan = decode_plan(data["plan"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{path} is damaged: {exc.__class__.__name__} in its plan",
+                         hint="Make the plan again with `idmctl plan --env E --out FILE`") from None
+    if plan_hash(plan) != data.get("plan_hash"):
+        raise UsageError(f"{path} was edited after it was saved (its plan hash does not match)",
+                         hint="Make the plan again with `idmctl plan --env E --out FILE`")
+    return plan

@@ -1,0 +1,815 @@
+"""The reconciliation engine: reads the source, assesses IDM's situations, acts, guards deletes, records.
+
+``reconcile`` runs one full or incremental reconciliation of a compiled mapping between a source
+(the Graph connector, or anything with its four read methods) and an ``IdentityStore``.
+
+How writes happen, and why:
+- Non-destructive actions (CREATE, UPDATE, LINK) are written page by page, each page one transaction
+  holding its objects, links, entries and retry marks, so a killed run leaves no object without its
+  link and a rerun converges. They are the writes a rerun would make anyway.
+- Destructive actions (DELETE, UNLINK) are only collected while reading. When the source is read
+  and assessed, the safety guard counts them; a BLOCKED run writes none of them (and no link
+  clean-up), and a run that is not blocked writes them in batches afterwards.
+- The delta link is stored with the run's final record, after every batch is committed, and only
+  when the run succeeded; a failed, canceled or blocked run leaves the old link in place.
+- Lookups are batched per page (links, objects, correlation candidates, userNames), and decisions made
+  earlier in the run are visible to later ones through small overlays, so the outcome does not depend
+  on where page or batch boundaries fall. A dry run uses the same code with nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from controller.config.models import Action, Situation
+from controller.errors import DeltaExpired, GraphNotFound, IdmctlError, ReconError
+from controller.recon._mapping import CompiledMapping
+from controller.recon._policy import DESTRUCTIVE
+from controller.recon._run import PlanItem, ReconRun, RunState
+from controller.recon._situations import deleted_source_situation, source_situation, target_situation
+from controller.targets.local._identities import IdentityStore, WriteBatch, index_key, schema_error, with_defaults
+
+__all__ = ["Progress", "Source", "reconcile"]
+
+Progress = Callable[[str, int, int | None], None]
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+_MISS = object()
+
+_REMOVED_REASON = {
+    "changed": "soft-deleted in Entra ID (restorable from the recycle bin)",
+    "deleted": "permanently deleted in Entra ID",
+    "notFound": "not found (404) when re-read by id",
+}
+
+
+class Source(Protocol):
+    """What the engine reads: the Graph connector's read methods."""
+
+    def iter_users(self, select: Sequence[str], pushdown: str | None = None) -> Iterator[list[dict[str, Any]]]: ...
+    def get_user(self, user_id: str, select: Sequence[str]) -> dict[str, Any]: ...
+    def latest_delta_link(self, select: Sequence[str], pushdown: str | None = None) -> str: ...
+    def read_delta(self, delta_link: str) -> Iterator[Any]: ...
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class _Blocked(Exception):
+    pass
+
+
+class _GoFull(Exception):
+    pass
+
+
+class _Deferred:
+    """A destructive decision held back until the guard decides."""
+
+    __slots__ = ("phase", "situation", "action", "source_id", "target_id", "counted", "note")
+
+    def __init__(self, phase: str, situation: Situation | None, action: Action, source_id: str | None,
+                 target_id: str | None, counted: bool, note: str | None) -> None:
+        self.phase = phase
+        self.situation = situation
+        self.action = action
+        self.source_id = source_id
+        self.target_id = target_id
+        self.counted = counted
+        self.note = note
+
+
+class _Engine:
+    """One run's working state: caches, overlays, the open batch, counters."""
+
+    def __init__(self, store: IdentityStore, source: Source, mapping: CompiledMapping, run: ReconRun, *,
+                 dry_run: bool, cancel: Callable[[], bool], progress: Progress | None) -> None:
+        self.store = store
+        self.source = source
+        self.m = mapping
+        self.run = run
+        self.dry_run = dry_run
+        self.cancelled = cancel
+        self.progress = progress
+        self.policy = mapping.policy
+        self.targets = mapping.properties.targets
+        self.values_of = mapping.properties.values
+        self.batch = WriteBatch()
+        self.seq = 1
+        self.deferred: list[_Deferred] = []
+        self.cleanup: list[tuple[str, str]] = []
+        self.handled: set[str] = set()
+        self.track_handled = False  # full runs: remember targets the source phase handled
+        self.queued: set[str] = set()
+        self.store_empty = store.count() == 0
+        self._reset_caches()
+        self._reset_overlays()
+
+    # -- views: store as of the last prefetch, plus this run's uncommitted decisions -------------------
+
+    def _reset_caches(self) -> None:
+        self.c_src: dict[str, str | None] = {}
+        self.c_tgt: dict[str, str | None] = {}
+        self.c_obj: dict[str, tuple[int, dict[str, Any]] | None] = {}
+        self.c_hits: dict[str, dict[Any, list[str]]] = {}
+        self.c_names: dict[str, str] = {}
+        self.c_names_known: set[str] = set()
+
+    def _reset_overlays(self) -> None:
+        self.o_src: dict[str, str | None] = {}
+        self.o_tgt: dict[str, str | None] = {}
+        self.o_obj: dict[str, tuple[int, dict[str, Any]] | None] = {}
+        self.o_names: dict[str, str] = {}
+        self.o_index: dict[tuple[str, str], set[str]] = {}
+
+    def link_of_source(self, sid: str) -> str | None:
+        if sid in self.o_src:
+            return self.o_src[sid]
+        tid = self.c_src.get(sid, _MISS)
+        if tid is _MISS:
+            tid = self.store.links_for_sources(self.m.name, [sid]).get(sid)
+            self.c_src[sid] = tid
+        return tid  # type: ignore[return-value]
+
+    def link_of_target(self, tid: str) -> str | None:
+        if tid in self.o_tgt:
+            return self.o_tgt[tid]
+        sid = self.c_tgt.get(tid, _MISS)
+        if sid is _MISS:
+            sid = self.store.links_for_targets(self.m.name, [tid]).get(tid)
+            self.c_tgt[tid] = sid
+        return sid  # type: ignore[return-value]
+
+    def obj(self, tid: str) -> tuple[int, dict[str, Any]] | None:
+        if tid in self.o_obj:
+            return self.o_obj[tid]
+        got = self.c_obj.get(tid, _MISS)
+        if got is _MISS:
+            got = self.store.get_many([tid]).get(tid)
+            self.c_obj[tid] = got
+        return got  # type: ignore[return-value]
+
+    def name_holder(self, user_name: str) -> str | None:
+        """The id of the object that holds ``user_name`` (any case) now, or None."""
+        key = user_name.lower()
+        candidates: list[str] = []
+        if key in self.o_names:
+            candidates.append(self.o_names[key])
+        if key not in self.c_names_known:
+            found = self.store.usernames_taken([key])
+            self.c_names.update(found)
+            self.c_names_known.add(key)
+        if key in self.c_names:
+            candidates.append(self.c_names[key])
+        for oid in candidates:
+            current = self.obj(oid)
+            if current is not None and str(current[1].get("userName", "")).lower() == key:
+                return oid
+        return None
+
+    def prefetch(self, source_ids: Sequence[str], values: Sequence[tuple[Any, ...]] | None = None,
+                 user_names: Iterable[str] = ()) -> None:
+        """Fill the caches for one page: links, linked objects, correlation candidates, userNames."""
+        self._reset_caches()
+        store, name = self.store, self.m.name
+        links = store.links_for_sources(name, source_ids) if source_ids else {}
+        for sid in source_ids:
+            self.c_src[sid] = links.get(sid)
+        wanted = {t for t in links.values() if t}
+        wanted.update(t for s in source_ids if (t := self.o_src.get(s)))
+        corr = self.m.correlation
+        if corr is not None and values is not None and not (self.store_empty and not self.o_obj):
+            unlinked = [v for s, v in zip(source_ids, values, strict=True) if self.link_of_source(s) is None]
+            if unlinked:
+                for prop, pos in zip(corr.props, corr.positions, strict=True):
+                    vals = {v[pos] for v in unlinked if v[pos] is not None}
+                    hits = store.find(prop, vals) if vals and not self.store_empty else {}
+                    self.c_hits[prop] = hits
+                    for ids in hits.values():
+                        wanted.update(ids)
+        if wanted:
+            found = store.get_many(wanted)
+            for tid in wanted:
+                self.c_obj[tid] = found.get(tid)
+            tlinks = store.links_for_targets(name, wanted)
+            for tid in wanted:
+                self.c_tgt[tid] = tlinks.get(tid)
+        names = [n.lower() for n in user_names if isinstance(n, str)]
+        if names and not self.store_empty:
+            self.c_names.update(store.usernames_taken(names))
+        self.c_names_known.update(names)
+
+    def correlate(self, values: tuple[Any, ...]) -> list[str] | None:
+        corr = self.m.correlation
+        if corr is None:
+            return None
+        hits: dict[str, dict[Any, list[str]]] = {}
+        for prop, value in corr.lookups(values):
+            key = index_key(value)
+            if key is None:
+                continue
+            by_value = self.c_hits.get(prop)
+            if by_value is None:
+                by_value = self.store.find(prop, [value]) if not self.store_empty else {}
+            ids = set(by_value.get(value, ()))
+            ids.update(self.o_index.get((prop, key), ()))
+            # Keep only candidates whose current value still matches (this run may have changed it).
+            hits.setdefault(prop, {})[value] = sorted(
+                i for i in ids if (o := self.obj(i)) is not None and _matches(o[1].get(prop), key))
+        return corr.combine(values, hits)
+
+    # -- staging writes ------------------------------------------------------------------------------
+
+    def _index_overlay(self, oid: str, props: Mapping[str, Any]) -> None:
+        corr = self.m.correlation
+        if corr is None:
+            return
+        for prop in corr.props:
+            key = index_key(props.get(prop))
+            if key is not None:
+                self.o_index.setdefault((prop, key), set()).add(oid)
+
+    def _put_object(self, oid: str, rev: int, props: dict[str, Any]) -> None:
+        self.o_obj[oid] = (rev, props)
+        self.o_names[props["userName"].lower()] = oid
+        self._index_overlay(oid, props)
+
+    def _link(self, sid: str, tid: str) -> None:
+        old = self.link_of_source(sid)
+        if old is not None:
+            self.batch.links_remove.append(sid)
+            self.o_tgt[old] = None
+        self.batch.links_add.append((sid, tid))
+        self.o_src[sid] = tid
+        self.o_tgt[tid] = sid
+        if self.track_handled:
+            self.handled.add(tid)
+
+    def _unlink_source(self, sid: str) -> str | None:
+        tid = self.link_of_source(sid)
+        if tid is None:
+            return None
+        self.batch.links_remove.append(sid)
+        self.o_src[sid] = None
+        self.o_tgt[tid] = None
+        return tid
+
+    def _entry(self, phase: str, situation: Situation | None, action: Action, sid: str | None, tid: str | None,
+               status: str = "SUCCESS", message: str | None = None,
+               changes: dict[str, list[Any]] | None = None, op: str | None = None, label: str | None = None) -> None:
+        self.run.entries += 1
+        if status == "FAILURE":
+            self.run.failures += 1
+        if self.dry_run:
+            if op is not None:
+                self.run.plan.append(PlanItem(op, str(action), situation and str(situation), sid, tid,
+                                              label or tid or sid or "?", changes, message))
+            return
+        self.batch.entries.append((phase, sid, tid, situation and str(situation), str(action), status, message,
+                                   _dumps(changes) if changes else None))
+
+    def _retry_mark(self, sid: str | None, outcome: str | None) -> None:
+        if sid is None or self.dry_run:
+            return
+        if outcome is not None:
+            self.batch.retry_add.append((sid, outcome))
+        elif sid in self.queued:
+            self.batch.retry_remove.append(sid)
+
+    def commit(self) -> None:
+        """Write the open batch as one transaction (a dry run only forgets it)."""
+        if not self.dry_run:
+            if len(self.batch):
+                self.seq = self.store.apply(self.m.name, self.run.id, self.batch, self.seq)
+                if self.batch.creates:
+                    self.store_empty = False
+            self._reset_overlays()
+        self.batch = WriteBatch()
+
+    # -- deciding and acting -------------------------------------------------------------------------
+
+    def decide(self, phase: str, situation: Situation, sid: str | None, tid: str | None,
+               values: tuple[Any, ...] | None, note: str | None = None,
+               candidates: Sequence[str] | None = None) -> None:
+        """Count the situation, pick its action and carry it out (or defer it when destructive)."""
+        action = self.policy.action(situation)
+        self.run.situations[str(situation)] += 1
+        self.run.actions[str(action)] += 1
+        if action in DESTRUCTIVE:
+            self._defer(phase, situation, action, sid, tid, note)
+            return
+        outcome: str | None = None
+        if action is Action.CREATE:
+            outcome = self._create(phase, situation, sid, tid, values)
+        elif action is Action.UPDATE or action is Action.LINK:
+            outcome = self._update(phase, situation, action, sid, tid, values)
+        elif action is Action.EXCEPTION:
+            detail = f"; candidates: {', '.join(candidates)}" if candidates and len(candidates) > 1 else ""
+            self._entry(phase, situation, action, sid, tid, message=f"Situation {situation} marked as EXCEPTION"
+                        f"{detail}{'; ' + note if note else ''}", op="?", label=self._label(sid, tid, values))
+        elif action is Action.REPORT:
+            self._entry(phase, situation, action, sid, tid,
+                        message=f"Situation {situation} reported{'; ' + note if note else ''}",
+                        op="?", label=self._label(sid, tid, values))
+        elif action is Action.ASYNC:
+            outcome = "ASYNC"
+        self._retry_mark(sid, outcome)
+
+    def _label(self, sid: str | None, tid: str | None, values: tuple[Any, ...] | None) -> str:
+        if values is not None:
+            try:
+                name = values[self.m.properties.index("userName")]
+            except KeyError:
+                name = None
+            if name:
+                return str(name)
+        if tid is not None:
+            o = self.obj(tid)
+            if o is not None and o[1].get("userName"):
+                return f"{o[1]['userName']} ({tid})"
+            return tid
+        return f"source {sid}"
+
+    def _fail(self, phase: str, situation: Situation, action: Action, sid: str | None, tid: str | None,
+              message: str, values: tuple[Any, ...] | None = None) -> str:
+        self._entry(phase, situation, action, sid, tid, status="FAILURE", message=message, op="!",
+                    label=self._label(sid, tid, values))
+        return "FAILURE"
+
+    def _create(self, phase: str, situation: Situation, sid: str | None, tid: str | None,
+                values: tuple[Any, ...] | None) -> str | None:
+        act = Action.CREATE
+        if sid is None or values is None:
+            return self._fail(phase, situation, act, sid, tid, f"CREATE needs a source object; {situation} has none")
+        if tid is not None and self.obj(tid) is not None:
+            return self._fail(phase, situation, act, sid, tid,
+                              f"target object already exists: managed/alpha_user/{tid}", values)
+        props = with_defaults(self.m.properties.to_props(values))
+        problem = schema_error(props)
+        if problem:
+            return self._fail(phase, situation, act, sid, None, f"cannot create managed/alpha_user: {problem}",
+                              values)
+        holder = self.name_holder(props["userName"])
+        if holder is not None:
+            return self._fail(phase, situation, act, sid, holder,
+                              f"userName {props['userName']!r} is already used by managed/alpha_user/{holder} "
+                              "(userName is unique regardless of case)", values)
+        oid = str(uuid.uuid4())
+        self.batch.creates.append((oid, props))
+        self._put_object(oid, 1, props)
+        self._link(sid, oid)
+        self._entry(phase, situation, act, sid, oid, op="+", label=props["userName"])
+        return None
+
+    def _update(self, phase: str, situation: Situation, action: Action, sid: str | None, tid: str | None,
+                values: tuple[Any, ...] | None) -> str | None:
+        current = self.obj(tid) if tid is not None else None
+        if tid is None or current is None:
+            return self._fail(phase, situation, action, sid, tid,
+                              f"{action} needs a target object; {situation} has none", values)
+        if action is Action.UPDATE and values is None:
+            return self._fail(phase, situation, action, sid, tid,
+                              f"UPDATE needs a source object; {situation} has none", values)
+        relink = False
+        if sid is not None and self.link_of_source(sid) != tid:
+            other = self.link_of_target(tid)
+            if other is not None and other != sid:
+                return self._fail(phase, situation, action, sid, tid,
+                                  f"managed/alpha_user/{tid} is already linked to source {other} by mapping "
+                                  f"{self.m.name!r}", values)
+            relink = True
+        changes: dict[str, list[Any]] | None = None
+        new: dict[str, Any] | None = None
+        rev, old = current
+        if action is Action.UPDATE and values is not None:
+            get = old.get
+            if any(get(t, _MISS) != v for t, v in zip(self.targets, values, strict=True)):
+                new = dict(old)
+                new.update(zip(self.targets, values, strict=True))
+                with_defaults(new)
+                if new == old:
+                    new = None
+        if new is not None:
+            problem = schema_error(new)
+            if problem:
+                return self._fail(phase, situation, action, sid, tid,
+                                  f"cannot update managed/alpha_user/{tid}: {problem}", values)
+            if new["userName"].lower() != str(old.get("userName", "")).lower():
+                holder = self.name_holder(new["userName"])
+                if holder is not None and holder != tid:
+                    return self._fail(phase, situation, action, sid, tid,
+                                      f"userName {new['userName']!r} is already used by managed/alpha_user/"
+                                      f"{holder} (userName is unique regardless of case)", values)
+            changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k, _MISS) != v}
+            self.batch.updates.append((tid, rev + 1, new, old))
+            self._put_object(tid, rev + 1, new)
+        if relink and sid is not None:
+            self._link(sid, tid)
+        if new is not None or relink:
+            message = "linked" if relink else None
+            op = "~" if new is not None else "+"
+            label = new["userName"] if new is not None else self._label(sid, tid, values)
+            self._entry(phase, situation, action, sid, tid, message=message, changes=changes, op=op,
+                        label=f"{label} ({tid})" if op == "~" else label)
+        return None
+
+    def _defer(self, phase: str, situation: Situation, action: Action, sid: str | None, tid: str | None,
+               note: str | None) -> None:
+        has_link = (sid is not None and self.link_of_source(sid) is not None) or (
+            tid is not None and self.link_of_target(tid) is not None)
+        has_target = tid is not None and self.obj(tid) is not None
+        effective = has_link or (action is Action.DELETE and has_target)
+        counted = effective and situation is not Situation.LINK_ONLY
+        if counted:
+            self.run.deletes += 1
+        self.deferred.append(_Deferred(phase, situation, action, sid, tid, counted, note))
+
+    def execute_deferred(self, batch_size: int) -> None:
+        """Carry out the held-back DELETE and UNLINK decisions, then the link clean-up, in batches."""
+        for start in range(0, len(self.deferred), batch_size):
+            self.check_cancel()
+            chunk = self.deferred[start:start + batch_size]
+            self._reset_caches()
+            for d in chunk:
+                self._destroy(d)
+            self.commit()
+        self.deferred = []
+        for start in range(0, len(self.cleanup), batch_size):
+            self.check_cancel()
+            self._reset_caches()
+            for sid, tid in self.cleanup[start:start + batch_size]:
+                if self.link_of_source(sid) == tid:
+                    self._unlink_source(sid)
+                    self.run.links_cleaned += 1
+                    self._entry("cleanup", None, Action.UNLINK, sid, tid,
+                                message="link clean-up: source and target are both gone", op="-",
+                                label=f"link {sid} -> {tid}")
+            self.commit()
+        self.cleanup = []
+
+    def _destroy(self, d: _Deferred) -> None:
+        sid, tid, situation, action = d.source_id, d.target_id, d.situation, d.action
+        note = d.note
+        if action is Action.DELETE:
+            current = self.obj(tid) if tid is not None else None
+            deleted = False
+            if tid is not None and current is not None:
+                self.batch.deletes.append((tid, current[1]))
+                self.o_obj[tid] = None
+                deleted = True
+            unlinked = self._unlink_source(sid) if sid is not None else None
+            if unlinked is None and tid is not None and (other := self.link_of_target(tid)) is not None:
+                unlinked = self._unlink_source(other)
+            if deleted or unlinked:
+                label = f"{current[1].get('userName')} ({tid})" if current else (tid or f"source {sid}")
+                self._entry(d.phase, situation, action, sid, tid, message=note, op="-", label=label)
+            self._retry_mark(sid, None)
+            return
+        unlinked = self._unlink_source(sid) if sid is not None else None
+        if unlinked is None and tid is not None and (other := self.link_of_target(tid)) is not None:
+            unlinked = self._unlink_source(other)
+            sid = other
+        if unlinked is not None:
+            self._entry(d.phase, situation, action, sid, unlinked, message=note, op="-",
+                        label=f"link {sid} -> {unlinked}")
+        self._retry_mark(sid, None)
+
+    # -- phases --------------------------------------------------------------------------------------
+
+    def check_cancel(self) -> None:
+        if self.cancelled():
+            raise _Cancelled()
+
+    def source_page(self, users: Sequence[Mapping[str, Any]], phase: str = "source") -> None:
+        """Table 1a for one page of in-scope source objects, then commit the page."""
+        if not users:
+            return
+        values_of, valid_fn, m = self.values_of, self.m.valid, self.m
+        sids = [u["id"] for u in users]
+        values = [values_of(u) for u in users]
+        try:
+            pos = m.properties.index("userName")
+            names = [v[pos] for v in values if isinstance(v[pos], str)]
+        except KeyError:
+            names = []
+        self.prefetch(sids, values, names)
+        handled, track_handled = self.handled, self.track_handled
+        for sid, user, vals in zip(sids, users, values, strict=True):
+            valid = valid_fn(user) if valid_fn is not None else True
+            tid = self.link_of_source(sid)
+            if tid is not None:
+                if track_handled:
+                    handled.add(tid)
+                exists = self.obj(tid) is not None
+                situation = source_situation(valid=valid, linked=True, target_exists=exists, hits=None)
+                self.decide(phase, situation, sid, tid if exists else None, vals)
+                continue
+            hits = self.correlate(vals)
+            hit_linked = False
+            if hits:
+                if track_handled:
+                    handled.update(hits)
+                hit_linked = len(hits) == 1 and self.link_of_target(hits[0]) not in (None, sid)
+            situation = source_situation(valid=valid, linked=False, target_exists=False, hits=hits,
+                                         hit_linked=hit_linked)
+            target = hits[0] if hits and len(hits) == 1 else None
+            self.decide(phase, situation, sid, target, vals, candidates=hits)
+        self.run.processed += len(users)
+        self.commit()
+
+    def deleted_page(self, removed: Sequence[tuple[str, str]]) -> None:
+        """Table 1b for source objects that are gone (delta ``@removed``, or 404 on re-read)."""
+        if not removed:
+            return
+        self.prefetch([sid for sid, _ in removed])
+        for sid, reason in removed:
+            tid = self.link_of_source(sid)
+            exists = tid is not None and self.obj(tid) is not None
+            situation = deleted_source_situation(linked=tid is not None, target_exists=exists)
+            note = _REMOVED_REASON.get(reason, reason)
+            self.decide("deleted", situation, sid, tid if exists else None, None, note=note)
+        self.run.processed += len(removed)
+        self.commit()
+
+    def probe(self, sid: str) -> tuple[str, dict[str, Any] | None]:
+        """Read one source by id: ("missing", None), ("out", user) when out of scope, or ("in", user)."""
+        try:
+            user = self.source.get_user(sid, list(self.m.select))
+        except GraphNotFound:
+            return "missing", None
+        if self.m.scope is not None and not self.m.scope(user):
+            return "out", user
+        return "in", user
+
+    def target_phase(self, batch_size: int, read_proves_absence: bool) -> None:
+        """Table 1c over the targets in ``targetScope`` the source phase did not handle, then link clean-up."""
+        store, name, handled = self.store, self.m.name, self.handled
+        rows = [r for r in store.iter_links(name) if r.target_id not in handled]
+        orphans = [(r.source_id, r.target_id) for r in rows if not r.target_exists]
+        visit: list[tuple[str, str | None]] = [(r.target_id, r.source_id) for r in rows if r.target_exists]
+        if self.m.target_scope == "all":
+            linked_targets = {t for t, _ in visit}
+            visit.extend((t, None) for t in store.iter_ids() if t not in handled and t not in linked_targets)
+        for start in range(0, len(visit), batch_size):
+            self.check_cancel()
+            chunk = visit[start:start + batch_size]
+            self._reset_caches()
+            unlinked = [t for t, s in chunk if s is None]
+            if unlinked:
+                tl = store.links_for_targets(name, unlinked)
+                chunk = [(t, s if s is not None else tl.get(t)) for t, s in chunk]
+            found = store.get_many(t for t, _ in chunk)
+            self.c_obj.update(found)
+            for tid, sid in chunk:
+                self.c_tgt[tid] = sid
+                if sid is not None:
+                    self.c_src[sid] = tid
+            for tid, sid in chunk:
+                if sid is None:
+                    self.decide("target", target_situation(target_valid=True, linked=False, source_exists=False),
+                                None, tid, None)
+                    continue
+                state, user = ("missing", None) if read_proves_absence else self.probe(sid)
+                if state == "out":
+                    self.run.out_of_scope += 1
+                    continue
+                if state == "missing":
+                    self.decide("target", target_situation(target_valid=True, linked=True, source_exists=False),
+                                sid, tid, None, note="the source object no longer exists")
+                    continue
+                assert user is not None
+                valid = self.m.valid(user) if self.m.valid is not None else True
+                situation = target_situation(target_valid=True, linked=True, source_exists=True, source_valid=valid)
+                self.decide("target", situation, sid, tid, self.values_of(user))
+            self.run.processed += len(chunk)
+            self.commit()
+            if self.progress:
+                self.progress("target", self.run.processed, None)
+        for sid, tid in orphans:
+            self.check_cancel()
+            if read_proves_absence or self.probe(sid)[0] == "missing":
+                self.cleanup.append((sid, tid))
+
+
+def _matches(value: Any, key: str) -> bool:
+    if isinstance(value, list):
+        return any(index_key(v) == key for v in value)
+    return index_key(value) == key
+
+
+def _cancel_fn(cancel: Any) -> Callable[[], bool]:
+    if cancel is None:
+        return lambda: False
+    if isinstance(cancel, threading.Event) or hasattr(cancel, "is_set"):
+        return cancel.is_set  # type: ignore[no-any-return]
+    return cancel  # type: ignore[no-any-return]
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def reconcile(
+    store: IdentityStore,
+    source: Source,
+    mapping: CompiledMapping,
+    *,
+    mode: str = "full",
+    dry_run: bool = False,
+    allow_deletes: int | None = None,
+    reset_delta: bool = False,
+    cancel: Any = None,
+    progress: Progress | None = None,
+    holder: str | None = None,
+    batch_size: int = 1000,
+    warnings: Sequence[str] = (),
+) -> ReconRun:
+    """Run one reconciliation of ``mapping`` from ``source`` into ``store`` and return what happened.
+
+    ``mode`` is "full" or "incremental" (which becomes full, with the reason in ``full_because``,
+    when there is no usable delta link). ``allow_deletes`` lets the guard pass up to that many
+    DELETE/UNLINK actions (and an empty source); it is audited. ``cancel`` is a callable or an
+    Event checked between batches. Never raises for a run that started: the outcome is the state.
+    """
+    if mode not in ("full", "incremental"):
+        raise ReconError(f"mode must be 'full' or 'incremental', not {mode!r}")
+    started = _now()
+    run = ReconRun(id=str(uuid.uuid4()), mapping=mapping.name, mode=mode, started=started, dry_run=dry_run,
+                   requested_mode=mode, warnings=list(warnings))
+    name = mapping.name
+    if mapping.renamed_from and not dry_run and store.link_count(name) == 0 and store.delta_state(name) is None:
+        moved = store.rename_mapping(mapping.renamed_from, name)
+        if moved:
+            run.warnings.append(f"carried {moved} links and the delta link over from mapping "
+                                f"{mapping.renamed_from!r} (renamedFrom)")
+    delta = store.delta_state(name)
+    if mode == "incremental":
+        if reset_delta:
+            run.full_because = "--reset-delta was given"
+        elif delta is None:
+            run.full_because = "no delta link is stored for this mapping yet (first run)"
+        elif delta[1] != mapping.select_hash:
+            run.full_because = ("the mapping's selected attributes or source filter changed since its delta "
+                                "link was stored")
+        if run.full_because:
+            run.mode = "full"
+    run.linked = store.link_count(name)
+    engine = _Engine(store, source, mapping, run, dry_run=dry_run, cancel=_cancel_fn(cancel), progress=progress)
+    engine.queued = {sid for sid, _, _ in store.retry_queue(name)}
+    if not dry_run:
+        for stale in store.fail_interrupted_runs(name):
+            run.warnings.append(f"run {stale} had been interrupted; it is now marked FAILED")
+        store.start_run(run.id, name, run.mode, started=started, full_because=run.full_because, holder=holder)
+    new_link: str | None = None
+    try:
+        try:
+            if run.mode == "incremental":
+                assert delta is not None
+                new_link = _incremental(engine, delta[0], allow_deletes, batch_size)
+        except _GoFull as exc:
+            run.mode = "full"
+            run.full_because = str(exc)
+        if run.mode == "full":
+            new_link = _full(engine, allow_deletes, batch_size)
+        run.state = RunState.SUCCESS
+    except _Blocked as exc:
+        run.state = RunState.BLOCKED
+        run.reason = str(exc)
+        engine.deferred.clear()
+    except (_Cancelled, KeyboardInterrupt):
+        run.state = RunState.CANCELED
+        run.reason = "canceled: batches committed before the cancel are kept; nothing destructive was skipped half-way"
+    except IdmctlError as exc:
+        run.state = RunState.FAILED
+        run.reason = str(exc)
+    except Exception as exc:  # a bug or an unexpected library error: the run record must still close
+        run.state = RunState.FAILED
+        run.reason = f"internal error ({type(exc).__name__}: {exc})"
+    ended = _now()
+    run.ended = ended
+    run.duration_ms = int((datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds() * 1000)
+    if not dry_run:
+        link = (name, new_link, mapping.select_hash) if run.state == RunState.SUCCESS and new_link else None
+        store.finish_run(run.id, state=run.state, counts=run.counts(), processed=run.processed,
+                         failures=run.failures, ended=ended, reason=run.reason, mode=run.mode,
+                         full_because=run.full_because, delta=link)
+        if allow_deletes is not None and run.state == RunState.SUCCESS:
+            store.record_override(run.id, name, allowed=allow_deletes, deletes=run.deletes, holder=holder or "?")
+    return run
+
+
+def _guard(engine: _Engine, allow_deletes: int | None) -> None:
+    run, safety = engine.run, engine.m.safety
+    n = run.deletes
+    problems: list[str] = []
+    if safety.max_deletes is not None and n > safety.max_deletes:
+        problems.append(f"{n} deletes/unlinks exceed safety.maxDeletes ({safety.max_deletes})")
+    if safety.max_delete_percent is not None and n >= 10 and n * 100 > safety.max_delete_percent * run.linked:
+        pct = 100.0 * n / run.linked if run.linked else 100.0
+        problems.append(f"{n} deletes/unlinks are {pct:.1f}% of the {run.linked} linked objects, above "
+                        f"safety.maxDeletePercent ({safety.max_delete_percent:g}%)")
+    if problems and (allow_deletes is None or n > allow_deletes):
+        over = f"; --allow-deletes {allow_deletes} is not enough" if allow_deletes is not None else ""
+        raise _Blocked(
+            "; ".join(problems) + over + ". Nothing was deleted or unlinked and the delta link was not advanced. "
+            f"Review them with --dry-run, then rerun with --allow-deletes {n} if they are intended")
+
+
+def _full(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str:
+    m, source, run = engine.m, engine.source, engine.run
+    link = source.latest_delta_link(list(m.select), m.pushdown)
+    in_scope = 0
+    engine.track_handled = True
+    for page in source.iter_users(list(m.select), m.pushdown):
+        engine.check_cancel()
+        if m.listing_scope is not None:
+            users = [u for u in page if m.listing_scope(u)]
+            run.out_of_scope += len(page) - len(users)
+        else:
+            users = page
+        in_scope += len(users)
+        for chunk in _chunks(users, batch_size):
+            engine.source_page(chunk)
+        if engine.progress:
+            engine.progress("source", run.processed, None)
+    if in_scope == 0 and not m.safety.allow_empty_source and allow_deletes is None:
+        raise _Blocked(
+            "the source returned no objects in scope; a run from an empty source could delete or orphan "
+            f"every one of the {run.linked} linked objects. Check the connector and sourceFilter; set "
+            "safety.allowEmptySource: true, or rerun with --allow-deletes N, if an empty source is expected")
+    engine.track_handled = False
+    engine.target_phase(batch_size, read_proves_absence=m.scope is None)
+    _guard(engine, allow_deletes)
+    engine.execute_deferred(batch_size)
+    if not engine.dry_run:
+        engine.store.prune_retries(m.name, run.id)
+    return link
+
+
+def _incremental(engine: _Engine, delta_link: str, allow_deletes: int | None, batch_size: int) -> str:
+    m, source, run = engine.m, engine.source, engine.run
+    new_link: str | None = None
+    done: set[str] = set()
+    pages = 0
+    try:
+        for page in source.read_delta(delta_link):
+            engine.check_cancel()
+            pages += 1
+            users = []
+            for u in page.users:
+                done.add(u["id"])
+                if m.scope is None or m.scope(u):
+                    users.append(u)
+                else:
+                    run.out_of_scope += 1
+                    engine._retry_mark(u["id"], None)
+            for chunk in _chunks(users, batch_size):
+                engine.source_page(chunk)
+            engine.commit()
+            removed = list(page.removed)
+            done.update(sid for sid, _ in removed)
+            for chunk in _chunks(removed, batch_size):
+                engine.deleted_page(chunk)
+            if page.delta_link:
+                new_link = page.delta_link
+            if engine.progress:
+                engine.progress("delta", run.processed, None)
+    except DeltaExpired as exc:
+        if pages == 0:
+            raise _GoFull(f"the stored delta link has expired ({exc.code or 'syncStateNotFound'}); "
+                          "Graph needs a full resync") from exc
+        raise
+    if new_link is None:
+        raise ReconError("the delta round ended without a deltaLink; the changes read were applied, the old "
+                         "delta link is kept", hint="Run again; if it persists, run with --reset-delta")
+    retry = sorted(engine.queued - done)
+    for chunk in _chunks(retry, batch_size):
+        engine.check_cancel()
+        gone: list[tuple[str, str]] = []
+        back: list[dict[str, Any]] = []
+        for sid in chunk:
+            state, user = engine.probe(sid)
+            if state == "missing":
+                gone.append((sid, "notFound"))
+            elif state == "out":
+                run.out_of_scope += 1
+                engine._retry_mark(sid, None)
+            else:
+                assert user is not None
+                back.append(user)
+        engine.source_page(back, phase="retry")
+        engine.deleted_page(gone)
+        engine.commit()
+    _guard(engine, allow_deletes)
+    engine.execute_deferred(batch_size)
+    return new_link

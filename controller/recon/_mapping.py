@@ -1,0 +1,126 @@
+"""A mapping compiled once per run: properties, correlation, scope and validity filters, policy, safety.
+
+Built from the mapping's spec as applied (a plain dict, or the pydantic model), so that per-account
+code never touches a pydantic object. ``select_hash`` fingerprints what a delta link depends on: the
+selected attributes and the source filter; when it changes, the next run must be full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from controller.errors import ConfigError, FilterSyntaxError, ReconError
+from controller.filters import compile_filter, filter_attributes, parse_filter, to_graph
+from controller.recon._correlation import Correlation
+from controller.recon._policy import SituationPolicy
+from controller.recon._properties import PropertyMap
+
+__all__ = ["CompiledMapping", "Safety", "compile_mapping"]
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Safety:
+    """The guard's limits (``spec.safety``); None means no limit of that kind."""
+
+    max_deletes: int | None = 500
+    max_delete_percent: float | None = 5.0
+    allow_empty_source: bool = False
+
+
+@dataclass(frozen=True)
+class CompiledMapping:
+    """Everything a run needs from a mapping, compiled for the per-account hot path."""
+
+    name: str
+    connector: str
+    target: str
+    properties: PropertyMap
+    correlation: Correlation | None
+    source_filter: str | None  # canonical filter text
+    scope: Predicate | None  # the whole source filter, evaluated locally
+    listing_scope: Predicate | None  # the part Graph cannot evaluate, for /users listings
+    pushdown: str | None
+    valid: Predicate | None
+    target_scope: str
+    policy: SituationPolicy
+    safety: Safety
+    select: tuple[str, ...]
+    select_hash: str
+    renamed_from: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "mapping": self.name, "connector": self.connector, "target": self.target,
+            "select": list(self.select), "sourceFilter": self.source_filter, "pushdown": self.pushdown,
+            "correlation": self.correlation.describe() if self.correlation else None,
+            "targetScope": self.target_scope, "policies": self.policy.table(),
+        }
+
+
+def _plain(spec: Any) -> dict[str, Any]:
+    if hasattr(spec, "model_dump"):
+        return spec.model_dump(mode="json", exclude_none=False)
+    return dict(spec)
+
+
+def _filter(text: str | None, name: str, field: str) -> tuple[Any, Predicate | None]:
+    if text is None or not str(text).strip():
+        return None, None
+    try:
+        parsed = parse_filter(str(text))
+    except FilterSyntaxError as exc:
+        raise ReconError(f"mapping {name!r}: spec.{field} does not parse: {exc}",
+                         hint="Fix it, run `idmctl validate`, then plan and apply") from exc
+    return parsed, compile_filter(parsed)
+
+
+def compile_mapping(name: str, spec: Any) -> CompiledMapping:
+    """Compile a mapping's spec (dict or model); raises ``ReconError`` when it cannot run as given."""
+    s = _plain(spec)
+    try:
+        properties = PropertyMap(s.get("properties") or [])
+        correlation = Correlation.from_spec(s.get("correlation"), properties)
+        policies = s.get("policies") or {}
+        policy = SituationPolicy.from_spec(policies)
+    except (ValueError, ConfigError) as exc:
+        raise ReconError(f"mapping {name!r}: {exc}", hint="Fix the mapping, validate, plan and apply") from exc
+    target = s.get("target") or "managed/alpha_user"
+    if target != "managed/alpha_user":
+        raise ReconError(f"mapping {name!r}: target {target!r} is not supported",
+                         hint="Reconciliation writes managed/alpha_user")
+    scope_tree, scope = _filter(s.get("sourceFilter"), name, "sourceFilter")
+    valid_tree, valid = _filter(s.get("validSource"), name, "validSource")
+    pushdown = None
+    listing_scope = scope
+    if scope_tree is not None:
+        plan = to_graph(scope_tree)
+        pushdown = plan.pushdown
+        listing_scope = compile_filter(plan.local) if plan.local is not None else None
+    select: set[str] = set(properties.sources)
+    for tree in (scope_tree, valid_tree):
+        if tree is not None:
+            select |= {a.split("/", 1)[0] for a in filter_attributes(tree)}
+    select.discard("id")
+    ordered = tuple(sorted(select))
+    source_filter = str(scope_tree) if scope_tree is not None else None
+    digest = hashlib.sha256(json.dumps({"select": ordered, "filter": source_filter},
+                                       sort_keys=True).encode()).hexdigest()
+    safety_spec = s.get("safety") or {}
+    safety = Safety(
+        max_deletes=safety_spec.get("maxDeletes", 500),
+        max_delete_percent=safety_spec.get("maxDeletePercent", 5.0),
+        allow_empty_source=bool(safety_spec.get("allowEmptySource", False)),
+    )
+    source = s.get("source") or {}
+    return CompiledMapping(
+        name=name, connector=source.get("connector") or "", target=target, properties=properties,
+        correlation=correlation, source_filter=source_filter, scope=scope, listing_scope=listing_scope,
+        pushdown=pushdown, valid=valid, target_scope=s.get("targetScope") or "linked", policy=policy,
+        safety=safety, select=ordered, select_hash=f"sha256:{digest[:32]}", renamed_from=s.get("renamedFrom"),
+    )

@@ -1,0 +1,110 @@
+"""A run's outcome: state, counts per situation and action, failures, the dry-run plan, and its JSON form."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["PlanItem", "ReconRun", "RunState"]
+
+
+class RunState:
+    """The states a run moves through (IDM's, plus BLOCKED for the safety guard)."""
+
+    ACTIVE = "ACTIVE"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    BLOCKED = "BLOCKED"
+
+
+@dataclass(slots=True)
+class PlanItem:
+    """One line of a dry run's plan: what would happen to one object, and why."""
+
+    op: str  # "+", "~", "-", "!" (failure), "?" (exception/report)
+    action: str
+    situation: str | None
+    source_id: str | None
+    target_id: str | None
+    label: str  # userName or id
+    changes: dict[str, list[Any]] | None = None
+    message: str | None = None
+
+    def text(self) -> str:
+        verb = self.action.lower()
+        if self.op == "~" and self.changes:
+            diffs = ", ".join(f"{k}: {_short(v[0])} -> {_short(v[1])}" for k, v in self.changes.items())
+            return f"~ {verb} {self.label} {diffs}"
+        tail = f" ({self.message})" if self.message else ""
+        why = f" [{self.situation}]" if self.situation else ""
+        return f"{self.op} {verb} {self.label}{why}{tail}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "action": self.action, "situation": self.situation, "sourceId": self.source_id,
+                "targetId": self.target_id, "label": self.label, "changes": self.changes,
+                "message": self.message, "text": self.text()}
+
+
+def _short(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+@dataclass
+class ReconRun:
+    """What one run did (or, for a dry run, would do)."""
+
+    id: str
+    mapping: str
+    mode: str
+    state: str = RunState.ACTIVE
+    started: str = ""
+    ended: str | None = None
+    duration_ms: int | None = None
+    dry_run: bool = False
+    situations: Counter[str] = field(default_factory=Counter)
+    actions: Counter[str] = field(default_factory=Counter)
+    processed: int = 0
+    failures: int = 0
+    entries: int = 0
+    out_of_scope: int = 0
+    links_cleaned: int = 0
+    deletes: int = 0  # DELETE and UNLINK actions the guard counted (LINK_ONLY excluded)
+    linked: int = 0  # links of the mapping when the run started
+    reason: str | None = None
+    full_because: str | None = None
+    requested_mode: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    plan: list[PlanItem] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 success, 4 success with failed entries, 3 blocked, 1 failed or canceled."""
+        if self.state == RunState.SUCCESS:
+            return 4 if self.failures else 0
+        if self.state == RunState.BLOCKED:
+            return 3
+        return 1
+
+    def counts(self) -> dict[str, Any]:
+        """What the run record stores as ``counts``."""
+        return {
+            "situations": dict(sorted(self.situations.items())), "actions": dict(sorted(self.actions.items())),
+            "outOfScope": self.out_of_scope, "linksCleaned": self.links_cleaned, "deletes": self.deletes,
+            "linked": self.linked, "entries": self.entries, "durationMs": self.duration_ms,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "mapping": self.mapping, "mode": self.mode, "state": self.state,
+            "situations": dict(sorted(self.situations.items())), "actions": dict(sorted(self.actions.items())),
+            "processed": self.processed, "failures": self.failures, "started": self.started,
+            "ended": self.ended, "durationMs": self.duration_ms, "dryRun": self.dry_run,
+            "entries": self.entries, "outOfScope": self.out_of_scope, "linksCleaned": self.links_cleaned,
+            "deletes": self.deletes, "linked": self.linked, "reason": self.reason,
+            "fullBecause": self.full_because, "warnings": list(self.warnings),
+        }
+        if self.dry_run:
+            out["plan"] = [p.to_dict() for p in self.plan]
+        return out

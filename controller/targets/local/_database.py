@@ -1,0 +1,134 @@
+"""The SQLite file of a local target: creating it private, connecting with the right pragmas,
+transactions, and creating or upgrading the versioned schema.
+
+Only ``controller/targets/local`` uses this module; every other package goes through ``LocalTarget``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from controller.errors import StateError
+from controller.targets.local import _schema
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "connect",
+    "create_file",
+    "create_schema",
+    "has_meta",
+    "schema_version",
+    "split_statements",
+    "transaction",
+    "upgrade_schema",
+]
+
+# Long enough for another writer's batch to commit; the lock lease, not this, serialises writers.
+BUSY_TIMEOUT_MS = 15_000
+
+
+def create_file(path: Path) -> bool:
+    """Create ``path`` (and its parents) readable by its owner only; False when it already exists.
+
+    The file is made with ``os.open`` before SQLite touches it, so it is never world-readable, not even
+    for an instant; SQLite gives its -wal and -shm files the same mode.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    os.chmod(path, 0o600)  # in case a umask widened nothing but a filesystem ignored the mode
+    return True
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, foreign keys on."""
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:
+        raise StateError(f"cannot open the state at {path}: {exc}",
+                         hint="Check that the file is an idmctl state and that you may write it") from None
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception: all or nothing."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def split_statements(script: str) -> list[str]:
+    """Split DDL into statements; ``executescript`` would COMMIT the caller's transaction first."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement: {buffer.strip()[:60]!r}")
+    return statements
+
+
+def has_meta(conn: sqlite3.Connection) -> bool:
+    """Whether the file holds an initialised state (an empty file left by a crashed init does not)."""
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+    return row is not None and conn.execute("SELECT 1 FROM meta WHERE id = 1").fetchone() is not None
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT schema_version FROM meta WHERE id = 1").fetchone()[0])
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Run every owner's section of the current schema; the caller holds the transaction."""
+    for section in (_schema.STATE_DDL, _schema.IDENTITY_DDL, _schema.SCHEDULE_DDL):
+        for statement in split_statements(section):
+            conn.execute(statement)
+
+
+def upgrade_schema(conn: sqlite3.Connection, location: str) -> int:
+    """Bring an older state up to ``SCHEMA_VERSION`` in one transaction; returns the version found.
+
+    A state newer than this idmctl is refused rather than misread.
+    """
+    found = schema_version(conn)
+    if found == _schema.SCHEMA_VERSION:
+        return found
+    if found > _schema.SCHEMA_VERSION:
+        raise StateError(
+            f"the state at {location} has schema version {found}; this idmctl reads up to "
+            f"{_schema.SCHEMA_VERSION}",
+            hint="Upgrade idmctl to the version that last wrote this state",
+        )
+    with transaction(conn):
+        found = schema_version(conn)  # another process may have upgraded while we waited
+        for version in range(found + 1, _schema.SCHEMA_VERSION + 1):
+            ddl = _schema.UPGRADES.get(version)
+            if ddl is None:
+                raise StateError(
+                    f"the state at {location} has schema version {found} and no upgrade to {version} "
+                    "exists", hint="Upgrade it with the idmctl release that introduced that version")
+            for statement in split_statements(ddl):
+                conn.execute(statement)
+        conn.execute("UPDATE meta SET schema_version = ? WHERE id = 1", (_schema.SCHEMA_VERSION,))
+    return found

@@ -1,0 +1,642 @@
+"""The identity store of a local target: managed objects, links, runs and their entries, delta state.
+
+Everything reconciliation writes lives here, in the environment's SQLite file. The store enforces the
+managed schema on every write (``controller.config.managed.ALPHA_USER``) and writes in batches: one
+``apply`` call is one transaction holding objects, links, entries and retry marks together, so a run
+killed between two batches leaves no object without its link.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from controller.config.managed import ALPHA_USER
+from controller.errors import ManagedObjectInvalid, StateError
+
+__all__ = [
+    "DEFAULT_INDEXED",
+    "IdentityStore",
+    "LinkRow",
+    "ManagedObject",
+    "RunRecord",
+    "WriteBatch",
+    "index_key",
+    "schema_error",
+]
+
+#: Properties indexed for correlation from the start (userName has its own unique column).
+DEFAULT_INDEXED = ("mail",)
+_CHUNK = 2000  # bound parameters per IN (...) query; SQLite allows 32766
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.loads
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def index_key(value: Any) -> str | None:
+    """The case-insensitive key of a property value, as correlation compares it (None: not indexable)."""
+    if isinstance(value, str):
+        return value.lower()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def _index_keys(value: Any) -> list[str]:
+    if isinstance(value, list):
+        keys = (index_key(v) for v in value)
+        return list(dict.fromkeys(k for k in keys if k is not None))
+    key = index_key(value)
+    return [] if key is None else [key]
+
+
+def schema_error(props: Mapping[str, Any]) -> str | None:
+    """Why ``props`` cannot be an alpha_user (the first problem found), or None when it can."""
+    for name in ALPHA_USER.required:
+        value = props.get(name)
+        if not isinstance(value, str) or not value.strip():
+            if value is None:
+                return f"required property {name!r} is missing (alpha_user needs {', '.join(ALPHA_USER.required)})"
+            return f"required property {name!r} must be a non-empty string, not {value!r}"
+    user_name: str = props[ALPHA_USER.unique_ci]
+    for char in ALPHA_USER.forbidden_chars:
+        if char in user_name:
+            return f"userName {user_name!r} contains {char!r}, which alpha_user does not allow"
+    if len(user_name) > ALPHA_USER.max_length:
+        return f"userName is {len(user_name)} characters long; alpha_user allows {ALPHA_USER.max_length}"
+    return None
+
+
+def with_defaults(props: dict[str, Any]) -> dict[str, Any]:
+    """``props`` with the managed type's defaults filled in where a value is missing or null."""
+    for name, default in ALPHA_USER.defaults:
+        if props.get(name) is None:
+            props[name] = default
+    return props
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedObject:
+    """One managed object: id, revision and properties."""
+
+    id: str
+    rev: int
+    properties: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"_id": self.id, "_rev": self.rev, **self.properties}
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRow:
+    """One link of a mapping, and whether its managed object still exists."""
+
+    source_id: str
+    target_id: str
+    target_exists: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A stored run (``counts`` holds situations, actions and the rest as stored)."""
+
+    id: str
+    mapping: str
+    mode: str
+    state: str
+    counts: dict[str, Any]
+    processed: int
+    failures: int
+    started: str
+    ended: str | None
+    reason: str | None
+    full_because: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "mapping": self.mapping, "mode": self.mode, "state": self.state,
+            "situations": self.counts.get("situations", {}), "actions": self.counts.get("actions", {}),
+            "processed": self.processed, "failures": self.failures, "started": self.started,
+            "ended": self.ended, "durationMs": self.counts.get("durationMs"), "reason": self.reason,
+            "fullBecause": self.full_because,
+        }
+
+
+@dataclass(slots=True)
+class WriteBatch:
+    """The writes of one batch of a run, applied atomically by ``IdentityStore.apply``.
+
+    ``entries`` rows are ``(phase, source_id, target_id, situation, action, status, message,
+    changes)`` with ``changes`` already JSON text or None.
+    """
+
+    creates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    updates: list[tuple[str, int, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    deletes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    links_add: list[tuple[str, str]] = field(default_factory=list)
+    links_remove: list[str] = field(default_factory=list)
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    retry_add: list[tuple[str, str]] = field(default_factory=list)
+    retry_remove: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return (len(self.creates) + len(self.updates) + len(self.deletes) + len(self.links_add)
+                + len(self.links_remove) + len(self.entries) + len(self.retry_add) + len(self.retry_remove))
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+class IdentityStore:
+    """Managed objects, links, runs, entries, retry marks and delta links in one SQLite connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._indexed: set[str] | None = None
+        self._scans: dict[str, dict[str, list[str]]] = {}
+
+    # -- transactions ------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (a savepoint when the caller already holds one)."""
+        conn = self.conn
+        if conn.in_transaction:
+            conn.execute("SAVEPOINT identities")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK TO identities")
+                conn.execute("RELEASE identities")
+                raise
+            conn.execute("RELEASE identities")
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- managed objects ---------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM alpha_user").fetchone()[0])
+
+    def get(self, object_id: str) -> ManagedObject | None:
+        row = self.conn.execute(
+            "SELECT id, rev, properties FROM alpha_user WHERE id = ?", (object_id,)
+        ).fetchone()
+        return None if row is None else ManagedObject(row[0], row[1], _loads(row[2]))
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        """``{id: (rev, properties)}`` for the ids that exist."""
+        out: dict[str, tuple[int, dict[str, Any]]] = {}
+        wanted = list(dict.fromkeys(ids))
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            for oid, rev, props in self.conn.execute(
+                f"SELECT id, rev, properties FROM alpha_user WHERE id IN ({marks})", chunk
+            ):
+                out[oid] = (rev, _loads(props))
+        return out
+
+    def existing(self, ids: Iterable[str]) -> set[str]:
+        """The ids among ``ids`` that exist."""
+        out: set[str] = set()
+        wanted = list(dict.fromkeys(ids))
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            out.update(r[0] for r in self.conn.execute(
+                f"SELECT id FROM alpha_user WHERE id IN ({marks})", chunk))
+        return out
+
+    def iter_objects(self, batch: int = 1000) -> Iterator[ManagedObject]:
+        """Every managed object, ordered by userName (read in batches, not all at once)."""
+        last = ""
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, rev, properties, username_lower FROM alpha_user WHERE username_lower > ? "
+                "ORDER BY username_lower LIMIT ?", (last, batch)).fetchall()
+            if not rows:
+                return
+            for oid, rev, props, _ in rows:
+                yield ManagedObject(oid, rev, _loads(props))
+            last = rows[-1][3]
+
+    def iter_ids(self) -> Iterator[str]:
+        """Every managed object id (for the target phase over ``targetScope: all``)."""
+        yield from (r[0] for r in self.conn.execute("SELECT id FROM alpha_user").fetchall())
+
+    def create(self, properties: Mapping[str, Any], object_id: str | None = None) -> ManagedObject:
+        """Create one object (schema enforced, defaults filled); raises ``ManagedObjectInvalid``."""
+        props = with_defaults(dict(properties))
+        oid = object_id or str(uuid.uuid4())
+        self._check(oid, props)
+        with self.transaction() as conn:
+            self._insert(conn, [(oid, props)])
+        return ManagedObject(oid, 1, props)
+
+    def update(self, object_id: str, properties: Mapping[str, Any]) -> ManagedObject:
+        """Replace the properties of one object (rev + 1); raises ``ManagedObjectInvalid``."""
+        current = self.get(object_id)
+        if current is None:
+            raise ManagedObjectInvalid(f"managed/alpha_user/{object_id} does not exist", object_id=object_id,
+                                       hint="List objects with `idmctl identities search`")
+        props = dict(properties)
+        self._check(object_id, props)
+        with self.transaction() as conn:
+            self._update(conn, [(object_id, current.rev + 1, props, current.properties)])
+        return ManagedObject(object_id, current.rev + 1, props)
+
+    def delete(self, object_id: str) -> ManagedObject | None:
+        """Delete one object; its links stay (a later run sees them as LINK_ONLY or MISSING)."""
+        current = self.get(object_id)
+        if current is None:
+            return None
+        with self.transaction() as conn:
+            self._delete(conn, [(object_id, current.properties)])
+        return current
+
+    def _check(self, object_id: str, props: Mapping[str, Any]) -> None:
+        problem = schema_error(props)
+        if problem:
+            raise ManagedObjectInvalid(f"managed/alpha_user/{object_id}: {problem}", object_id=object_id)
+
+    def usernames_taken(self, user_names: Iterable[str]) -> dict[str, str]:
+        """``{userName lowered: object id}`` for the userNames (any case) already used."""
+        keys = list(dict.fromkeys(u.lower() for u in user_names))
+        out: dict[str, str] = {}
+        for chunk in _chunks(keys):
+            marks = ",".join("?" * len(chunk))
+            out.update(self.conn.execute(
+                f"SELECT username_lower, id FROM alpha_user WHERE username_lower IN ({marks})", chunk))
+        return out
+
+    # -- correlation indexes -----------------------------------------------------------------------
+
+    def indexed_props(self) -> set[str]:
+        if self._indexed is None:
+            self._indexed = {r[0] for r in self.conn.execute("SELECT prop FROM managed_indexed")}
+        return self._indexed
+
+    def ensure_indexed(self, props: Iterable[str]) -> list[str]:
+        """Index ``props`` for correlation (backfilling existing objects); returns the newly indexed."""
+        new = [p for p in dict.fromkeys(props) if p != ALPHA_USER.unique_ci and p not in self.indexed_props()]
+        if not new:
+            return []
+        with self.transaction() as conn:
+            conn.executemany("INSERT OR IGNORE INTO managed_indexed (prop) VALUES (?)", [(p,) for p in new])
+            rows: list[tuple[str, str, str]] = []
+            for oid, props_json in conn.execute("SELECT id, properties FROM alpha_user").fetchall():
+                props_obj = _loads(props_json)
+                for prop in new:
+                    rows.extend((prop, key, oid) for key in _index_keys(props_obj.get(prop)))
+            conn.executemany("INSERT OR IGNORE INTO managed_index VALUES (?, ?, ?)", rows)
+        self._indexed = None
+        self._scans.clear()
+        return new
+
+    def find(self, prop: str, values: Iterable[Any]) -> dict[Any, list[str]]:
+        """Correlation: ``{value: [object ids]}`` of objects whose ``prop`` equals a value, ignoring case.
+
+        Served by an index (userName's column, or ``managed_index``); a property without one is
+        answered by one scan, kept for the life of this store object (a dry run must not write).
+        """
+        by_key: dict[str, list[Any]] = {}
+        for value in values:
+            key = index_key(value)
+            if key is not None:
+                by_key.setdefault(key, []).append(value)
+        if not by_key:
+            return {}
+        keys = list(by_key)
+        hits: dict[str, list[str]] = {}
+        if prop == ALPHA_USER.unique_ci:
+            for chunk in _chunks(keys):
+                marks = ",".join("?" * len(chunk))
+                for key, oid in self.conn.execute(
+                    f"SELECT username_lower, id FROM alpha_user WHERE username_lower IN ({marks})", chunk
+                ):
+                    hits.setdefault(key, []).append(oid)
+        elif prop in self.indexed_props():
+            for chunk in _chunks(keys):
+                marks = ",".join("?" * len(chunk))
+                for key, oid in self.conn.execute(
+                    f"SELECT value_lower, object_id FROM managed_index WHERE prop = ? AND value_lower IN ({marks})",
+                    (prop, *chunk),
+                ):
+                    hits.setdefault(key, []).append(oid)
+        else:
+            scan = self._scans.get(prop)
+            if scan is None:
+                scan = {}
+                for oid, props_json in self.conn.execute("SELECT id, properties FROM alpha_user"):
+                    for key in _index_keys(_loads(props_json).get(prop)):
+                        scan.setdefault(key, []).append(oid)
+                self._scans[prop] = scan
+            hits = {k: scan[k] for k in keys if k in scan}
+        out: dict[Any, list[str]] = {}
+        for key, oids in hits.items():
+            for value in by_key[key]:
+                out[value] = sorted(oids)
+        return out
+
+    # -- links -------------------------------------------------------------------------------------
+
+    def link_count(self, mapping: str) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM links WHERE mapping = ?", (mapping,)).fetchone()[0])
+
+    def links_for_sources(self, mapping: str, source_ids: Iterable[str]) -> dict[str, str]:
+        """``{source id: target id}`` of the links of ``mapping`` for these sources."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(source_ids)):
+            marks = ",".join("?" * len(chunk))
+            out.update(self.conn.execute(
+                f"SELECT source_id, target_id FROM links WHERE mapping = ? AND source_id IN ({marks})",
+                (mapping, *chunk)))
+        return out
+
+    def links_for_targets(self, mapping: str, target_ids: Iterable[str]) -> dict[str, str]:
+        """``{target id: source id}`` of the links of ``mapping`` for these targets."""
+        out: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(target_ids))):
+            marks = ",".join("?" * len(chunk))
+            out.update(self.conn.execute(
+                f"SELECT target_id, source_id FROM links WHERE mapping = ? AND target_id IN ({marks})",
+                (mapping, *chunk)))
+        return out
+
+    def iter_links(self, mapping: str) -> Iterator[LinkRow]:
+        """Every link of ``mapping`` with whether its target exists (read fully before yielding)."""
+        rows = self.conn.execute(
+            "SELECT l.source_id, l.target_id, o.id IS NOT NULL FROM links l "
+            "LEFT JOIN alpha_user o ON o.id = l.target_id WHERE l.mapping = ? ORDER BY l.source_id",
+            (mapping,)).fetchall()
+        for source_id, target_id, exists in rows:
+            yield LinkRow(source_id, target_id, bool(exists))
+
+    def links_of_object(self, object_id: str) -> list[tuple[str, str]]:
+        """``[(mapping, source id)]`` of every link that points at ``object_id``."""
+        return self.conn.execute(
+            "SELECT mapping, source_id FROM links WHERE target_id = ? ORDER BY mapping", (object_id,)
+        ).fetchall()
+
+    def rename_mapping(self, old: str, new: str) -> int:
+        """Carry links, delta state and retry marks of mapping ``old`` over to ``new`` (``renamedFrom``)."""
+        with self.transaction() as conn:
+            moved = conn.execute("UPDATE links SET mapping = ? WHERE mapping = ?", (new, old)).rowcount
+            conn.execute("UPDATE sync_tokens SET mapping = ? WHERE mapping = ? AND NOT EXISTS "
+                         "(SELECT 1 FROM sync_tokens WHERE mapping = ?)", (new, old, new))
+            conn.execute("DELETE FROM sync_tokens WHERE mapping = ?", (old,))
+            conn.execute("UPDATE OR IGNORE recon_retry SET mapping = ? WHERE mapping = ?", (new, old))
+            conn.execute("DELETE FROM recon_retry WHERE mapping = ?", (old,))
+        return int(moved)
+
+    # -- batched writes ----------------------------------------------------------------------------
+
+    def apply(self, mapping: str, run_id: str, batch: WriteBatch, seq: int) -> int:
+        """Write one batch in one transaction; entries are numbered from ``seq``; returns the next seq.
+
+        The caller has validated objects with ``schema_error`` and checked userName uniqueness, so
+        an ``sqlite3.IntegrityError`` here is a bug or a concurrent writer; it rolls the batch back.
+        """
+        now = _now()
+        with self.transaction() as conn:
+            if batch.links_remove:
+                conn.executemany("DELETE FROM links WHERE mapping = ? AND source_id = ?",
+                                 [(mapping, s) for s in batch.links_remove])
+            # Decision order within a batch is kept per kind; updates go before creates so that a
+            # userName one object gives up can be taken by a new one in the same batch.
+            if batch.deletes:
+                self._delete(conn, batch.deletes)
+            if batch.updates:
+                self._update(conn, batch.updates)
+            if batch.creates:
+                self._insert(conn, batch.creates)
+            if batch.links_add:
+                conn.executemany("INSERT INTO links (mapping, source_id, target_id, created) VALUES (?, ?, ?, ?)",
+                                 [(mapping, s, t, now) for s, t in batch.links_add])
+            if batch.entries:
+                conn.executemany(
+                    "INSERT INTO recon_entries (run_id, seq, phase, source_id, target_id, situation, action, "
+                    "status, message, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(run_id, seq + i, *row) for i, row in enumerate(batch.entries)])
+                seq += len(batch.entries)
+            if batch.retry_remove:
+                conn.executemany("DELETE FROM recon_retry WHERE mapping = ? AND source_id = ?",
+                                 [(mapping, s) for s in batch.retry_remove])
+            if batch.retry_add:
+                conn.executemany(
+                    "INSERT INTO recon_retry (mapping, source_id, reason, run_id, attempts) VALUES (?, ?, ?, ?, 1) "
+                    "ON CONFLICT (mapping, source_id) DO UPDATE SET reason = excluded.reason, "
+                    "run_id = excluded.run_id, attempts = attempts + 1",
+                    [(mapping, s, reason, run_id) for s, reason in batch.retry_add])
+        return seq
+
+    def _index_rows(self, items: Iterable[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, str, str]]:
+        indexed = self.indexed_props()
+        if not indexed:
+            return []
+        rows: list[tuple[str, str, str]] = []
+        for oid, props in items:
+            for prop in indexed:
+                value = props.get(prop)
+                if value is not None:
+                    rows.extend((prop, key, oid) for key in _index_keys(value))
+        return rows
+
+    def _insert(self, conn: sqlite3.Connection, creates: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        conn.executemany(
+            "INSERT INTO alpha_user (id, rev, username_lower, properties) VALUES (?, 1, ?, ?)",
+            [(oid, props["userName"].lower(), _dumps(props)) for oid, props in creates])
+        rows = self._index_rows(creates)
+        if rows:
+            conn.executemany("INSERT OR IGNORE INTO managed_index VALUES (?, ?, ?)", rows)
+        self._scans.clear()
+
+    def _update(self, conn: sqlite3.Connection,
+                updates: Sequence[tuple[str, int, dict[str, Any], dict[str, Any]]]) -> None:
+        conn.executemany(
+            "UPDATE alpha_user SET rev = ?, username_lower = ?, properties = ? WHERE id = ?",
+            [(rev, props["userName"].lower(), _dumps(props), oid) for oid, rev, props, _ in updates])
+        old_rows = self._index_rows((oid, old) for oid, _, _, old in updates)
+        if old_rows:
+            conn.executemany("DELETE FROM managed_index WHERE prop = ? AND value_lower = ? AND object_id = ?",
+                             old_rows)
+        new_rows = self._index_rows((oid, new) for oid, _, new, _ in updates)
+        if new_rows:
+            conn.executemany("INSERT OR IGNORE INTO managed_index VALUES (?, ?, ?)", new_rows)
+        self._scans.clear()
+
+    def _delete(self, conn: sqlite3.Connection, deletes: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        conn.executemany("DELETE FROM alpha_user WHERE id = ?", [(oid,) for oid, _ in deletes])
+        rows = self._index_rows(deletes)
+        if rows:
+            conn.executemany("DELETE FROM managed_index WHERE prop = ? AND value_lower = ? AND object_id = ?",
+                             rows)
+        self._scans.clear()
+
+    # -- runs --------------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, mapping: str, mode: str, *, started: str,
+                  full_because: str | None = None, holder: str | None = None) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO recon_runs (id, mapping, mode, state, started, full_because, holder) "
+                "VALUES (?, ?, ?, 'ACTIVE', ?, ?, ?)", (run_id, mapping, mode, started, full_because, holder))
+
+    def finish_run(self, run_id: str, *, state: str, counts: Mapping[str, Any], processed: int, failures: int,
+                   ended: str, reason: str | None = None, mode: str | None = None,
+                   full_because: str | None = None,
+                   delta: tuple[str, str, str] | None = None) -> None:
+        """Close a run; with ``delta=(mapping, link, hash)`` store the delta link in the same transaction."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE recon_runs SET state = ?, counts = ?, processed = ?, failures = ?, ended = ?, "
+                "reason = ?, mode = coalesce(?, mode), full_because = coalesce(?, full_because) WHERE id = ?",
+                (state, _dumps(dict(counts)), processed, failures, ended, reason, mode, full_because, run_id))
+            if delta is not None:
+                mapping, link, digest = delta
+                conn.execute(
+                    "INSERT INTO sync_tokens (mapping, delta_link, select_hash, updated) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (mapping) DO UPDATE SET delta_link = excluded.delta_link, "
+                    "select_hash = excluded.select_hash, updated = excluded.updated",
+                    (mapping, link, digest, ended))
+
+    def fail_interrupted_runs(self, mapping: str) -> list[str]:
+        """Mark runs of ``mapping`` left ACTIVE by a process that died as FAILED; returns their ids.
+
+        Call this only while holding the environment lock: then no other run can be active.
+        """
+        with self.transaction() as conn:
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM recon_runs WHERE mapping = ? AND state = 'ACTIVE'", (mapping,))]
+            conn.executemany(
+                "UPDATE recon_runs SET state = 'FAILED', ended = ?, reason = ? WHERE id = ?",
+                [(_now(), "interrupted: the process ended before the run finished (its committed "
+                  "batches are kept; the next run converges)", rid) for rid in ids])
+        return ids
+
+    def _run(self, row: Sequence[Any]) -> RunRecord:
+        return RunRecord(row[0], row[1], row[2], row[3], _loads(row[4]), row[5], row[6], row[7], row[8],
+                         row[9], row[10])
+
+    _RUN_COLUMNS = "id, mapping, mode, state, counts, processed, failures, started, ended, reason, full_because"
+
+    def list_runs(self, mapping: str | None = None, limit: int | None = None) -> list[RunRecord]:
+        """Runs, newest first."""
+        sql = f"SELECT {self._RUN_COLUMNS} FROM recon_runs"
+        params: list[Any] = []
+        if mapping:
+            sql += " WHERE mapping = ?"
+            params.append(mapping)
+        sql += " ORDER BY started DESC, rowid DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [self._run(r) for r in self.conn.execute(sql, params)]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """A run by id, or by a unique prefix of its id (at least 4 characters)."""
+        row = self.conn.execute(f"SELECT {self._RUN_COLUMNS} FROM recon_runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None and len(run_id) >= 4:
+            rows = self.conn.execute(f"SELECT {self._RUN_COLUMNS} FROM recon_runs WHERE id LIKE ? ESCAPE '\\' "
+                                     "LIMIT 2", (run_id.replace("%", r"\%").replace("_", r"\_") + "%",)).fetchall()
+            if len(rows) == 2:
+                raise StateError(f"run id prefix {run_id!r} is ambiguous", hint="Give more characters of the id")
+            row = rows[0] if rows else None
+        return None if row is None else self._run(row)
+
+    def entries(self, run_id: str, *, situation: str | None = None, action: str | None = None,
+                status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """The entries of a run in order, optionally only those of one situation, action or status."""
+        sql = ("SELECT seq, phase, source_id, target_id, situation, action, status, message, changes "
+               "FROM recon_entries WHERE run_id = ?")
+        params: list[Any] = [run_id]
+        for column, value in (("situation", situation), ("action", action), ("status", status)):
+            if value:
+                sql += f" AND {column} = ?"
+                params.append(value.upper())
+        sql += " ORDER BY seq"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [
+            {"seq": r[0], "phase": r[1], "sourceId": r[2], "targetId": r[3], "situation": r[4], "action": r[5],
+             "status": r[6], "message": r[7], "changes": _loads(r[8]) if r[8] else None}
+            for r in self.conn.execute(sql, params)
+        ]
+
+    def prune_runs(self, *, keep: int | None = None, older_than_days: float | None = None,
+                   mapping: str | None = None) -> list[str]:
+        """Delete finished runs (and their entries) beyond the newest ``keep`` or older than the age."""
+        runs = [r for r in self.list_runs(mapping) if r.state != "ACTIVE"]
+        doomed: list[str] = []
+        if keep is not None:
+            doomed.extend(r.id for r in runs[keep:])
+        if older_than_days is not None:
+            cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat().replace("+00:00", "Z")
+            doomed.extend(r.id for r in runs if r.started < cutoff)
+        doomed = list(dict.fromkeys(doomed))
+        if doomed:
+            with self.transaction() as conn:
+                conn.executemany("DELETE FROM recon_entries WHERE run_id = ?", [(d,) for d in doomed])
+                conn.executemany("DELETE FROM recon_runs WHERE id = ?", [(d,) for d in doomed])
+        return doomed
+
+    def record_override(self, run_id: str, mapping: str, *, allowed: int, deletes: int, holder: str) -> None:
+        """Audit one `--allow-deletes N` that let a run delete or unlink ``deletes`` objects."""
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO recon_overrides VALUES (?, ?, ?, ?, ?, ?)",
+                         (run_id, mapping, allowed, deletes, _now(), holder))
+
+    def overrides(self, mapping: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT run_id, mapping, allowed, deletes, time, holder FROM recon_overrides"
+        rows = self.conn.execute(sql + (" WHERE mapping = ?" if mapping else "") + " ORDER BY time",
+                                 (mapping,) if mapping else ()).fetchall()
+        return [dict(zip(("runId", "mapping", "allowed", "deletes", "time", "holder"), r, strict=True))
+                for r in rows]
+
+    # -- delta state and retries -------------------------------------------------------------------
+
+    def delta_state(self, mapping: str) -> tuple[str, str] | None:
+        """``(delta link, select hash)`` stored for ``mapping``, or None."""
+        row = self.conn.execute("SELECT delta_link, select_hash FROM sync_tokens WHERE mapping = ?",
+                                (mapping,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def clear_delta(self, mapping: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM sync_tokens WHERE mapping = ?", (mapping,))
+
+    def retry_queue(self, mapping: str) -> list[tuple[str, str, int]]:
+        """``[(source id, reason, attempts)]`` waiting to be re-read by id."""
+        return self.conn.execute(
+            "SELECT source_id, reason, attempts FROM recon_retry WHERE mapping = ? ORDER BY source_id", (mapping,)
+        ).fetchall()
+
+    def prune_retries(self, mapping: str, keep_run: str) -> int:
+        """After a complete full run: forget retry marks that run did not renew (gone or out of scope)."""
+        with self.transaction() as conn:
+            return int(conn.execute("DELETE FROM recon_retry WHERE mapping = ? AND run_id != ?",
+                                    (mapping, keep_run)).rowcount)
+
+    def drop_retries(self, mapping: str, source_ids: Iterable[str]) -> None:
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM recon_retry WHERE mapping = ? AND source_id = ?",
+                             [(mapping, s) for s in source_ids])

@@ -1,0 +1,80 @@
+"""Plan files round-trip exactly and refuse tampering; JSON and Markdown views hide secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from controller.errors import UsageError
+from controller.plan import (
+    FORMAT_VERSION,
+    compute_plan,
+    plan_hash,
+    plan_to_json_data,
+    read_plan_file,
+    render_json,
+    render_markdown,
+    write_plan_file,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def plan_of(scenario: str):  # type: ignore[no-untyped-def]
+    applied = json.loads((FIXTURES / scenario / "applied.json").read_text())
+    desired = json.loads((FIXTURES / scenario / "desired.json").read_text())
+    return compute_plan(desired, applied, applied_serial=7, applied_lineage="lin", desired_hash="sha256:d",
+                        environment="dev")
+
+
+@pytest.mark.parametrize("scenario", ["update-mapping", "rename-mapping", "replace-mapping", "first-apply"])
+def test_plan_file_round_trips_exactly(tmp_path: Path, scenario: str) -> None:
+    plan = plan_of(scenario)
+    digest = write_plan_file(tmp_path / "p.json", plan)
+    again = read_plan_file(tmp_path / "p.json")
+    assert again == plan
+    assert plan_hash(again) == digest
+    data = json.loads((tmp_path / "p.json").read_text())
+    assert data["format_version"] == 1 and data["environment"] == "dev"
+    assert data["state"] == {"lineage": "lin", "serial": 7} and data["desired_hash"] == "sha256:d"
+
+
+def test_edited_or_foreign_plan_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    write_plan_file(path, plan_of("update-mapping"))
+    path.write_text(path.read_text().replace('"email"', '"e-mail"'))
+    with pytest.raises(UsageError, match="edited after it was saved"):
+        read_plan_file(path)
+    path.write_text("{}")
+    with pytest.raises(UsageError, match="not an idmctl plan file"):
+        read_plan_file(path)
+    with pytest.raises(UsageError, match="does not exist"):
+        read_plan_file(tmp_path / "missing.json")
+
+
+def test_json_view_is_documented_shape_without_fingerprints() -> None:
+    data = plan_to_json_data(plan_of("update-mapping"))
+    assert data["format_version"] == FORMAT_VERSION
+    assert data["summary"] == {"add": 0, "change": 2, "destroy": 0}
+    connector = next(c for c in data["changes"] if c["address"] == "Connector.entra")
+    assert connector["actions"] == ["update"]
+    assert connector["after"]["spec"]["clientSecret"] == {
+        "sensitive": True, "secret": "entra_client_secret", "checked": True}
+    assert "hmac-sha256" not in render_json(plan_of("update-mapping"))
+    mapping = next(c for c in data["changes"] if c["address"] == "Mapping.entra-users")
+    assert {"path": "/spec/properties/1/target", "change": "changed", "before": "mail", "after": "email",
+            "sensitive": False, "checked": True, "forces_replacement": False} in mapping["diffs"]
+    replaced = plan_to_json_data(plan_of("replace-mapping"))["changes"][0]
+    assert replaced["action"] == "replace" and replaced["actions"] == ["delete", "create"]
+
+
+def test_markdown_view_for_a_pull_request() -> None:
+    md = render_markdown(plan_of("replace-mapping"))
+    assert md.startswith("### idmctl plan for `dev`")
+    assert "**Plan: 1 to add, 0 to change, 1 to destroy.**" in md
+    assert "| `-/+` | `Mapping.entra-users` | replace | `/spec/target` |" in md
+    assert "> [!WARNING]" in md and "drops its links" in md
+    assert "```diff" in md and "hmac-sha256" not in md
+    assert "(sensitive, not checked)" in render_markdown(plan_of("secret-not-checked"))

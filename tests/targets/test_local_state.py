@@ -1,0 +1,158 @@
+"""The local target's file: creation, idempotent init, schema versions, applied state, all-or-nothing."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from conftest import environment
+
+from controller.errors import StalePlanError, StateError, StateNotInitialized
+from controller.targets import LocalTarget, Target, open_target
+from controller.targets.local import _schema
+
+CONNECTOR = {"apiVersion": "idmctl/v1", "kind": "Connector", "name": "entra", "metadata": {"name": "entra"},
+             "spec": {"type": "microsoft-graph", "tenantId": "f7ff6108-c26f-48dd-ae9e-9743eefbd11f",
+                      "clientSecret": {"sensitive": True, "secret": "entra_client_secret",
+                                       "fingerprint": "hmac-sha256:" + "0f" * 32}}}
+MAPPING = {"apiVersion": "idmctl/v1", "kind": "Mapping", "name": "entra-users",
+           "metadata": {"name": "entra-users"},
+           "spec": {"source": {"connector": "entra", "objectType": "User"}, "target": "managed/alpha_user",
+                    "properties": [{"source": "mail", "target": "mail"}]}}
+
+
+def test_missing_state_says_to_run_init(tmp_path: Path) -> None:
+    with pytest.raises(StateNotInitialized) as info:
+        open_target(tmp_path, environment("prod"))
+    assert "idmctl init --env prod" in str(info.value)
+    assert not (tmp_path / ".idmctl").exists() or not any((tmp_path / ".idmctl").iterdir())
+
+
+def test_init_creates_a_private_wal_file_and_is_idempotent(fresh_target: LocalTarget) -> None:
+    assert fresh_target.init() is True
+    assert isinstance(fresh_target, Target)
+    lineage = fresh_target.read_applied().lineage
+    assert fresh_target.init() is False
+    assert fresh_target.read_applied().lineage == lineage
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(f"{fresh_target.path}{suffix}")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    conn = fresh_target.connection
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert len(fresh_target.fingerprint_key) == 32
+
+
+def test_init_on_an_empty_file_left_by_a_crash_creates_the_state(fresh_target: LocalTarget) -> None:
+    fresh_target.path.parent.mkdir(parents=True)
+    fresh_target.path.touch()
+    assert not fresh_target.exists()
+    assert fresh_target.init() is True and fresh_target.exists()
+
+
+def test_write_applied_bumps_serial_and_audits(target: LocalTarget) -> None:
+    state = target.read_applied()
+    assert (state.serial, state.resources, state.applied_at) == (0, {}, None)
+    with target.lock("test", timeout=5) as lease:
+        after = target.write_applied({"Connector.entra": CONNECTOR, "Mapping.entra-users": MAPPING},
+                                     expected_serial=0, expected_lineage=state.lineage, lease=lease,
+                                     summary="Plan: 2 to add", plan_hash="sha256:p", git_commit="abc")
+        assert after.serial == 1 and after.resources == {"Connector.entra": CONNECTOR,
+                                                          "Mapping.entra-users": MAPPING}
+        after = target.write_applied({"Mapping.entra-users": None}, expected_serial=1,
+                                     expected_lineage=state.lineage, lease=lease, summary="1 to destroy")
+    assert after.serial == 2 and list(after.resources) == ["Connector.entra"]
+    log = target.audit_log()
+    assert [(e.action, e.serial, e.summary) for e in log] == [("apply", 2, "1 to destroy"),
+                                                              ("apply", 1, "Plan: 2 to add")]
+    assert log[1].plan_hash == "sha256:p" and log[1].git_commit == "abc" and log[1].user and log[1].host
+
+
+def test_stale_serial_or_lineage_is_refused(target: LocalTarget) -> None:
+    lineage = target.read_applied().lineage
+    with target.lock("test", timeout=5) as lease:
+        with pytest.raises(StalePlanError, match="serial 3"):
+            target.write_applied({"Connector.entra": CONNECTOR}, expected_serial=3, expected_lineage=lineage,
+                                 lease=lease, summary="x")
+        with pytest.raises(StalePlanError, match="lineage"):
+            target.write_applied({"Connector.entra": CONNECTOR}, expected_serial=0, expected_lineage="other",
+                                 lease=lease, summary="x")
+    assert target.read_applied().resources == {}
+
+
+def test_failure_mid_write_leaves_state_as_it_was(target: LocalTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    lineage = target.read_applied().lineage
+    written: list[str] = []
+    original = LocalTarget._write_resource
+
+    def failing(self: LocalTarget, conn: sqlite3.Connection, address: str, canonical: object) -> None:
+        if written:
+            raise OSError("disk full (injected)")
+        original(self, conn, address, canonical)  # type: ignore[arg-type]
+        written.append(address)
+
+    monkeypatch.setattr(LocalTarget, "_write_resource", failing)
+    with target.lock("test", timeout=5) as lease, pytest.raises(OSError, match="injected"):
+        target.write_applied({"Connector.entra": CONNECTOR, "Mapping.entra-users": MAPPING},
+                             expected_serial=0, expected_lineage=lineage, lease=lease, summary="x")
+    assert written == ["Connector.entra"]
+    state = target.read_applied()
+    assert (state.serial, state.resources) == (0, {})
+    assert target.audit_log() == []
+
+
+def test_older_schema_is_upgraded_in_one_transaction(target: LocalTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = target.path
+    with target.lock("t", 5) as lease:
+        target.write_applied({"Connector.entra": CONNECTOR}, expected_serial=0,
+                             expected_lineage=target.read_applied().lineage, lease=lease, summary="x")
+    target.close()
+    # The code moves on to a fake next version whose upgrade adds a column.
+    monkeypatch.setattr(_schema, "SCHEMA_VERSION", _schema.SCHEMA_VERSION + 1)
+    monkeypatch.setitem(_schema.UPGRADES, _schema.SCHEMA_VERSION,
+                        "-- fake upgrade\nALTER TABLE applied_resources ADD COLUMN note TEXT;\n"
+                        "UPDATE applied_resources SET note = 'upgraded';")
+    upgraded = open_target(path.parent.parent, environment())
+    conn = upgraded.connection
+    assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == _schema.SCHEMA_VERSION
+    assert conn.execute("SELECT note FROM applied_resources").fetchall() == [("upgraded",)]
+    assert upgraded.read_applied().resources == {"Connector.entra": CONNECTOR}
+    upgraded.close()
+
+
+def test_failed_upgrade_changes_nothing(target: LocalTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, version = target.path, _schema.SCHEMA_VERSION
+    target.close()
+    monkeypatch.setattr(_schema, "SCHEMA_VERSION", version + 1)
+    monkeypatch.setitem(_schema.UPGRADES, version + 1,
+                        "ALTER TABLE applied_resources ADD COLUMN note TEXT;\nSELECT * FROM no_such_table;")
+    with pytest.raises(sqlite3.OperationalError):
+        open_target(path.parent.parent, environment())
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == version
+    assert "note" not in {row[1] for row in conn.execute("PRAGMA table_info(applied_resources)")}
+    conn.close()
+
+
+def test_state_from_a_newer_idmctl_is_refused(target: LocalTarget) -> None:
+    target.connection.execute("UPDATE meta SET schema_version = 99")
+    target.close()
+    with pytest.raises(StateError, match="schema version 99"):
+        open_target(target.path.parent.parent, environment())
+
+
+def test_target_path_is_relative_to_the_root_and_parents_are_created(tmp_path: Path) -> None:
+    target = open_target(tmp_path, environment("qa", "state/deep/qa.sqlite"), must_exist=False)
+    target.init()
+    assert target.path == (tmp_path / "state/deep/qa.sqlite").resolve()
+    assert os.path.isfile(target.path)
+    target.close()
+
+
+def test_identity_and_schedule_stores_share_the_state_file(target: LocalTarget) -> None:
+    assert target.identities.count() == 0
+    assert target.identities is target.identities
+    assert target.schedules.all() == {}

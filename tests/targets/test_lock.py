@@ -1,0 +1,143 @@
+"""The environment lock: one holder, a clear error naming it, renewal, force-unlock, dead holders."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import environment
+
+from controller.errors import LockHeldError, StateError
+from controller.targets import LocalTarget, open_target
+
+CONNECTOR = {"apiVersion": "idmctl/v1", "kind": "Connector", "name": "entra", "spec": {"type": "microsoft-graph"}}
+
+
+def holder_process(root: Path, ttl: float, *, hold_until: Path | None = None) -> subprocess.Popen[str]:
+    """A separate process that takes the lock, prints its lease, and holds it (until a file appears)."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from controller.targets import open_target
+        target = open_target(Path({str(root)!r}), {environment()!r})
+        with target.lock("holder-process", timeout=60, ttl={ttl}) as lease:
+            print(lease.lock_id, flush=True)
+            stop = {str(hold_until) if hold_until else None!r}
+            while stop is None or not Path(stop).exists():
+                time.sleep(0.05)
+        print("released", flush=True)
+    """)
+    return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+
+
+def test_second_writer_gets_an_error_naming_the_holder(target: LocalTarget) -> None:
+    with target.lock("idmctl apply (alice)", timeout=5) as lease:
+        assert target.current_lock() == lease
+        with pytest.raises(LockHeldError) as info, target.lock("idmctl reconcile", timeout=0):
+            pass
+    message = str(info.value)
+    for part in ("idmctl apply (alice)", f"pid {os.getpid()}", lease.host, lease.lock_id,
+                 f"idmctl force-unlock --env dev {lease.lock_id}"):
+        assert part in message
+    assert info.value.lock_id == lease.lock_id and info.value.holder == "idmctl apply (alice)"
+    assert target.current_lock() is None
+    with target.lock("next", timeout=0) as again:
+        assert again.lock_id != lease.lock_id
+
+
+def test_waiter_is_told_once_and_gets_the_lock_when_released(target: LocalTarget, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    proc = holder_process(tmp_path, ttl=30, hold_until=release)
+    assert proc.stdout is not None
+    held_id = proc.stdout.readline().strip()
+    seen: list[str] = []
+
+    def on_wait(lease):  # type: ignore[no-untyped-def]
+        seen.append(lease.lock_id)
+        release.touch()  # the holder finishes only once we are known to be waiting
+
+    with target.lock("waiter", timeout=60, on_wait=on_wait) as lease:
+        assert lease.holder == "waiter"
+    assert seen == [held_id]
+    assert proc.communicate(timeout=60)[0].strip() == "released" and proc.returncode == 0
+
+
+def test_lease_is_renewed_while_held(target: LocalTarget) -> None:
+    with target.lock("long job", timeout=0, ttl=0.6) as lease:
+        first_expiry = lease.expires
+        deadline = time.monotonic() + 30
+        while (current := target.current_lock()) is not None and current.expires <= first_expiry:
+            assert time.monotonic() < deadline, "the lease was never renewed"
+            time.sleep(0.05)
+        assert current is not None and current.lock_id == lease.lock_id
+        assert not lease.lost.is_set()
+
+
+def test_lock_of_a_killed_process_is_taken_over_after_expiry(target: LocalTarget, tmp_path: Path) -> None:
+    proc = holder_process(tmp_path, ttl=1.0)
+    assert proc.stdout is not None
+    dead_id = proc.stdout.readline().strip()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    leftover = target.connection.execute("SELECT lock_id, pid FROM env_lock").fetchone()
+    assert leftover == (dead_id, proc.pid)  # nobody released it: the process died holding it
+    with target.lock("survivor", timeout=60) as lease:
+        assert lease.holder == "survivor" and lease.lock_id != dead_id
+
+
+def test_force_unlock_frees_the_lock_and_is_audited(target: LocalTarget, tmp_path: Path) -> None:
+    proc = holder_process(tmp_path, ttl=3600)
+    assert proc.stdout is not None
+    held_id = proc.stdout.readline().strip()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    with pytest.raises(StateError, match="no lock with id nope"):
+        target.force_unlock("nope")
+    removed = target.force_unlock(held_id)
+    assert removed.holder == "holder-process"
+    assert target.current_lock() is None
+    assert target.audit_log()[0].action == "force-unlock"
+    with target.lock("next", timeout=0):
+        pass
+
+
+def test_a_lost_lease_cannot_write(target: LocalTarget) -> None:
+    lineage = target.read_applied().lineage
+    with target.lock("slow", timeout=0) as lease:
+        target.force_unlock(lease.lock_id)
+        with pytest.raises(LockHeldError, match="nothing was written"):
+            target.write_applied({"Connector.entra": CONNECTOR}, expected_serial=0, expected_lineage=lineage,
+                                 lease=lease, summary="x")
+    assert target.read_applied().resources == {}
+
+
+def test_concurrent_writers_serialise(tmp_path: Path, target: LocalTarget) -> None:
+    """Each process reads the serial under the lock and writes serial+1: none is ever stale."""
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from controller.targets import open_target
+        target = open_target(Path({str(tmp_path)!r}), {environment()!r})
+        for i in range(5):
+            with target.lock("writer", timeout=120) as lease:
+                state = target.read_applied()
+                target.write_applied({{"Connector.entra": {CONNECTOR!r}}}, expected_serial=state.serial,
+                                     expected_lineage=state.lineage, lease=lease, summary="x")
+    """)
+    cwd = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", script], cwd=cwd) for _ in range(3)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
+    assert target.read_applied().serial == 15
+    assert len(target.audit_log()) == 15
+
+
+def test_open_target_accepts_a_different_root(tmp_path: Path) -> None:
+    target = open_target(tmp_path, environment(), must_exist=False)
+    assert target.location == str((tmp_path / ".idmctl/dev.db").resolve())
+    target.close()
