@@ -9,8 +9,10 @@ check-in is verified from the commands' JSON output; the demo exits 1 at the fir
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -25,7 +27,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = "demo"
-PORT = 47443
+PORT = 47443  # environments/demo/environment.yaml points here
 STATE_DIR = ROOT / ".emulator"
 MAPPING = "entra-users"
 SAM_MAIL = "scarter@example.com"
@@ -49,10 +51,12 @@ def check_in(text: str) -> None:
 
 def idmctl(*args: str, expect: tuple[int, ...] = (0,), show: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `idmctl ARGS` like a user; show what it printed; fail on an unexpected exit code."""
-    cmd = [sys.executable, "-m", "controller", *args]
-    print(f"{DIM}$ idmctl {' '.join(args)}{RESET}", flush=True)
+    cmd = [sys.executable, "-m", "controller", *args]  # the installed idmctl, run as a user would
+    print(f"{DIM}$ idmctl {shlex.join(args)}{RESET}", flush=True)
+    # Output is captured (to verify it), so tell rich how wide the reader's terminal is.
+    width = str(max(shutil.get_terminal_size((120, 24)).columns, 120))
     proc = subprocess.run(cmd, cwd=ROOT, text=True, capture_output=True,
-                          env={**os.environ, "IDMCTL_ROOT": str(ROOT)})
+                          env={**os.environ, "IDMCTL_ROOT": str(ROOT), "COLUMNS": width})
     if show:
         if proc.stdout.strip():
             print(proc.stdout.rstrip())
@@ -215,6 +219,15 @@ def run_demo() -> None:
 
 
 def main() -> int:
+    global ROOT, PORT, STATE_DIR
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="configuration repository (default: this checkout)")
+    parser.add_argument("--port", type=int, default=PORT,
+                        help="emulator port; must match environments/demo/environment.yaml")
+    args = parser.parse_args()
+    ROOT, PORT = args.root.resolve(), args.port
+    STATE_DIR = ROOT / ".emulator"
     try:
         run_demo()
     except DemoFailed as exc:
