@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +52,53 @@ def emulator_session(tmp_path_factory: pytest.TempPathFactory):
 
     with Emulator(tmp_path_factory.mktemp("emulator-session")) as emu:
         yield emu
+
+
+# -- a configuration repository made from environments/demo, aimed at an emulator ------------------
+
+_KEEP: object = object()
+
+
+class DemoRepo:
+    """Writes configuration repositories copied from ``environments/demo`` and pointed at an emulator.
+
+    ``source_filter`` replaces the demo's filter variable (``None``: no filter, prod's setting);
+    ``mapping`` holds Mapping spec fields to replace (``policies``, ``safety``, ``correlation``,
+    ``properties`` ...). Nothing is initialised or applied here: that is the caller's story.
+    """
+
+    def __call__(self, root: Path, emu: Any, *, client_id: str | None = None, secret_file: Path | None = None,
+                 source_filter: object = _KEEP, mapping: dict[str, object] | None = None) -> Path:
+        shutil.copytree(REPO / "environments" / "demo", root / "environments" / "demo")
+        env_file = root / "environments" / "demo" / "environment.yaml"
+        text = env_file.read_text()
+        text = text.replace("https://127.0.0.1:47443", emu.base_url)
+        text = text.replace(".emulator/ca.pem", str(emu.ca_path))
+        text = text.replace(".emulator/client_secret", str(secret_file or emu.client_secret_path))
+        text = re.sub(r"(entra_client_id: )\S+", lambda m: m.group(1) + (client_id or emu.client_id), text)
+        if source_filter is not _KEEP:
+            value = "null" if source_filter is None else "'" + str(source_filter).replace("'", "''") + "'"
+            text, n = re.subn(r"(source_filter: ).*", lambda m: m.group(1) + value, text)
+            assert n == 1, "environments/demo/environment.yaml has no source_filter variable any more"
+        env_file.write_text(text)
+        if mapping:
+            self.edit_mapping(root, **mapping)
+        return root
+
+    @staticmethod
+    def edit_mapping(root: Path, **changes: object) -> None:
+        """Replace fields of the demo Mapping's spec in place, keeping the file's comments."""
+        from ruamel.yaml import YAML
+
+        path = root / "environments" / "demo" / "mapping.yaml"
+        yaml = YAML()
+        doc = yaml.load(path.read_text())
+        doc["spec"].update(changes)
+        with path.open("w") as fh:
+            yaml.dump(doc, fh)
+
+
+@pytest.fixture
+def demo_repo() -> DemoRepo:
+    """``demo_repo(root, emulator, ...)``: environments/demo copied to ``root`` and aimed at ``emulator``."""
+    return DemoRepo()

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,21 +11,8 @@ import pytest
 from controller.cli import run
 from controller.emulator import Emulator
 
-REPO = Path(__file__).resolve().parents[2]
+DemoRepo = Callable[..., Path]  # the `demo_repo` fixture of tests/conftest.py
 LEAK = "Never-Print-Me~0123456789.abcdefXYZ"
-
-
-def demo_repo(root: Path, emu: Emulator, *, client_id: str | None = None, secret_file: Path | None = None) -> Path:
-    """A configuration repository holding environments/demo, its variables aimed at ``emu``."""
-    shutil.copytree(REPO / "environments" / "demo", root / "environments" / "demo")
-    env_file = root / "environments" / "demo" / "environment.yaml"
-    text = env_file.read_text()
-    text = text.replace("https://127.0.0.1:47443", emu.base_url)
-    text = text.replace(".emulator/ca.pem", str(emu.ca_path))
-    text = text.replace(".emulator/client_secret", str(secret_file or emu.client_secret_path))
-    text = re.sub(r"(entra_client_id: )\S+", lambda m: m.group(1) + (client_id or emu.client_id), text)
-    env_file.write_text(text)
-    return root
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -36,7 +22,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 
 
 def test_connector_test_says_connected(emulator_session: Emulator, tmp_path: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+                                       capsys: pytest.CaptureFixture[str], demo_repo: DemoRepo) -> None:
     root = demo_repo(tmp_path, emulator_session)
     code, out, err = _run(capsys, "connector", "test", "--env", "demo", "--root", str(root))
     assert code == 0, err
@@ -52,7 +38,8 @@ def test_connector_test_says_connected(emulator_session: Emulator, tmp_path: Pat
 
 
 def test_connector_test_wrong_secret_exits_1_with_the_reason(emulator_session: Emulator, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             demo_repo: DemoRepo) -> None:
     secret_file = tmp_path / "wrong_secret"
     secret_file.write_text(LEAK + "\n")
     root = demo_repo(tmp_path / "repo", emulator_session, secret_file=secret_file)
@@ -68,7 +55,8 @@ def test_connector_test_wrong_secret_exits_1_with_the_reason(emulator_session: E
 
 
 def test_connector_test_without_roles_names_the_permission(emulator_session: Emulator, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           demo_repo: DemoRepo) -> None:
     client_id, secret = emulator_session.add_app([])
     secret_file = tmp_path / "secret"
     secret_file.write_text(secret)
@@ -81,14 +69,14 @@ def test_connector_test_without_roles_names_the_permission(emulator_session: Emu
 
 
 def test_unknown_connector_name_is_a_usage_error(emulator_session: Emulator, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+                                                 capsys: pytest.CaptureFixture[str], demo_repo: DemoRepo) -> None:
     root = demo_repo(tmp_path, emulator_session)
     code, _, err = _run(capsys, "connector", "test", "--env", "demo", "nope", "--root", str(root))
     assert code == 1 and "no connector named 'nope'" in err and "entra" in err
 
 
 def test_preview_shows_mapped_attributes(emulator_session: Emulator, tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str],
+                                         capsys: pytest.CaptureFixture[str], demo_repo: DemoRepo,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     root = demo_repo(tmp_path, emulator_session)
@@ -111,7 +99,7 @@ def test_preview_shows_mapped_attributes(emulator_session: Emulator, tmp_path: P
 
 
 def test_applied_configuration_wins_over_the_files(emulator_session: Emulator, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+                                                   capsys: pytest.CaptureFixture[str], demo_repo: DemoRepo) -> None:
     from controller.config import load_environment
     from controller.targets import open_target
 

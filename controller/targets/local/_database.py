@@ -62,8 +62,22 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception: all or nothing."""
+def transaction(conn: sqlite3.Connection, savepoint: str = "nested") -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception: all or nothing.
+
+    Inside a transaction the caller already holds, it is a savepoint: the inner work is undone on
+    error and the outer transaction decides.
+    """
+    if conn.in_transaction:
+        conn.execute(f"SAVEPOINT {savepoint}")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute(f"ROLLBACK TO {savepoint}")
+            conn.execute(f"RELEASE {savepoint}")
+            raise
+        conn.execute(f"RELEASE {savepoint}")
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn

@@ -19,6 +19,7 @@ from typing import Any
 
 from controller.config.managed import ALPHA_USER
 from controller.errors import ManagedObjectInvalid, StateError
+from controller.targets.local._database import transaction
 
 __all__ = [
     "DEFAULT_INDEXED",
@@ -173,24 +174,8 @@ class IdentityStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (a savepoint when the caller already holds one)."""
-        conn = self.conn
-        if conn.in_transaction:
-            conn.execute("SAVEPOINT identities")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK TO identities")
-                conn.execute("RELEASE identities")
-                raise
-            conn.execute("RELEASE identities")
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.conn, "identities") as conn:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     # -- managed objects ---------------------------------------------------------------------------
 
