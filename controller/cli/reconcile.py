@@ -120,8 +120,9 @@ def register(app: typer.Typer) -> None:
             "--allow-deletes", min=0, help="Let the safety guard pass up to N deletes/unlinks (audited).")] = None,
         reset_delta: Annotated[bool, typer.Option("--reset-delta", help="Ignore the stored delta link: "
                                                   "run full and store a new one.")] = False,
+        # Longer than the lease's 30 s life: a rerun after a killed run waits the dead lease out.
         lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the "
-                                                    "environment lock.")] = 10.0,
+                                                    "environment lock.")] = 45.0,
         root: RootOpt = None,
         json_out: JsonOpt = False,
         verbose: VerboseOpt = False,

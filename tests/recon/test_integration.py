@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,21 +10,11 @@ import pytest
 
 from controller.cli import run as cli
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
-def demo(tmp_path: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
+def demo(tmp_path: Path, emulator: Any, demo_repo: Any, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A configuration repository with environments/demo pointed at this test's emulator."""
-    root = tmp_path / "repo"
-    shutil.copytree(REPO / "environments" / "demo", root / "environments" / "demo")
-    env_file = root / "environments" / "demo" / "environment.yaml"
-    text = env_file.read_text()
-    text = text.replace("https://127.0.0.1:47443", emulator.base_url)
-    text = text.replace("00000000-0000-4000-8000-0000000000de", emulator.client_id)
-    text = text.replace(".emulator/ca.pem", str(emulator.ca_path))
-    text = text.replace(".emulator/client_secret", str(emulator.client_secret_path))
-    env_file.write_text(text)
+    root = demo_repo(tmp_path / "repo", emulator)
     monkeypatch.chdir(root)
     monkeypatch.delenv("IDMCTL_ROOT", raising=False)
     assert cli(["init", "--env", "demo"]) == 0

@@ -1,0 +1,130 @@
+"""Users that disappear from Entra ID: kept by default, deleted when the rule says so, guarded in bulk.
+
+SOURCE_MISSING, LINK_ONLY and the safety guard, each through the CLI with the deletes made in the
+emulator the way an administrator makes them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+PEOPLE_ONLY = "givenName pr and surname pr"  # the tenant's people, not its rooms and shared mailbox
+
+
+def test_user_deleted_in_entra_is_kept_by_default_then_deleted_by_rule(emulator: Any, idm: Any,
+                                                                       entra_admin: Any) -> None:
+    env = idm(emulator)
+    assert env.reconcile()[0] == 0
+    [sam] = env.identities()
+    user = entra_admin.find("scarter@example.com")
+    entra_admin.delete(user["id"])  # soft delete: the recycle bin
+
+    code, run = env.reconcile("--incremental")
+    assert code == 0, run["reason"]
+    assert run["situations"] == {"SOURCE_MISSING": 1} and run["actions"] == {"EXCEPTION": 1}
+    assert run["failures"] == 0  # an EXCEPTION is for a person to look at, not a failed entry
+    [entry] = env.run_record(run["id"])["entries"]
+    assert (entry["sourceId"], entry["targetId"], entry["phase"]) == (user["id"], sam["_id"], "deleted")
+    assert "soft-deleted in Entra ID" in entry["message"]
+    assert env.identities() == [sam]  # kept, unchanged
+    assert env.get(sam["_id"])["_links"] == [{"mapping": "entra-users", "sourceId": user["id"]}]
+
+    # The team decides that identities follow Entra ID deletes.
+    env.edit_mapping(policies={"base": "default", "rules": {"LINK_ONLY": "UNLINK", "SOURCE_MISSING": "DELETE"}})
+    plan = env.cli("plan", "--env", "demo", "--detailed-exitcode")
+    assert plan.code == 2, plan.text
+    assert "~ Mapping.entra-users" in plan.out and "SOURCE_MISSING" in plan.out and "DELETE" in plan.out
+    assert "will be full" not in plan.out  # the rules select nothing new
+    env.apply()
+
+    # The delete was reported once by the delta round; the next full run finds the source gone (404 by id).
+    code, run = env.reconcile("--incremental")
+    assert code == 0 and run["situations"] == {} and env.identities() == [sam]
+    # With Sam gone the demo filter matches nobody: an empty source is blocked until a person says so.
+    code, run = env.reconcile()
+    assert code == 3 and run["state"] == "BLOCKED" and "no objects in scope" in run["reason"]
+    assert env.identities() == [sam]
+    code, run = env.reconcile("--allow-deletes", "1")
+    assert code == 0, run["reason"]
+    assert run["situations"] == {"SOURCE_MISSING": 1} and run["actions"] == {"DELETE": 1}
+    assert env.identities() == [] and env.store_rows() == {"alpha_user": [], "links": []}
+    [entry] = env.run_record(run["id"], "--action", "DELETE")["entries"]
+    assert entry["sourceId"] == user["id"] and entry["targetId"] == sam["_id"]
+
+
+def test_link_only_after_identity_and_entra_delete_is_unlinked(emulator: Any, idm: Any, entra_admin: Any) -> None:
+    env = idm(emulator)
+    assert env.reconcile()[0] == 0
+    [sam] = env.identities()
+    deleted = env.cli("identities", "delete", "--env", "demo", sam["_id"])
+    assert deleted.code == 0 and f"Deleted managed/alpha_user/{sam['_id']}" in deleted.out
+    assert env.identities() == []
+    user = entra_admin.find("scarter@example.com")
+    assert [row[1:3] for row in env.store_rows()["links"]] == [(user["id"], sam["_id"])]  # the link stays
+    entra_admin.delete(user["id"])
+
+    code, run = env.reconcile("--incremental")
+    assert code == 0, run["reason"]
+    assert run["situations"] == {"LINK_ONLY": 1} and run["actions"] == {"UNLINK": 1}
+    assert run["deletes"] == 0  # LINK_ONLY's target is already gone: the guard does not count it
+    [entry] = env.run_record(run["id"])["entries"]
+    assert (entry["situation"], entry["action"], entry["sourceId"], entry["targetId"]) == (
+        "LINK_ONLY", "UNLINK", user["id"], sam["_id"])
+    assert env.store_rows()["links"] == []
+
+
+def test_guard_blocks_mass_deletes_until_allowed(emulator: Any, idm: Any, entra_admin: Any) -> None:
+    env = idm(emulator, source_filter=PEOPLE_ONLY, mapping={
+        "policies": {"base": "default", "rules": {"LINK_ONLY": "UNLINK", "SOURCE_MISSING": "DELETE"}},
+        "safety": {"maxDeletes": 2, "maxDeletePercent": 50, "allowEmptySource": False}})
+    code, run = env.reconcile()
+    assert code == 0, run["reason"]
+    assert run["actions"] == {"CREATE": 26} and run["outOfScope"] == 7
+    before = env.store_rows()
+
+    # Three people leave on the same day.
+    leavers = [emulator.get_user(f"{n}@{emulator.domain}") for n in ("AdeleV", "AlexW", "BenW")]
+    for user in leavers:
+        entra_admin.delete(user["id"])
+
+    result = env.cli("reconcile", "--env", "demo", "--mapping", "entra-users", "--incremental")
+    assert result.code == 3, result.text
+    assert "BLOCKED" in result.out and "exceed safety.maxDeletes (2)" in result.out
+    assert "--allow-deletes 3" in result.out
+    [run] = env.json("runs", "list", "--env", "demo", "--limit", "1")
+    assert run["state"] == "BLOCKED" and "Nothing was deleted" in run["reason"]
+    assert run["situations"] == {"SOURCE_MISSING": 3} and run["actions"] == {"DELETE": 3}
+    assert env.store_rows() == before
+
+    # The delta link did not advance: the same three deletes are seen again, and blocked again.
+    code, run = env.reconcile("--incremental")
+    assert code == 3 and run["state"] == "BLOCKED" and run["situations"] == {"SOURCE_MISSING": 3}
+    assert run["mode"] == "incremental"
+    code, run = env.reconcile("--incremental", "--allow-deletes", "2")
+    assert code == 3 and "--allow-deletes 2 is not enough" in run["reason"]
+    assert env.store_rows() == before
+
+    # A person reviews them and lets exactly these through.
+    code, run = env.reconcile("--incremental", "--allow-deletes", "3")
+    assert code == 0, run["reason"]
+    assert run["state"] == "SUCCESS" and run["actions"] == {"DELETE": 3} and run["deletes"] == 3
+    remaining = env.by_user_name()
+    assert len(remaining) == 23 and not {u["userPrincipalName"] for u in leavers} & set(remaining)
+    deleted = {e["sourceId"] for e in env.run_record(run["id"], "--action", "DELETE")["entries"]}
+    assert deleted == {u["id"] for u in leavers}
+
+    conn = sqlite3.connect(f"file:{env.db}?mode=ro", uri=True)
+    try:
+        audit = conn.execute("SELECT action, summary, details FROM audit_log WHERE action = 'allow-deletes'").fetchall()
+        overrides = conn.execute("SELECT run_id, allowed, deletes FROM recon_overrides").fetchall()
+    finally:
+        conn.close()
+    [(action, summary, details)] = audit
+    assert "--allow-deletes 3" in summary and json.loads(details)["run"] == run["id"]
+    assert overrides == [(run["id"], 3, 3)]
+
+    # Done: the next incremental run has nothing left to delete.
+    code, run = env.reconcile("--incremental")
+    assert code == 0 and run["situations"] == {}
