@@ -36,6 +36,7 @@ def show_diagnostics(out: Output, diagnostics: Iterable[Diagnostic]) -> None:
     """Warnings from loading the files on stderr; informational notes only with --verbose."""
     for diagnostic in diagnostics:
         if diagnostic.severity == "warning":
-            out.warn(diagnostic.format())
-        elif diagnostic.severity == "info":
-            out.detail(diagnostic.format())
+            if not out.quiet:  # format() already says "warning:"; a path or message is not rich markup
+                out.err.print(diagnostic.format(), markup=False)
+        elif diagnostic.severity == "info" and out.verbose and not out.json_mode:
+            out.err.print(diagnostic.format(), markup=False)

@@ -29,7 +29,7 @@ def _approver(out: Output, env: str, auto_approve: bool):  # type: ignore[no-unt
                 f"apply needs approval and there is no terminal to ask on (environment {env!r}); nothing "
                 "was changed",
                 hint=f"Review the plan and rerun with --auto-approve, or save it with `idmctl plan --env {env} "
-                "--out FILE` and run `idmctl apply --env E FILE`")
+                f"--out FILE` and run `idmctl apply --env {env} FILE`")
         out.print("\nDo you want to perform these actions? Only 'yes' will be accepted.")
         return out.console.input("  Enter a value: ").strip() == "yes"
 

@@ -15,6 +15,8 @@ from controller.cli._common import (
 )
 from controller.config import ValidationReport, environment_names, validate_environment
 
+__all__ = ["register"]
+
 
 def register(app: typer.Typer) -> None:
     app.command("validate")(validate)

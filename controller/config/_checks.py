@@ -98,7 +98,8 @@ def semantic_checks(items: list[Located], root: Path, env_name: str, *,
 
     for item in by_kind.get("Connector", {}).values():
         ca = item.model.spec.caBundle
-        if ca and not (root / ca).is_file() and not Path(ca).is_file():
+        # Relative to the repository root, as the connector resolves it (never the working directory).
+        if ca and not (root / Path(ca).expanduser()).is_file():
             diags.append(Diagnostic(
                 "warning", f"caBundle {ca!r} does not exist (yet)",
                 "It must exist when the connector is used (the emulator writes its CA when it starts)",

@@ -90,7 +90,7 @@ class ResourceSet:
             path = path if path.is_absolute() else self.root / path
             try:
                 return path.read_text(encoding="utf-8").rstrip("\r\n") or None
-            except OSError:
+            except (OSError, UnicodeDecodeError):  # missing, a folder, unreadable or not text: not available
                 return None
         return None
 
@@ -108,11 +108,12 @@ class ResourceSet:
             raise ConfigError([Diagnostic(
                 "error", f"secret {name!r} is not declared in environment {self.name!r}",
                 "Declare it under spec.secrets with fromEnv or fromFile")])
-        where = f"environment variable {source.fromEnv}" if source.fromEnv else f"file {source.fromFile}"
+        where = (f"environment variable {source.fromEnv} is not set" if source.fromEnv
+                 else f"file {source.fromFile} is missing, empty, unreadable or not UTF-8 text")
         hint = (f"Export {source.fromEnv}=<the client secret's Value>" if source.fromEnv
-                else f"Create {source.fromFile} holding the value (mode 0600)")
-        raise ConfigError([Diagnostic("error", f"secret {name!r} is not available: {where} is not set",
-                                      hint)])
+                else f"Create {source.fromFile} holding the value (mode 0600; relative paths are from the "
+                     "repository root)")
+        raise ConfigError([Diagnostic("error", f"secret {name!r} is not available: {where}", hint)])
 
     # --- canonical form ----------------------------------------------------------------------
 

@@ -132,8 +132,13 @@ class Emulator:
         """Create or reuse the key material, load the users, and serve on 127.0.0.1 in a thread."""
         if self._server is not None:
             return self
-        keys = ensure_key_material(self.state_dir)
-        self._secret = self._load_or_make_secret()
+        try:
+            keys = ensure_key_material(self.state_dir)
+            self._secret = self._load_or_make_secret()
+        except OSError as exc:
+            raise EmulatorError(f"cannot use the state directory {self.state_dir}: {exc.strerror or exc}",
+                                hint="Pass --state-dir a folder you may write (it keeps the CA and the "
+                                     "client secret)") from None
         users = _sample_users() + [SAM_CARTER] if self._seed_sample else []
         if self._users_file is not None:
             users += load_users_file(self._users_file)
@@ -425,7 +430,7 @@ def serve(emulator: Emulator, *, on_ready: Callable[[Emulator], None] | None = N
             while not stop.wait(0.5):
                 pass
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # never written, or the state directory was unusable
             info_path.unlink()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

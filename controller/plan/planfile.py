@@ -6,6 +6,7 @@ the hash of the desired state, so a stale plan is refused. It holds no secret: o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -89,10 +90,18 @@ def write_plan_file(path: Path, plan: Plan) -> str:
         "plan_hash": digest,
         "plan": encode_plan(plan),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise UsageError(f"--out {path} is a folder", hint="Name a file to save the plan in, e.g. --out dev.plan")
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise UsageError(f"cannot save the plan to {path}: {exc.strerror or exc}",
+                         hint="Pass --out a file in a folder you may write") from None
     return digest
 
 

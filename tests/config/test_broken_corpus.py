@@ -389,7 +389,7 @@ def test_every_diagnostic_is_one_readable_line(make_env: Callable[..., Path], ca
     for diag in validate_environment(root, "dev").diagnostics:
         line = diag.format()
         assert "\n" not in line
-        assert line.startswith(f"{diag.pos.file}:{diag.pos.line}")
+        assert line.startswith(f"{diag.pos}: ")  # "file:line", or just "file" for a whole file or folder
         assert "Xy8Q~" not in line  # the literal secret of literal-client-secret is never echoed
 
 
@@ -411,7 +411,7 @@ def test_cli_reports_each_problem_as_one_line(
     assert "Xy8Q~" not in out + err
     lines = err.splitlines()
     for want in case.expect:
-        prefix = f"error: {want.file}:{want.line}"
+        prefix = f"error: {want.file}:{want.line}" if want.line else f"error: {want.file}: "
         assert any(line.startswith(prefix) and want.message.rstrip(".") in line for line in lines), (prefix, err)
     assert "dev: " in out and "error(s)" in out
 

@@ -37,11 +37,18 @@ def create_file(path: Path) -> bool:
     The file is made with ``os.open`` before SQLite touches it, so it is never world-readable, not even
     for an instant; SQLite gives its -wal and -shm files the same mode.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
-        return False
+        if path.parent.is_dir():
+            return False
+        raise StateError(f"cannot create the state at {path}: {path.parent} exists and is not a folder",
+                         hint="Point spec.target.path in environment.yaml at a file in a folder") from None
+    except OSError as exc:
+        raise StateError(f"cannot create the state at {path}: {exc.strerror or exc}",
+                         hint="Point spec.target.path in environment.yaml at a folder you may write, "
+                              "or fix that folder's permissions") from None
     os.close(fd)
     os.chmod(path, 0o600)  # in case a umask widened nothing but a filesystem ignored the mode
     return True
