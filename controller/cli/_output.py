@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -11,6 +12,15 @@ from rich.console import Console
 from controller.errors import ConfigError, IdmctlError
 
 __all__ = ["Output", "print_error"]
+
+
+def _width(stream: Any) -> int | None:
+    # Piped output (CI logs, files) has no terminal: rich would assume 80 columns and squeeze tables
+    # until columns vanish. Use COLUMNS when set, else a width that fits our widest table.
+    if stream.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else 160
 
 
 def print_error(exc: IdmctlError) -> None:
@@ -33,8 +43,8 @@ class Output:
         self.json_mode = json_mode
         self.verbose = verbose
         self.quiet = quiet
-        self.console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
-        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True)
+        self.console = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=_width(sys.stdout))
+        self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True, width=_width(sys.stderr))
 
     @property
     def interactive(self) -> bool:

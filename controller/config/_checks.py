@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from controller.config._resolve import Resolution
+from controller.config._resources import describe_secret_source, read_secret_source
 from controller.config._yaml import Document
 from controller.config.managed import MANAGED_TYPES
 from controller.config.models import Action, Situation
@@ -91,10 +92,16 @@ def semantic_checks(items: list[Located], root: Path, env_name: str, *,
                 "error", f"Environment is named {item.name!r} but lives in environments/{env_name}/",
                 f"Set metadata.name: {env_name}", item.doc.pos("/metadata/name"), "/metadata/name"))
         for name, source in item.model.spec.secrets.items():
+            p = f"/spec/secrets/{name}"
             if bool(source.fromEnv) == bool(source.fromFile):
-                p = f"/spec/secrets/{name}"
                 diags.append(Diagnostic("error", f"secret {name!r} needs exactly one of fromEnv or fromFile",
                                         "Example: {fromEnv: ENTRA_CLIENT_SECRET}", item.doc.pos(p), p))
+            elif read_secret_source(source, root) is None:
+                # Not an error: a pull request from a fork validates without production secrets.
+                diags.append(Diagnostic(
+                    "info", f"secret {name!r} is not available here ({describe_secret_source(source)}): "
+                    "not checked", "Runs and `connector test` need it; plans show it as (sensitive, not checked)",
+                    item.doc.pos(p), p))
 
     for item in by_kind.get("Connector", {}).values():
         ca = item.model.spec.caBundle

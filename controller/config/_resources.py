@@ -26,11 +26,13 @@ from controller.config.models import (
     EnvironmentResource,
     MappingResource,
     ScheduleResource,
+    SecretSource,
 )
 from controller.diagnostics import Diagnostic
 from controller.errors import ConfigError, StateError
 
-__all__ = ["ResourceSet", "canonical_hash", "canonical_json", "secret_fingerprint"]
+__all__ = ["ResourceSet", "canonical_hash", "canonical_json", "describe_secret_source", "read_secret_source",
+           "secret_fingerprint"]
 
 _SECRET_REF = re.compile(r"^\$\{secret\.([A-Za-z_][A-Za-z0-9_]*)\}$")
 _KIND_ORDER = ("Environment", "Connector", "Application", "Mapping", "Schedule")
@@ -48,6 +50,24 @@ def canonical_hash(data: Any) -> str:
 def secret_fingerprint(key: bytes, value: str) -> str:
     """A keyed fingerprint: says whether a secret changed without revealing anything about it."""
     return "hmac-sha256:" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def read_secret_source(source: SecretSource, root: Path) -> str | None:
+    """The value a secret source holds now, or None when it is not available here."""
+    if source.fromEnv:
+        return os.environ.get(source.fromEnv) or None
+    if source.fromFile:
+        path = Path(source.fromFile)
+        path = path if path.is_absolute() else root / path
+        try:
+            return path.read_text(encoding="utf-8").rstrip("\r\n") or None
+        except (OSError, UnicodeDecodeError):  # missing, a folder, unreadable or not text: not available
+            return None
+    return None
+
+
+def describe_secret_source(source: SecretSource) -> str:
+    return (f"environment variable {source.fromEnv}" if source.fromEnv else f"file {source.fromFile}")
 
 
 @dataclass(frozen=True)
@@ -81,18 +101,7 @@ class ResourceSet:
 
     def _read_secret(self, name: str) -> str | None:
         source = self.environment.spec.secrets.get(name)
-        if source is None:
-            return None
-        if source.fromEnv:
-            return os.environ.get(source.fromEnv) or None
-        if source.fromFile:
-            path = Path(source.fromFile)
-            path = path if path.is_absolute() else self.root / path
-            try:
-                return path.read_text(encoding="utf-8").rstrip("\r\n") or None
-            except (OSError, UnicodeDecodeError):  # missing, a folder, unreadable or not text: not available
-                return None
-        return None
+        return None if source is None else read_secret_source(source, self.root)
 
     def secret_available(self, name: str) -> bool:
         return self._read_secret(name) is not None

@@ -32,7 +32,7 @@ from controller.recon._mapping import CompiledMapping
 from controller.recon._policy import DESTRUCTIVE
 from controller.recon._run import PlanItem, ReconRun, RunState
 from controller.recon._situations import deleted_source_situation, source_situation, target_situation
-from controller.targets.local._identities import IdentityStore, WriteBatch, index_key, schema_error, with_defaults
+from controller.targets.local import IdentityStore, WriteBatch, index_key, schema_error, with_defaults
 
 __all__ = ["Progress", "Source", "reconcile"]
 

@@ -29,7 +29,7 @@ from controller.cron import CronExpression, parse_cron, resolve_zone
 from controller.errors import IdmctlError, RunBlocked
 
 if TYPE_CHECKING:
-    from controller.targets.local._schedules import ScheduleStore
+    from controller.targets.local import ScheduleStore
 
 __all__ = ["Clock", "Schedule", "Scheduler", "SystemClock"]
 

@@ -168,3 +168,18 @@ def test_validate_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_no_arguments_shows_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert run([]) == 0
     assert "Usage: idmctl" in "".join(capsys.readouterr())
+
+
+def test_an_unavailable_secret_is_not_checked_not_an_error(monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # A pull request from a fork validates without production secrets.
+    monkeypatch.delenv("ENTRA_CLIENT_SECRET", raising=False)
+    assert run(["validate", "--env", "prod", "--root", str(REPO)]) == 0
+    err = capsys.readouterr().err
+    assert "secret 'entra_client_secret' is not available here (environment variable ENTRA_CLIENT_SECRET): " \
+           "not checked" in err
+
+    monkeypatch.setenv("ENTRA_CLIENT_SECRET", "a-secret-value-that-must-not-be-printed")
+    assert run(["validate", "--env", "prod", "--root", str(REPO), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert "not checked" not in out and "a-secret-value-that-must-not-be-printed" not in out

@@ -1,5 +1,20 @@
-"""The ``local`` target: an environment's state in one SQLite file on the controller host."""
+"""The ``local`` target: an environment's state in one SQLite file on the controller host.
 
+Besides ``LocalTarget`` it exposes the stores that live in the same file — the identity store the
+reconciliation engine writes, and the schedule state the scheduler claims fires in — with the
+managed-object rules the engine checks before it batches a write.
+"""
+
+from controller.targets.local._identities import IdentityStore, WriteBatch, index_key, schema_error, with_defaults
+from controller.targets.local._schedules import ScheduleStore
 from controller.targets.local._target import LocalTarget
 
-__all__ = ["LocalTarget"]
+__all__ = [
+    "IdentityStore",
+    "LocalTarget",
+    "ScheduleStore",
+    "WriteBatch",
+    "index_key",
+    "schema_error",
+    "with_defaults",
+]
