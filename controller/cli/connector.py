@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -11,28 +10,9 @@ from rich.table import Table
 
 from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
 from controller.cli._output import Output
-from controller.errors import StateNotInitialized
+from controller.plan import effective_resources
 
-__all__ = ["load_resources", "register"]
-
-
-def load_resources(root: Path, env: str) -> tuple[Any, str]:
-    """The environment's applied configuration when it has one, else its files; and which it was."""
-    from controller.config import ResourceSet, load_environment
-    from controller.targets import open_target
-
-    loaded = load_environment(root, env)
-    try:
-        target = open_target(root, loaded, must_exist=True)
-    except StateNotInitialized:
-        return loaded.resources, "files"
-    try:
-        applied = target.read_applied()
-    finally:
-        target.close()
-    if not applied.resources:
-        return loaded.resources, "files"
-    return ResourceSet.from_canonical(applied.resources, root=root), "applied"
+__all__ = ["register"]
 
 
 def _roles_table(report: Any) -> Table:
@@ -117,7 +97,7 @@ def register(app: typer.Typer) -> None:
         from controller.connectors import connector_test
 
         out = make_output(json_out, verbose, quiet)
-        resources, source = load_resources(resolve_root(root), env)
+        resources, source = effective_resources(resolve_root(root), env)
         return _render_test(out, connector_test(resources, name), source)
 
     @group.command("preview")
@@ -135,5 +115,5 @@ def register(app: typer.Typer) -> None:
         from controller.connectors import connector_preview
 
         out = make_output(json_out, verbose, quiet)
-        resources, source = load_resources(resolve_root(root), env)
+        resources, source = effective_resources(resolve_root(root), env)
         return _render_preview(out, connector_preview(resources, name, limit=limit), source)

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.config import LoadedEnvironment, canonical_hash, load_environment
+from controller.config import LoadedEnvironment, ResourceSet, canonical_hash, load_environment
 from controller.diagnostics import Diagnostic
-from controller.errors import StalePlanError, UsageError
+from controller.errors import StalePlanError, StateNotInitialized, UsageError
 from controller.plan._compute import compute_plan
 from controller.plan._model import Plan
 from controller.plan._render_text import summary_line
@@ -25,6 +25,7 @@ __all__ = [
     "InitResult",
     "PlanResult",
     "apply_environment",
+    "effective_resources",
     "force_unlock_environment",
     "git_commit",
     "init_environment",
@@ -196,3 +197,22 @@ def force_unlock_environment(root: Path, env: str, lock_id: str) -> LockLease:
         return target.force_unlock(lock_id)
     finally:
         target.close()
+
+
+def effective_resources(root: Path, env: str) -> tuple[ResourceSet, str]:
+    """The environment's applied configuration when it has one, else its files; and which (applied|files).
+
+    Commands that only read a source (`connector test`, `preview`) work before the first apply too.
+    """
+    loaded = load_environment(root, env)
+    try:
+        target = open_target(root, loaded, must_exist=True)
+    except StateNotInitialized:
+        return loaded.resources, "files"
+    try:
+        applied = target.read_applied()
+    finally:
+        target.close()
+    if not applied.resources:
+        return loaded.resources, "files"
+    return ResourceSet.from_canonical(applied.resources, root=root), "applied"
