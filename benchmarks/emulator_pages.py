@@ -61,7 +61,7 @@ def run(n: int = 100_000, *, select: str = "id,userPrincipalName,displayName,mai
         state = Path(tmp)
         proc = subprocess.Popen(
             [sys.executable, "-m", "controller", "emulator", "--state-dir", str(state), "--generate", str(n),
-             "--no-sample", "--quiet", "--json"],
+             "--no-sample", "--quiet", "--json", "--port", "0"],
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         try:

@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
     @app.command("emulator")
     def emulator_command(
         port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535,
-                                                 help="Port on 127.0.0.1 (0: any free port).")] = 0,
+                                                 help="Port on 127.0.0.1 (0: any free port); "
+                                                 "47443 is where environments/demo looks.")] = 47443,
         users: Annotated[
             Path | None,
             typer.Option("--users", help="Graph-shaped users JSON ({\"value\": [...]} or a list) to add."),

@@ -36,7 +36,8 @@ def wait_for(path: Path, proc: subprocess.Popen[str]) -> dict:
 def test_foreground_emulator_prints_settings_never_the_secret(tmp_path: Path) -> None:
     state = tmp_path / "state"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "controller", "emulator", "--state-dir", str(state), "--generate", "50"],
+        [sys.executable, "-m", "controller", "emulator", "--state-dir", str(state), "--generate", "50",
+         "--port", "0"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
