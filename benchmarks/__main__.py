@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
                     "measured against a floor of plain reads and bulk inserts.")
     parser.add_argument("--users", "-n", type=int, default=100_000, help="generated users (default 100000)")
     parser.add_argument("--quick", action="store_true", help=f"a fast check with {QUICK_USERS:,} users")
+    parser.add_argument("--full-only", action="store_true", help="stop after the full run and its floor")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the report as JSON")
     output.add_argument("--markdown", action="store_true", help="print the results as markdown (for the README)")
@@ -28,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     users = QUICK_USERS if args.quick else args.users
     try:
-        report = run_bench(users, quiet=args.json or args.markdown, keep=args.keep)
+        report = run_bench(users, quiet=args.json or args.markdown, keep=args.keep,
+                           incremental=not args.full_only)
     except (RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -148,6 +148,14 @@ def _row_counts(db: Path, run_id: str) -> dict[str, int]:
     return out
 
 
+def _indexed_props(db: Path) -> tuple[str, ...]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return tuple(sorted(r[0] for r in conn.execute("SELECT prop FROM managed_indexed")))
+    finally:
+        conn.close()
+
+
 def _check(run: dict[str, Any], situations: dict[str, int], actions: dict[str, int]) -> list[str]:
     """How the run's counts differ from what the bench's changes must give (empty: as expected)."""
     problems = []
@@ -169,7 +177,7 @@ def _phase(n: int, phase: str, accounts: int, child: ChildResult, run: dict[str,
     run_s = (run.get("durationMs") or 0) / 1000
     return {
         "users": n, "phase": phase, "accounts": accounts, "processed": run.get("processed"),
-        "wallS": round(wall, 3), "runS": round(run_s, 3),
+        "wallS": round(wall, 3), "runS": round(run_s, 3), "cpuS": round(child.cpu_seconds, 3),
         "accountsPerS": round(accounts / wall) if wall else None,
         "usPerAccount": round(wall * 1e6 / accounts, 1) if accounts else None,
         "peakRssMiB": round(child.peak_rss / _MIB, 1),
@@ -184,10 +192,12 @@ def _phase(n: int, phase: str, accounts: int, child: ChildResult, run: dict[str,
     }
 
 
-def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = None) -> dict[str, Any]:
+def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = None,
+              incremental: bool = True) -> dict[str, Any]:
     """Run the whole bench for ``users`` generated users and return the report (see ``FIELDS``).
 
-    ``keep`` keeps the work directory (repo, state, logs) there instead of a temporary one.
+    ``keep`` keeps the work directory (repo, state, logs) there instead of a temporary one;
+    ``incremental=False`` stops after the full run and its floor.
     """
     if users < 10:
         raise ValueError(f"--users {users} is too few: the bench needs at least 10 users")
@@ -197,6 +207,8 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
     assert work is not None
     work.mkdir(parents=True, exist_ok=True)
     logs = work / "logs"
+    phases: list[dict[str, Any]] = []
+    mutation: dict[str, Any] | None = None
     try:
         _log(f"starting the emulator with {users:,} generated users", quiet)
         with EmulatorProcess(users, work / "emulator") as emu:
@@ -214,23 +226,32 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
             _log("floor: reading the same pages with requests + json, writing the same rows with executemany",
                  quiet)
             reader = GraphReader(info)
-            store = FloorStore(work / "floor.db")
+            store = FloorStore(work / "floor.db", _indexed_props(db))
             try:
                 full_floor = Floor()
                 ids = store.write_full(reader, full_floor)
-                delta_link = reader.latest_delta_link()
+                phases.append(_phase(users, "full", users, full, full_run, full_floor, full_rows,
+                                     _check(full_run, {"ABSENT": users}, {"CREATE": users})))
+                if incremental:
+                    delta_link = reader.latest_delta_link()
+                    _log(f"changing users through the emulator: {mix.creates:,} creates, {mix.changes:,} changes, "
+                         f"{mix.deletes:,} deletes", quiet)
+                    mutation = mutate(info, ids, mix)
 
-                _log(f"changing users through the emulator: {mix.creates:,} creates, {mix.changes:,} changes, "
-                     f"{mix.deletes:,} deletes", quiet)
-                mutation = mutate(info, ids, mix)
-
-                _log("incremental run: idmctl reconcile --incremental --json", quiet)
-                inc = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--incremental", "--json"],
-                                 root=root, logs=logs)
-                inc_run = inc.json()
-                inc_rows = _row_counts(db, inc_run["id"])
-                inc_floor = Floor()
-                store.write_delta(reader, delta_link, inc_floor)
+                    _log("incremental run: idmctl reconcile --incremental --json", quiet)
+                    inc = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--incremental", "--json"],
+                                     root=root, logs=logs)
+                    inc_run = inc.json()
+                    inc_rows = _row_counts(db, inc_run["id"])
+                    inc_floor = Floor()
+                    store.write_delta(reader, delta_link, inc_floor)
+                    inc_check = _check(
+                        inc_run, {"ABSENT": mix.creates, "CONFIRMED": mix.changes, "SOURCE_MISSING": mix.deletes},
+                        {"CREATE": mix.creates, "UPDATE": mix.changes, "DELETE": mix.deletes})
+                    if inc_run.get("mode") != "incremental":
+                        inc_check.append(f"the run was {inc_run.get('mode')}: {inc_run.get('fullBecause')}")
+                    phases.append(_phase(users, "incremental", mix.total, inc, inc_run, inc_floor, inc_rows,
+                                         inc_check))
             finally:
                 store.close()
                 reader.close()
@@ -238,12 +259,6 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
     finally:
         if tmp_ctx is not None:
             tmp_ctx.cleanup()
-
-    full_check = _check(full_run, {"ABSENT": users}, {"CREATE": users})
-    inc_check = _check(inc_run, {"ABSENT": mix.creates, "CONFIRMED": mix.changes, "SOURCE_MISSING": mix.deletes},
-                       {"CREATE": mix.creates, "UPDATE": mix.changes, "DELETE": mix.deletes})
-    if inc_run.get("mode") != "incremental":
-        inc_check.append(f"the run was {inc_run.get('mode')}: {inc_run.get('fullBecause')}")
     return {
         "users": users,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
@@ -251,8 +266,5 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
         "date": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "mutation": mutation,
         "emulatorPeakRssMiB": round(emulator_rss / _MIB, 1),
-        "phases": [
-            _phase(users, "full", users, full, full_run, full_floor, full_rows, full_check),
-            _phase(users, "incremental", mix.total, inc, inc_run, inc_floor, inc_rows, inc_check),
-        ],
+        "phases": phases,
     }

@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from benchmarks.emulator_pages import _token
-from controller.targets.local._schema import IDENTITY_DDL
+from controller.targets.local import IDENTITY_DDL
 
 __all__ = ["SELECT", "Floor", "GraphReader", "FloorStore"]
 
@@ -115,14 +115,16 @@ def _delta_props(user: dict[str, Any]) -> dict[str, Any]:
 class FloorStore:
     """A fresh SQLite file with the identity store's tables and pragmas, written with bulk inserts."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, indexed: tuple[str, ...] = ()) -> None:
+        """``indexed``: the properties the run's store keeps correlation index rows for (its managed_indexed)."""
+        self.indexed = indexed
         self.conn = sqlite3.connect(path, isolation_level=None)
         # The store's pragmas (controller/targets/local/_database.connect).
         self.conn.execute("PRAGMA busy_timeout = 15000")
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.executescript(IDENTITY_DDL)
-        self.conn.execute("INSERT INTO managed_indexed (prop) VALUES ('mail')")
+        self.conn.executemany("INSERT INTO managed_indexed (prop) VALUES (?)", [(p,) for p in indexed])
 
     def close(self) -> None:
         self.conn.close()
@@ -148,14 +150,18 @@ class FloorStore:
         conn = self.conn
         conn.executemany("INSERT INTO alpha_user (id, rev, username_lower, properties) VALUES (?, 1, ?, ?)",
                          [(oid, p["userName"].lower(), _dumps(p)) for _, oid, p in items])
-        conn.executemany("INSERT OR IGNORE INTO managed_index VALUES ('mail', ?, ?)",
-                         [(p["mail"].lower(), oid) for _, oid, p in items if p["mail"]])
+        if self.indexed:
+            conn.executemany("INSERT OR IGNORE INTO managed_index VALUES (?, ?, ?)", self._index_rows(items))
         conn.executemany("INSERT INTO links (mapping, source_id, target_id, created) VALUES (?, ?, ?, ?)",
                          [(MAPPING, sid, oid, now) for sid, oid, _ in items])
         conn.executemany("INSERT INTO recon_entries (run_id, seq, phase, source_id, target_id, situation, action, "
                          "status) VALUES (?, ?, ?, ?, ?, ?, 'CREATE', 'SUCCESS')",
                          [(run_id, seq + i, phase, sid, oid, situation) for i, (sid, oid, _) in enumerate(items)])
         return seq + len(items)
+
+    def _index_rows(self, items: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str, str]]:
+        return [(prop, str(p[prop]).lower(), oid) for _, oid, p in items for prop in self.indexed
+                if p.get(prop) is not None]
 
     def write_full(self, reader: GraphReader, floor: Floor) -> list[str]:
         """Read every user (``$top=999``) and create one object, link and entry each; returns the source ids."""
@@ -169,8 +175,9 @@ class FloorStore:
             floor.write_s += time.perf_counter() - started
             ids.extend(u["id"] for u in users)
             floor.users += len(users)
-            for table in ("alpha_user", "managed_index", "links", "recon_entries"):
+            for table in ("alpha_user", "links", "recon_entries"):
                 floor.count(table, len(items))
+            floor.count("managed_index", len(self._index_rows(items)) if self.indexed else 0)
         self._end(floor, run_id, now)
         return ids
 
@@ -194,7 +201,9 @@ class FloorStore:
                     linked[sid] = (oid, rev, props)
             creates: list[tuple[str, str, dict[str, Any]]] = []
             updates: list[tuple[int, str, str, str]] = []
-            deletes: list[tuple[str, str, str | None]] = []
+            deletes: list[tuple[str, str, dict[str, Any]]] = []
+            index_old: list[tuple[str, str, str]] = []
+            index_new: list[tuple[str, str, str]] = []
             entries: list[tuple[Any, ...]] = []
             for item in items:
                 sid = item["id"]
@@ -203,7 +212,8 @@ class FloorStore:
                     floor.removed += 1
                     if hit is not None:
                         old = json.loads(hit[2])
-                        deletes.append((sid, hit[0], (old.get("mail") or "").lower() or None))
+                        deletes.append((sid, hit[0], old))
+                        index_old.extend(self._index_rows([(sid, hit[0], old)]))
                         entries.append(("deleted", sid, hit[0], "SOURCE_MISSING", "DELETE", None))
                     continue
                 floor.users += 1
@@ -216,16 +226,22 @@ class FloorStore:
                 if new != old:
                     changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
                     updates.append((rev + 1, new["userName"].lower(), _dumps(new), oid))
+                    if any(p in changes for p in self.indexed):
+                        index_old.extend(self._index_rows([(sid, oid, old)]))
+                        index_new.extend(self._index_rows([(sid, oid, new)]))
                     entries.append(("source", sid, oid, "CONFIRMED", "UPDATE", _dumps(changes)))
             if updates:
                 conn.executemany("UPDATE alpha_user SET rev = ?, username_lower = ?, properties = ? WHERE id = ?",
                                  updates)
             if deletes:
                 conn.executemany("DELETE FROM alpha_user WHERE id = ?", [(oid,) for _, oid, _ in deletes])
-                conn.executemany("DELETE FROM managed_index WHERE prop = 'mail' AND value_lower = ? AND object_id = ?",
-                                 [(mail, oid) for _, oid, mail in deletes if mail])
                 conn.executemany("DELETE FROM links WHERE mapping = ? AND source_id = ?",
                                  [(MAPPING, sid) for sid, _, _ in deletes])
+            if index_old:
+                conn.executemany("DELETE FROM managed_index WHERE prop = ? AND value_lower = ? AND object_id = ?",
+                                 index_old)
+            if index_new:
+                conn.executemany("INSERT OR IGNORE INTO managed_index VALUES (?, ?, ?)", index_new)
             if entries:
                 conn.executemany("INSERT INTO recon_entries (run_id, seq, phase, source_id, target_id, situation, "
                                  "action, status, changes) VALUES (?, ?, ?, ?, ?, ?, ?, 'SUCCESS', ?)",
@@ -236,5 +252,6 @@ class FloorStore:
             floor.write_s += time.perf_counter() - started
             floor.count("alpha_user", len(creates) + len(updates) + len(deletes))
             floor.count("links", len(creates) + len(deletes))
+            floor.count("managed_index", len(index_old) + len(index_new) + len(self._index_rows(creates)))
             floor.count("recon_entries", len(entries) + len(creates))
         self._end(floor, run_id, now)

@@ -23,11 +23,12 @@ __all__ = ["REPO", "ChildResult", "EmulatorProcess", "run_idmctl"]
 
 @dataclass(frozen=True, slots=True)
 class ChildResult:
-    """What one `idmctl` process did: exit code, wall seconds, peak RSS in bytes, its output."""
+    """What one `idmctl` process did: exit code, wall and CPU seconds, peak RSS in bytes, its output."""
 
     argv: list[str]
     returncode: int
     seconds: float
+    cpu_seconds: float
     peak_rss: int
     stdout: str
     stderr: str
@@ -61,7 +62,7 @@ def run_idmctl(argv: list[str], *, root: Path, logs: Path, expect: tuple[int, ..
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: tell Popen so
-    result = ChildResult(argv, proc.returncode, seconds, usage.ru_maxrss * 1024,
+    result = ChildResult(argv, proc.returncode, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024,
                          out_path.read_text("utf-8", "replace"), err_path.read_text("utf-8", "replace"))
     if result.returncode not in expect:
         raise RuntimeError(f"`idmctl {' '.join(argv)}` exited {result.returncode} (expected {expect}); "

@@ -17,6 +17,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("accounts", "accounts", "{:,}"),
     ("wallS", "wall s", "{:.2f}"),
     ("runS", "run s", "{:.2f}"),
+    ("cpuS", "cpu s", "{:.2f}"),
     ("accountsPerS", "accounts/s", "{:,}"),
     ("usPerAccount", "µs/account", "{:,.0f}"),
     ("peakRssMiB", "peak RSS MiB", "{:.0f}"),
@@ -29,7 +30,8 @@ PHASE_FIELDS = (*(key for key, _, _ in COLUMNS), "processed", "floorReadS", "flo
 
 NOTES = (
     "wall s: the `idmctl reconcile` process, start to exit (interpreter start, config load and token "
-    "included); run s: the run's own durationMs. accounts: N for the full run; creates + changes + deletes "
+    "included); run s: the run's own durationMs; cpu s: that process's user + system CPU time "
+    "(steadier than wall time on a shared machine). accounts: N for the full run; creates + changes + deletes "
     "for the incremental. peak RSS: that process alone (wait4 ru_maxrss). floor s: reading the same pages "
     "with requests + json ($top=999, same $select; the same delta round for the incremental) plus writing "
     "the same rows (objects, index rows, links, entries) with executemany in one transaction into a fresh "
@@ -45,10 +47,12 @@ def _cell(phase: dict[str, Any], key: str, fmt: str) -> str:
 def _footer(report: dict[str, Any]) -> list[str]:
     m = report["machine"]
     mut = report["mutation"]
-    lines = [f"{m['cpus']} CPUs, Python {m['python']}, SQLite {m['sqlite']}, {m['platform']}; {report['date']}. "
-             f"Emulator (a separate process) peak RSS {report['emulatorPeakRssMiB']:.0f} MiB. "
-             f"Incremental round: {mut['creates']:,} creates, {mut['changes']:,} changes, {mut['deletes']:,} deletes "
-             f"(applied in {mut['seconds']:.1f} s through the emulator's admin API)."]
+    line = (f"{m['cpus']} CPUs, Python {m['python']}, SQLite {m['sqlite']}, {m['platform']}; {report['date']}. "
+            f"Emulator (a separate process) peak RSS {report['emulatorPeakRssMiB']:.0f} MiB.")
+    if mut is not None:
+        line += (f" Incremental round: {mut['creates']:,} creates, {mut['changes']:,} changes, {mut['deletes']:,} "
+                 f"deletes (applied in {mut['seconds']:.1f} s through the emulator's admin API).")
+    lines = [line]
     for phase in report["phases"]:
         if phase["check"] != "ok":
             lines.append(f"CHECK FAILED ({phase['phase']}): {phase['check']}")

@@ -7,9 +7,11 @@ managed-object rules the engine checks before it batches a write.
 
 from controller.targets.local._identities import IdentityStore, WriteBatch, index_key, schema_error, with_defaults
 from controller.targets.local._schedules import ScheduleStore
+from controller.targets.local._schema import IDENTITY_DDL
 from controller.targets.local._target import LocalTarget
 
 __all__ = [
+    "IDENTITY_DDL",
     "IdentityStore",
     "LocalTarget",
     "ScheduleStore",

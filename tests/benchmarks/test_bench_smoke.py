@@ -1,0 +1,68 @@
+"""`make bench` end to end on 300 users: the emulator and every `idmctl` command as real processes.
+
+No timing is asserted (machines are noisy); the report must hold every field, the runs' counts must
+match the changes the bench made, and the floor must have written as many rows as the full run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # `benchmarks/` sits next to `controller/`, outside the installed package
+    sys.path.insert(0, str(REPO))
+
+from benchmarks import FIELDS, PHASE_FIELDS, render_markdown, run_bench  # noqa: E402
+from benchmarks.__main__ import main  # noqa: E402
+
+USERS = 300
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return run_bench(USERS, quiet=True, keep=tmp_path_factory.mktemp("bench"))
+
+
+def test_report_has_every_field(report: dict) -> None:
+    assert set(FIELDS) <= set(report)
+    assert [p["phase"] for p in report["phases"]] == ["full", "incremental"]
+    for phase in report["phases"]:
+        missing = [f for f in PHASE_FIELDS if phase.get(f) is None]
+        assert not missing, f"{phase['phase']} lacks {missing}"
+        assert phase["users"] == USERS
+        assert phase["wallS"] > 0 and phase["floorS"] > 0 and phase["peakRssMiB"] > 0
+
+
+def test_runs_do_what_the_changes_ask(report: dict) -> None:
+    full, inc = report["phases"]
+    assert full["check"] == "ok" and inc["check"] == "ok"
+    assert full["actions"] == {"CREATE": USERS}
+    mut = report["mutation"]
+    assert (mut["creates"], mut["changes"], mut["deletes"]) == (3, 15, 3)
+    assert inc["mode"] == "incremental"
+    assert inc["actions"] == {"CREATE": 3, "UPDATE": 15, "DELETE": 3}
+    assert inc["accounts"] == 21
+
+
+def test_floor_writes_the_rows_the_run_writes(report: dict) -> None:
+    full, inc = report["phases"]
+    for table in ("alpha_user", "links", "recon_entries"):
+        assert full["floorRows"][table] == full["store"][table] == USERS, table
+    # Correlation index rows: as many as the run's store keeps (none when it indexes no property).
+    assert full["floorRows"].get("managed_index", 0) == full["store"]["managed_index"]
+    assert inc["floorRows"]["recon_entries"] == inc["store"]["recon_entries"] == 21
+    assert inc["floorDetail"]["users"] == 18 and inc["floorDetail"]["removed"] == 3
+
+
+def test_markdown_is_a_table_with_both_phases(report: dict) -> None:
+    lines = render_markdown(report).splitlines()
+    assert lines[0].startswith("| N | phase |") and "ratio" in lines[0]
+    assert lines[2].startswith("| 300 | full |") and lines[3].startswith("| 300 | incremental |")
+
+
+def test_cli_rejects_too_few_users(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--users", "3", "--json"]) == 1
+    assert "too few" in capsys.readouterr().err
