@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from controller.cli._common import JsonOpt, QuietOpt, make_output
+from controller.cli._common import JsonOpt, QuietOpt, VerboseOpt, make_output
 from controller.emulator import Emulator, Fault, serve
 
 __all__ = ["register"]
@@ -40,13 +40,15 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--no-sample", help="Start without the sandbox users and Sam Carter.")
         ] = False,
         json_mode: JsonOpt = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request on stderr.")] = False,
         quiet: QuietOpt = False,
     ) -> int:
         """Serve Microsoft Entra login and Microsoft Graph v1.0 (users) over HTTPS on 127.0.0.1."""
-        out = make_output(json_mode=json_mode, quiet=quiet)
+        out = make_output(json_mode=json_mode, verbose=verbose, quiet=quiet)
         faults = [Fault.parse(spec) for spec in fault or ()]
         emulator = Emulator(state_dir, users=users, generate=generate, port=port,
-                            seed_sample=not no_sample, faults=faults)
+                            seed_sample=not no_sample, faults=faults,
+                            log=(lambda line: out.err.print(line, markup=False)) if verbose else None)
 
         def ready(emu: Emulator) -> None:
             settings = {**emu.settings(), "port": emu.port}
