@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from controller.cli._common import JsonOpt, QuietOpt, VerboseOpt, make_output
+from controller.cli._common import JsonOpt, QuietOpt, make_output
 from controller.emulator import Emulator, Fault, serve
 
 __all__ = ["register"]
