@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from croniter import croniter
 
-from controller.errors import CronSyntaxError, UsageError
 from controller.cron import describe, lint, parse_cron
+from controller.errors import CronSyntaxError, UsageError
 
 JAN1 = "2026-01-01T00:00:00+00:00"
 END = "no further fire time"
