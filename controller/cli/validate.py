@@ -13,7 +13,8 @@ from controller.cli._common import (
     make_output,
     resolve_root,
 )
-from controller.config import ValidationReport, environment_names, validate_environment
+from controller.config import ValidationReport, environment_names
+from controller.plan import check_environment
 
 __all__ = ["register"]
 
@@ -29,11 +30,14 @@ def validate(
     verbose: VerboseOpt = False,
     quiet: QuietOpt = False,
 ) -> int:
-    """Validate schemas, references, filters and cron of one environment (or all): exit 0 valid, 1 not."""
+    """Validate schemas, references, filters and cron of one environment (or all): exit 0 valid, 1 not.
+
+    With the environment's state it also warns about unknown owners and unapplied schedules.
+    """
     out = make_output(json, verbose, quiet)
     base = resolve_root(root)
     names = [env] if env else environment_names(base)
-    reports: list[ValidationReport] = [validate_environment(base, name) for name in names]
+    reports: list[ValidationReport] = [check_environment(base, name) for name in names]
     if out.json_mode:
         out.json({
             "valid": all(r.ok for r in reports),

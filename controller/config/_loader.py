@@ -38,6 +38,12 @@ class ValidationReport:
     files: list[Path] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     resources: ResourceSet | None = None
+    # where each resource stands (address "Kind.name" -> its document), for later diagnostics
+    documents: dict[str, Document] = field(default_factory=dict)
+
+    def position(self, address: str, pointer: str = "/metadata/name") -> SourcePos | None:
+        doc = self.documents.get(address)
+        return doc.pos(pointer) if doc is not None else None
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -200,6 +206,7 @@ def validate_environment(root: Path, name: str) -> ValidationReport:
         groups: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
         for item in located:
             groups[item.kind][item.name] = item.model
+            report.documents[f"{item.kind}.{item.name}"] = item.doc
         report.resources = ResourceSet(
             environment=next(iter(groups["Environment"].values())),
             connectors=groups["Connector"], applications=groups["Application"],

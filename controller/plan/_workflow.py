@@ -11,7 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.config import LoadedEnvironment, ResourceSet, canonical_hash, load_environment
+from controller.config import (
+    LoadedEnvironment,
+    ResourceSet,
+    ValidationReport,
+    canonical_hash,
+    load_environment,
+    validate_environment,
+)
 from controller.diagnostics import Diagnostic
 from controller.errors import StalePlanError, StateNotInitialized, UsageError
 from controller.plan._compute import compute_plan
@@ -25,6 +32,7 @@ __all__ = [
     "InitResult",
     "PlanResult",
     "apply_environment",
+    "check_environment",
     "effective_resources",
     "force_unlock_environment",
     "git_commit",
@@ -216,3 +224,40 @@ def effective_resources(root: Path, env: str) -> tuple[ResourceSet, str]:
     if not applied.resources:
         return loaded.resources, "files"
     return ResourceSet.from_canonical(applied.resources, root=root), "applied"
+
+
+def check_environment(root: Path, env: str) -> ValidationReport:
+    """`validate`: every check of the files, then what only the environment's state can tell.
+
+    With a state, it warns about application owners that are no managed identity and schedules whose
+    mapping is not applied (the scheduler runs applied configuration only). Without one, the files alone.
+    """
+    report = validate_environment(root, env)
+    if report.resources is None:
+        return report
+    try:
+        target = open_target(root, report.resources, must_exist=True)
+    except StateNotInitialized:
+        return report
+    try:
+        applied = {doc["name"] for doc in target.read_applied().resources.values() if doc["kind"] == "Mapping"}
+        store = getattr(target, "identities", None)
+        for app in report.resources.applications.values():
+            taken = store.usernames_taken(app.spec.owners) if store is not None else {}
+            for i, owner in enumerate(app.spec.owners):
+                if owner.lower() not in taken:
+                    report.diagnostics.append(Diagnostic(
+                        "warning", f"owner {owner!r} of application {app.metadata.name!r} is no managed identity "
+                        f"in environment {env!r}", "Use the userName of an existing identity (idmctl identities "
+                        "search), or reconcile first", report.position(f"Application.{app.metadata.name}",
+                                                                      f"/spec/owners/{i}"), f"/spec/owners/{i}"))
+        for schedule in report.resources.schedules.values():
+            if schedule.spec.mapping not in applied:
+                report.diagnostics.append(Diagnostic(
+                    "warning", f"schedule {schedule.metadata.name!r} runs mapping {schedule.spec.mapping!r}, which "
+                    f"is not applied in {env!r}", f"The scheduler runs applied configuration only: idmctl plan "
+                    f"--env {env} and apply", report.position(f"Schedule.{schedule.metadata.name}", "/spec/mapping"),
+                    "/spec/mapping"))
+    finally:
+        target.close()
+    return report
