@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from benchmarks.emulator_pages import _token
-from controller.targets.local import IDENTITY_DDL
+from controller.targets.local import IDENTITY_DDL, new_object_id
 
 __all__ = ["SELECT", "Floor", "GraphReader", "FloorStore"]
 
@@ -170,7 +170,7 @@ class FloorStore:
         for body in reader.pages(f"{reader.base}/users?$select={SELECT}&$top=999", floor):
             started = time.perf_counter()
             users = body["value"]
-            items = [(u["id"], str(uuid.uuid4()), _props(u)) for u in users]
+            items = [(u["id"], new_object_id(), _props(u)) for u in users]
             seq = self._insert_objects(items, run_id, now, seq, "source", "ABSENT")
             floor.write_s += time.perf_counter() - started
             ids.extend(u["id"] for u in users)
@@ -218,7 +218,7 @@ class FloorStore:
                     continue
                 floor.users += 1
                 if hit is None:
-                    creates.append((sid, str(uuid.uuid4()), _props(item)))
+                    creates.append((sid, new_object_id(), _props(item)))
                     continue
                 oid, rev, text = hit
                 old = json.loads(text)

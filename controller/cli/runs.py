@@ -94,9 +94,13 @@ def register(app: typer.Typer) -> None:
                 table.add_column(col)
             for e in entries:
                 message = e["message"] or ""
-                if e["changes"]:
+                diffs = dict(e["changes"] or {})
+                ambiguous = diffs.pop("ambiguousTargetIds", None)
+                if diffs:
                     message = (message + " " if message else "") + ", ".join(
-                        f"{k}: {v[0]} -> {v[1]}" for k, v in e["changes"].items())
+                        f"{k}: {v[0]} -> {v[1]}" for k, v in diffs.items())
+                if ambiguous and "candidates:" not in message:
+                    message += f"{'; ' if message else ''}candidates: {', '.join(ambiguous)}"
                 style = "red" if e["status"] == "FAILURE" else None
                 table.add_row(str(e["seq"]), e["phase"], e["situation"] or "-", e["action"], e["status"],
                               e["sourceId"] or "-", e["targetId"] or "-", escape(message), style=style)

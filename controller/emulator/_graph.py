@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from controller.emulator import _odata
-from controller.emulator._directory import Directory
+from controller.emulator._directory import Change, Directory
 from controller.emulator._login import GRAPH_APP_ID, LoginService, Tenant, TokenClaims
 from controller.emulator._properties import (
     DEFAULT_SELECT,
@@ -74,6 +74,7 @@ class GraphService:
         self._generation = 0
         self._expired_status = 400
         self._lock = threading.Lock()
+        self._changes_cache: tuple[Directory, int, int, list[Change]] | None = None
 
     # -- tokens ----------------------------------------------------------------------------------
     def expire_delta_tokens(self, status: int = 400) -> None:
@@ -362,6 +363,19 @@ class GraphService:
         extra = {"Preference-Applied": ", ".join(applied)} if applied else None
         return Reply.json(200, page, content_type=ODATA_JSON_TYPE, headers=extra)
 
+    def _round_changes(self, directory: Directory, since: int, until: int) -> list[Change]:
+        """The merged changes of one delta round, kept for the round's next pages.
+
+        The change log is append-only, so the merge of ``(since, until]`` never changes; merging it
+        again for every page made a round of P pages cost P times the whole round.
+        """
+        cached = self._changes_cache
+        if cached is not None and cached[0] is directory and cached[1] == since and cached[2] == until:
+            return cached[3]
+        changes = directory.changes(since, until)
+        self._changes_cache = (directory, since, until, changes)
+        return changes
+
     def _delta_state(self, directory: Directory, query: dict[str, str], base: str) -> dict[str, Any]:
         token = query.get("deltatoken", query.get("skiptoken"))
         if token is None:
@@ -399,31 +413,22 @@ class GraphService:
                 next_state = {**state, "p": resume}
             upto = int(state["s"])
         else:
+            # "o" is a cursor into the round's merged change list: a page projects only its own
+            # entries, and the list itself is merged once per round (see _round_changes).
             tracked = set(select or DEFAULT_SELECT) - {"id"}
             wanted = {i.lower() for i in ids} if ids is not None else None
-            entries: list[dict[str, Any]] = []
-            for pos, kind, props in directory.changes(int(state["f"]), int(state["u"])):
-                if kind in ("soft", "hard"):
-                    removed_id = directory.removed_id(pos)
-                    if removed_id is None or (wanted is not None and removed_id not in wanted):
-                        continue
-                    reason = "changed" if kind == "soft" else "deleted"
-                    entries.append({"id": removed_id, "@removed": {"reason": reason}})
-                    continue
-                user = directory.get(pos)
-                if user is None or (wanted is not None and user["id"] not in wanted):
-                    continue
-                if props is not None and not props & tracked:
-                    continue
-                if minimal and props is not None:
-                    full = project(user, sorted(props & tracked))
-                    entries.append({**full, "id": user["id"]})
-                else:
-                    entries.append(project_sparse(user, select, props & tracked if props else None))
-            offset = int(state["o"])
-            values = entries[offset:offset + page_size]
-            if offset + page_size < len(entries):
-                next_state = {**state, "o": offset + page_size}
+            changes = self._round_changes(directory, int(state["f"]), int(state["u"]))
+            cursor = int(state["o"])
+            while cursor < len(changes):
+                pos, kind, props = changes[cursor]
+                entry = _delta_entry(directory, pos, kind, props, tracked, wanted, select, minimal,
+                                     project_now=len(values) < page_size)
+                if entry is not None:
+                    if len(values) == page_size:
+                        next_state = {**state, "o": cursor}  # one more entry follows: resume here
+                        break
+                    values.append(entry)
+                cursor += 1
             upto = int(state["u"])
         page: dict[str, Any] = {"@odata.context": _context(base, select)}
         if next_state is not None:
@@ -433,6 +438,33 @@ class GraphService:
             page["@odata.deltaLink"] = f"{base}/v1.0/users/delta?$deltatoken={token}"
         page["value"] = values
         return page
+
+
+_SKIP: dict[str, Any] = {}  # what _delta_entry returns for an entry it was asked not to project
+
+
+def _delta_entry(directory: Directory, pos: int, kind: str, props: frozenset[str] | None, tracked: set[str],
+                 wanted: set[str] | None, select: list[str] | None, minimal: bool,
+                 project_now: bool) -> dict[str, Any] | None:
+    """The delta item for one merged change, or None when the round does not show it.
+
+    With ``project_now`` False only whether it is shown is decided (``_SKIP`` stands for the item).
+    """
+    if kind in ("soft", "hard"):
+        removed_id = directory.removed_id(pos)
+        if removed_id is None or (wanted is not None and removed_id not in wanted):
+            return None
+        return {"id": removed_id, "@removed": {"reason": "changed" if kind == "soft" else "deleted"}}
+    user = directory.get(pos)
+    if user is None or (wanted is not None and user["id"] not in wanted):
+        return None
+    if props is not None and not props & tracked:
+        return None
+    if not project_now:
+        return _SKIP
+    if minimal and props is not None:
+        return {**project(user, sorted(props & tracked)), "id": user["id"]}
+    return project_sparse(user, select, props & tracked if props else None)
 
 
 def _method_not_allowed() -> EmulatorHTTPError:

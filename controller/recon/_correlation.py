@@ -43,10 +43,6 @@ class Correlation:
             raise ValueError("correlation needs exactly one of any: [...] or all: [...]")
         return cls(modes[0][0], modes[0][1], properties)
 
-    def lookups(self, values: tuple[Any, ...]) -> list[tuple[str, Any]]:
-        """``(prop, value)`` pairs to look up for one source (null values cannot match)."""
-        return [(p, values[i]) for p, i in zip(self.props, self.positions, strict=True) if values[i] is not None]
-
     def combine(self, values: tuple[Any, ...], hits: Mapping[str, Mapping[Any, Sequence[str]]]) -> list[str]:
         """Candidate object ids for one source from the per-property hits (sorted, distinct)."""
         if self.mode == "any":

@@ -4,9 +4,12 @@
 (the Graph connector, or anything with its four read methods) and an ``IdentityStore``.
 
 How writes happen, and why:
-- Non-destructive actions (CREATE, UPDATE, LINK) are written page by page, each page one transaction
+- Non-destructive actions (CREATE, UPDATE, LINK) are written in batches of whole pages (a full run
+  gathers pages until a batch holds ``batch_size`` source objects), each batch one transaction
   holding its objects, links, entries and retry marks, so a killed run leaves no object without its
   link and a rerun converges. They are the writes a rerun would make anyway.
+- The full run's and the delta round's pages are read one or two ahead in a background thread
+  (``ReadAhead``) while the engine assesses and writes the current one.
 - Destructive actions (DELETE, UNLINK) are only collected while reading. When the source is read
   and assessed, the safety guard counts them; a BLOCKED run writes none of them (and no link
   clean-up), and a run that is not blocked writes them in batches afterwards.
@@ -19,6 +22,7 @@ How writes happen, and why:
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import uuid
@@ -30,9 +34,19 @@ from controller.config.models import Action, Situation
 from controller.errors import DeltaExpired, GraphNotFound, IdmctlError, ReconError
 from controller.recon._mapping import CompiledMapping
 from controller.recon._policy import DESTRUCTIVE
+from controller.recon._prefetch import ReadAhead
+from controller.recon._retry import async_mark
+from controller.recon._retry import due as due_retries
 from controller.recon._run import PlanItem, ReconRun, RunState
 from controller.recon._situations import deleted_source_situation, source_situation, target_situation
-from controller.targets.local import IdentityStore, WriteBatch, index_key, schema_error, with_defaults
+from controller.targets.local import (
+    IdentityStore,
+    WriteBatch,
+    index_key,
+    new_object_id,
+    schema_error,
+    with_defaults,
+)
 
 __all__ = ["Progress", "Source", "reconcile"]
 
@@ -102,6 +116,7 @@ class _Engine:
         self.progress = progress
         self.policy = mapping.policy
         self.targets = mapping.properties.targets
+        self.corr_props = mapping.correlation.props if mapping.correlation is not None else ()
         self.values_of = mapping.properties.values
         self.batch = WriteBatch()
         self.seq = 1
@@ -110,7 +125,13 @@ class _Engine:
         self.handled: set[str] = set()
         self.track_handled = False  # full runs: remember targets the source phase handled
         self.queued: set[str] = set()
+        self.due: set[str] = set()  # the queued marks this incremental run re-reads (see _retry.due)
+        self.removed_held: dict[str, _Deferred] = {}  # held-back @removed decisions of this delta round
+        self.ambiguous: list[str] | None = None  # candidates of the AMBIGUOUS decision being carried out
+        self.blocking = False  # dry run of a BLOCKED run: plan lines are what the guard stops
+        self.uncommitted = 0  # source objects assessed since the last commit
         self.store_empty = store.count() == 0
+        self.empty_at_start = self.store_empty
         self._reset_caches()
         self._reset_overlays()
 
@@ -213,35 +234,41 @@ class _Engine:
         if corr is None:
             return None
         hits: dict[str, dict[Any, list[str]]] = {}
-        for prop, value in corr.lookups(values):
-            key = index_key(value)
+        c_hits, o_index = self.c_hits, self.o_index
+        for prop, pos in zip(corr.props, corr.positions, strict=True):
+            value = values[pos]
+            key = None if value is None else index_key(value)
             if key is None:
                 continue
-            by_value = self.c_hits.get(prop)
+            by_value = c_hits.get(prop)
             if by_value is None:
                 by_value = self.store.find(prop, [value]) if not self.store_empty else {}
-            ids = set(by_value.get(value, ()))
-            ids.update(self.o_index.get((prop, key), ()))
+            stored, staged = by_value.get(value), o_index.get((prop, key))
+            if not stored and not staged:
+                continue  # no candidate: the same to combine() as an empty list
+            ids = set(stored or ())
+            ids.update(staged or ())
             # Keep only candidates whose current value still matches (this run may have changed it).
             hits.setdefault(prop, {})[value] = sorted(
                 i for i in ids if (o := self.obj(i)) is not None and _matches(o[1].get(prop), key))
-        return corr.combine(values, hits)
+        return corr.combine(values, hits) if hits else []
 
     # -- staging writes ------------------------------------------------------------------------------
-
-    def _index_overlay(self, oid: str, props: Mapping[str, Any]) -> None:
-        corr = self.m.correlation
-        if corr is None:
-            return
-        for prop in corr.props:
-            key = index_key(props.get(prop))
-            if key is not None:
-                self.o_index.setdefault((prop, key), set()).add(oid)
 
     def _put_object(self, oid: str, rev: int, props: dict[str, Any]) -> None:
         self.o_obj[oid] = (rev, props)
         self.o_names[props["userName"].lower()] = oid
-        self._index_overlay(oid, props)
+        if self.corr_props:
+            o_index = self.o_index
+            for prop in self.corr_props:
+                value = props.get(prop)
+                key = None if value is None else index_key(value)
+                if key is not None:
+                    staged = o_index.get((prop, key))
+                    if staged is None:
+                        o_index[(prop, key)] = {oid}
+                    else:
+                        staged.add(oid)
 
     def _link(self, sid: str, tid: str) -> None:
         old = self.link_of_source(sid)
@@ -269,10 +296,12 @@ class _Engine:
         self.run.entries += 1
         if status == "FAILURE":
             self.run.failures += 1
+        if self.ambiguous:  # IDM's ambiguousTargetObjectIds, kept whatever the action
+            changes = {**(changes or {}), "ambiguousTargetIds": self.ambiguous}
         if self.dry_run:
             if op is not None:
                 self.run.plan.append(PlanItem(op, str(action), situation and str(situation), sid, tid,
-                                              label or tid or sid or "?", changes, message))
+                                              label or tid or sid or "?", changes, message, self.blocking))
             return
         self.batch.entries.append((phase, sid, tid, situation and str(situation), str(action), status, message,
                                    _dumps(changes) if changes else None))
@@ -294,6 +323,7 @@ class _Engine:
                     self.store_empty = False
             self._reset_overlays()
         self.batch = WriteBatch()
+        self.uncommitted = 0
 
     # -- deciding and acting -------------------------------------------------------------------------
 
@@ -308,20 +338,24 @@ class _Engine:
             self._defer(phase, situation, action, sid, tid, note)
             return
         outcome: str | None = None
+        detail = ""
+        if candidates and len(candidates) > 1:
+            self.ambiguous = list(candidates)  # any entry this decision writes records them
+            detail = f"; candidates: {', '.join(candidates)}"
         if action is Action.CREATE:
             outcome = self._create(phase, situation, sid, tid, values)
         elif action is Action.UPDATE or action is Action.LINK:
             outcome = self._update(phase, situation, action, sid, tid, values)
         elif action is Action.EXCEPTION:
-            detail = f"; candidates: {', '.join(candidates)}" if candidates and len(candidates) > 1 else ""
             self._entry(phase, situation, action, sid, tid, message=f"Situation {situation} marked as EXCEPTION"
                         f"{detail}{'; ' + note if note else ''}", op="?", label=self._label(sid, tid, values))
         elif action is Action.REPORT:
             self._entry(phase, situation, action, sid, tid,
-                        message=f"Situation {situation} reported{'; ' + note if note else ''}",
+                        message=f"Situation {situation} reported{detail}{'; ' + note if note else ''}",
                         op="?", label=self._label(sid, tid, values))
         elif action is Action.ASYNC:
-            outcome = "ASYNC"
+            outcome = async_mark(situation, self.policy)
+        self.ambiguous = None
         self._retry_mark(sid, outcome)
 
     def _label(self, sid: str | None, tid: str | None, values: tuple[Any, ...] | None) -> str:
@@ -363,7 +397,7 @@ class _Engine:
             return self._fail(phase, situation, act, sid, holder,
                               f"userName {props['userName']!r} is already used by managed/alpha_user/{holder} "
                               "(userName is unique regardless of case)", values)
-        oid = str(uuid.uuid4())
+        oid = new_object_id()
         self.batch.creates.append((oid, props))
         self._put_object(oid, 1, props)
         self._link(sid, oid)
@@ -431,7 +465,43 @@ class _Engine:
         counted = effective and situation is not Situation.LINK_ONLY
         if counted:
             self.run.deletes += 1
-        self.deferred.append(_Deferred(phase, situation, action, sid, tid, counted, note))
+        d = _Deferred(phase, situation, action, sid, tid, counted, note)
+        self.deferred.append(d)
+        if phase == "deleted" and sid is not None:
+            self.forget_removed(sid)  # a replayed @removed: the last event by id wins
+            self.removed_held[sid] = d
+
+    def forget_removed(self, sid: str) -> None:
+        """Drop the held-back @removed decision for ``sid``, counts included: a later event of the same
+        delta round (the user back as changed, or removed again) supersedes it. Graph does not order
+        a round's events and replays some, so the last event by id wins."""
+        d = self.removed_held.pop(sid, None)
+        if d is None:
+            return
+        self.deferred.remove(d)
+        run = self.run
+        for counter, key in ((run.situations, str(d.situation)), (run.actions, str(d.action))):
+            counter[key] -= 1
+            if counter[key] <= 0:
+                del counter[key]
+        run.processed -= 1
+        if d.counted:
+            run.deletes -= 1
+
+    def plan_blocked(self) -> None:
+        """Dry run of a BLOCKED run: the held-back DELETE/UNLINK decisions and the link clean-up become
+        plan lines marked as what the guard stops, so ``--dry-run`` shows what the block asks to review.
+        A blocked run writes none of them, so neither the entry count nor the clean-up count changes."""
+        entries, self.blocking = self.run.entries, True
+        for d in self.deferred:
+            self._destroy(d)
+        for sid, tid in self.cleanup:
+            if self.link_of_source(sid) == tid:
+                self._entry("cleanup", None, Action.UNLINK, sid, tid,
+                            message="link clean-up: source and target are both gone", op="-",
+                            label=f"link {sid} -> {tid}")
+        self.run.entries, self.blocking = entries, False
+        self.deferred, self.cleanup = [], []
 
     def execute_deferred(self, batch_size: int) -> None:
         """Carry out the held-back DELETE and UNLINK decisions, then the link clean-up, in batches."""
@@ -450,6 +520,7 @@ class _Engine:
                 if self.link_of_source(sid) == tid:
                     self._unlink_source(sid)
                     self.run.links_cleaned += 1
+                    self.run.actions[str(Action.UNLINK)] += 1  # no situation: counted as an action only
                     self._entry("cleanup", None, Action.UNLINK, sid, tid,
                                 message="link clean-up: source and target are both gone", op="-",
                                 label=f"link {sid} -> {tid}")
@@ -489,8 +560,8 @@ class _Engine:
         if self.cancelled():
             raise _Cancelled()
 
-    def source_page(self, users: Sequence[Mapping[str, Any]], phase: str = "source") -> None:
-        """Table 1a for one page of in-scope source objects, then commit the page."""
+    def source_page(self, users: Sequence[Mapping[str, Any]], phase: str = "source", commit: bool = True) -> None:
+        """Table 1a for one page of in-scope source objects, then commit (unless ``commit`` is False)."""
         if not users:
             return
         values_of, valid_fn, m = self.values_of, self.m.valid, self.m
@@ -524,7 +595,9 @@ class _Engine:
             target = hits[0] if hits and len(hits) == 1 else None
             self.decide(phase, situation, sid, target, vals, candidates=hits)
         self.run.processed += len(users)
-        self.commit()
+        self.uncommitted += len(users)
+        if commit:
+            self.commit()
 
     def deleted_page(self, removed: Sequence[tuple[str, str]]) -> None:
         """Table 1b for source objects that are gone (delta ``@removed``, or 404 on re-read)."""
@@ -540,6 +613,14 @@ class _Engine:
         self.run.processed += len(removed)
         self.commit()
 
+    def leave_alone(self, users: Sequence[Mapping[str, Any]]) -> None:
+        """Listed source objects the local part of ``sourceFilter`` drops (full run): they are proven
+        present and out of scope, so their linked targets count as handled and the target phase
+        neither re-reads them by id nor counts them out of scope a second time."""
+        self.run.out_of_scope += len(users)
+        links = self.store.links_for_sources(self.m.name, [u["id"] for u in users])
+        self.handled.update(t for t in links.values() if t)
+
     def probe(self, sid: str) -> tuple[str, dict[str, Any] | None]:
         """Read one source by id: ("missing", None), ("out", user) when out of scope, or ("in", user)."""
         try:
@@ -550,18 +631,33 @@ class _Engine:
             return "out", user
         return "in", user
 
+    def _unhandled_targets(self, orphans: list[tuple[str, str]]) -> Iterator[tuple[str, str | None]]:
+        """``(target id, linked source id or None)`` the target phase visits, streamed from the store.
+
+        Links whose managed object is gone go to ``orphans`` instead. Every link this run made was
+        handled by its source phase, so a mapping without links at the start has none to visit.
+        """
+        store, handled = self.store, self.handled
+        linked: set[str] = set()
+        if self.run.linked:
+            for rows in store.iter_links(self.m.name):
+                rows = [(s, t) for s, t in rows if t not in handled]
+                exists = store.existing(t for _, t in rows) if rows else set()
+                for sid, tid in rows:
+                    if tid in exists:
+                        linked.add(tid)
+                        yield tid, sid
+                    else:
+                        orphans.append((sid, tid))
+        if self.m.target_scope == "all" and not self.empty_at_start:
+            yield from ((t, None) for t in self.store.iter_ids() if t not in handled and t not in linked)
+
     def target_phase(self, batch_size: int, read_proves_absence: bool) -> None:
         """Table 1c over the targets in ``targetScope`` the source phase did not handle, then link clean-up."""
-        store, name, handled = self.store, self.m.name, self.handled
-        rows = [r for r in store.iter_links(name) if r.target_id not in handled]
-        orphans = [(r.source_id, r.target_id) for r in rows if not r.target_exists]
-        visit: list[tuple[str, str | None]] = [(r.target_id, r.source_id) for r in rows if r.target_exists]
-        if self.m.target_scope == "all":
-            linked_targets = {t for t, _ in visit}
-            visit.extend((t, None) for t in store.iter_ids() if t not in handled and t not in linked_targets)
-        for start in range(0, len(visit), batch_size):
+        store, name = self.store, self.m.name
+        orphans: list[tuple[str, str]] = []
+        for chunk in _batched(self._unhandled_targets(orphans), batch_size):
             self.check_cancel()
-            chunk = visit[start:start + batch_size]
             self._reset_caches()
             unlinked = [t for t, s in chunk if s is None]
             if unlinked:
@@ -619,6 +715,12 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
 def reconcile(
     store: IdentityStore,
     source: Source,
@@ -631,7 +733,7 @@ def reconcile(
     cancel: Any = None,
     progress: Progress | None = None,
     holder: str | None = None,
-    batch_size: int = 1000,
+    batch_size: int = 5000,
     warnings: Sequence[str] = (),
 ) -> ReconRun:
     """Run one reconciliation of ``mapping`` from ``source`` into ``store`` and return what happened.
@@ -663,9 +765,15 @@ def reconcile(
                                 "link was stored")
         if run.full_because:
             run.mode = "full"
+    if not dry_run and mapping.correlation is not None:
+        # Correlation looks its properties up page by page; without an index each is one scan of
+        # every object. Indexing is a write, so a dry run scans instead (IdentityStore.find).
+        store.ensure_indexed(mapping.correlation.props)
     run.linked = store.link_count(name)
     engine = _Engine(store, source, mapping, run, dry_run=dry_run, cancel=_cancel_fn(cancel), progress=progress)
-    engine.queued = {sid for sid, _, _ in store.retry_queue(name)}
+    marks = store.retry_marks(name)
+    engine.queued = {sid for sid, _, _, _ in marks}
+    engine.due = due_retries(marks, mapping.policy)
     if not dry_run:
         for stale in store.fail_interrupted_runs(name):
             run.warnings.append(f"run {stale} had been interrupted; it is now marked FAILED")
@@ -685,6 +793,8 @@ def reconcile(
     except _Blocked as exc:
         run.state = RunState.BLOCKED
         run.reason = str(exc)
+        if dry_run:
+            engine.plan_blocked()
         engine.deferred.clear()
     except (_Cancelled, KeyboardInterrupt):
         run.state = RunState.CANCELED
@@ -730,18 +840,27 @@ def _full(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str:
     link = source.latest_delta_link(list(m.select), m.pushdown)
     in_scope = 0
     engine.track_handled = True
-    for page in source.iter_users(list(m.select), m.pushdown):
-        engine.check_cancel()
-        if m.listing_scope is not None:
-            users = [u for u in page if m.listing_scope(u)]
-            run.out_of_scope += len(page) - len(users)
-        else:
-            users = page
-        in_scope += len(users)
-        for chunk in _chunks(users, batch_size):
-            engine.source_page(chunk)
-        if engine.progress:
-            engine.progress("source", run.processed, None)
+    # Each page is assessed as it arrives (the next one is read meanwhile); whole pages are gathered
+    # into one transaction until it holds at least ``batch_size`` source objects, so commits are few.
+    with ReadAhead(source.iter_users(list(m.select), m.pushdown)) as pages:
+        for page in pages:
+            engine.check_cancel()
+            if m.listing_scope is not None:
+                users, dropped = [], []
+                for u in page:
+                    (users if m.listing_scope(u) else dropped).append(u)
+                if dropped:
+                    engine.leave_alone(dropped)
+            else:
+                users = page
+            in_scope += len(users)
+            for chunk in _chunks(users, batch_size):
+                engine.source_page(chunk, commit=False)
+            if engine.uncommitted >= batch_size:
+                engine.commit()
+            if engine.progress:
+                engine.progress("source", run.processed, None)
+    engine.commit()
     if in_scope == 0 and not m.safety.allow_empty_source and allow_deletes is None:
         raise _Blocked(
             "the source returned no objects in scope; a run from an empty source could delete or orphan "
@@ -762,28 +881,31 @@ def _incremental(engine: _Engine, delta_link: str, allow_deletes: int | None, ba
     done: set[str] = set()
     pages = 0
     try:
-        for page in source.read_delta(delta_link):
-            engine.check_cancel()
-            pages += 1
-            users = []
-            for u in page.users:
-                done.add(u["id"])
-                if m.scope is None or m.scope(u):
-                    users.append(u)
-                else:
-                    run.out_of_scope += 1
-                    engine._retry_mark(u["id"], None)
-            for chunk in _chunks(users, batch_size):
-                engine.source_page(chunk)
-            engine.commit()
-            removed = list(page.removed)
-            done.update(sid for sid, _ in removed)
-            for chunk in _chunks(removed, batch_size):
-                engine.deleted_page(chunk)
-            if page.delta_link:
-                new_link = page.delta_link
-            if engine.progress:
-                engine.progress("delta", run.processed, None)
+        with ReadAhead(source.read_delta(delta_link)) as delta_pages:
+            for page in delta_pages:
+                engine.check_cancel()
+                pages += 1
+                users = []
+                for u in page.users:
+                    done.add(u["id"])
+                    if engine.removed_held:
+                        engine.forget_removed(u["id"])
+                    if m.scope is None or m.scope(u):
+                        users.append(u)
+                    else:
+                        run.out_of_scope += 1
+                        engine._retry_mark(u["id"], None)
+                for chunk in _chunks(users, batch_size):
+                    engine.source_page(chunk)
+                engine.commit()
+                removed = list(page.removed)
+                done.update(sid for sid, _ in removed)
+                for chunk in _chunks(removed, batch_size):
+                    engine.deleted_page(chunk)
+                if page.delta_link:
+                    new_link = page.delta_link
+                if engine.progress:
+                    engine.progress("delta", run.processed, None)
     except DeltaExpired as exc:
         if pages == 0:
             raise _GoFull(f"the stored delta link has expired ({exc.code or 'syncStateNotFound'}); "
@@ -792,7 +914,7 @@ def _incremental(engine: _Engine, delta_link: str, allow_deletes: int | None, ba
     if new_link is None:
         raise ReconError("the delta round ended without a deltaLink; the changes read were applied, the old "
                          "delta link is kept", hint="Run again; if it persists, run with --reset-delta")
-    retry = sorted(engine.queued - done)
+    retry = sorted(engine.due - done)
     for chunk in _chunks(retry, batch_size):
         engine.check_cancel()
         gone: list[tuple[str, str]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +34,7 @@ DESTRUCTIVE = frozenset({Action.DELETE, Action.UNLINK})
 class SituationPolicy:
     """The action for every situation: a base table (``default`` or ``read-only``) plus per-situation rules."""
 
-    __slots__ = ("base", "rules", "_table")
+    __slots__ = ("base", "rules", "digest", "_table")
 
     def __init__(self, base: str = "default", rules: Mapping[str, str] | None = None) -> None:
         if base not in ("default", "read-only"):
@@ -43,6 +44,8 @@ class SituationPolicy:
         table = dict(DEFAULT_ACTIONS) if base == "default" else dict.fromkeys(Situation, Action.ASYNC)
         table.update(self.rules)
         self._table: dict[Situation, Action] = table
+        #: A short fingerprint of the whole action table: stored with ASYNC retry marks.
+        self.digest = hashlib.sha256(repr(sorted(self.table().items())).encode()).hexdigest()[:16]
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any] | None) -> SituationPolicy:

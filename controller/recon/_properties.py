@@ -45,7 +45,8 @@ def _compile_one(spec: Any, where: str) -> Transform:
     if isinstance(spec, Mapping) and "map" in spec:
         table = {str(k): v for k, v in (spec.get("map") or {}).items()}
         fallback = spec.get("default")
-        return lambda v: table.get(_map_key(v), fallback)
+        # A null source value is not in the table either: it gets the table's default, as in IDM.
+        return lambda v: fallback if v is None else table.get(_map_key(v), fallback)
     raise ValueError(f"{where}: a transform is lower, upper, trim, {{map: {{...}}, default: ...}} or a list")
 
 
@@ -76,8 +77,10 @@ def compile_transform(spec: Any, where: str = "transform") -> Transform | None:
 class PropertyMap:
     """Compiled ``properties``: ``values(source)`` gives the target values as a tuple, in ``targets`` order.
 
-    A source value that is null (or absent) skips the transforms; a result that is null takes the
-    property's ``default`` (IDM writes null when there is none, and so does this).
+    The transforms always run, also on a null (or absent) source value, as IDM passes null to the
+    transform: ``lower``/``upper``/``trim`` return null unchanged and a ``map`` gives its table's
+    ``default``. A result that is still null takes the property's ``default`` (IDM writes null when
+    there is none, and so does this).
     """
 
     __slots__ = ("targets", "sources", "values", "_index")
@@ -109,7 +112,7 @@ class PropertyMap:
                 out = []
                 for attr, fn, default in compiled:
                     v = get(attr) if attr else None
-                    if v is not None and fn is not None:
+                    if fn is not None:
                         v = fn(v)
                     out.append(default if v is None else v)
                 return tuple(out)

@@ -31,6 +31,7 @@ class PlanItem:
     label: str  # userName or id
     changes: dict[str, list[Any]] | None = None
     message: str | None = None
+    blocked: bool = False  # a DELETE/UNLINK the safety guard would stop (dry run of a BLOCKED run)
 
     def text(self) -> str:
         verb = self.action.lower()
@@ -39,12 +40,13 @@ class PlanItem:
             return f"~ {verb} {self.label} {diffs}"
         tail = f" ({self.message})" if self.message else ""
         why = f" [{self.situation}]" if self.situation else ""
-        return f"{self.op} {verb} {self.label}{why}{tail}"
+        stop = " [blocked by the safety guard]" if self.blocked else ""
+        return f"{self.op} {verb} {self.label}{why}{tail}{stop}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"op": self.op, "action": self.action, "situation": self.situation, "sourceId": self.source_id,
                 "targetId": self.target_id, "label": self.label, "changes": self.changes,
-                "message": self.message, "text": self.text()}
+                "message": self.message, "blocked": self.blocked, "text": self.text()}
 
 
 def _short(value: Any) -> str:
@@ -96,6 +98,15 @@ class ReconRun:
         }
 
     def to_dict(self) -> dict[str, Any]:
+        """The run as JSON (``reconcile --json``; the stored record's ``counts`` has the same counts).
+
+        ``situations`` counts every assessed situation and ``actions`` every action taken for one. The
+        link clean-up's UNLINKs (links whose source and target are both gone) have no situation: they
+        are counted in ``actions["UNLINK"]`` and in ``linksCleaned``, so ``actions`` adds up to
+        ``situations`` plus ``linksCleaned``. ``outOfScope`` counts source objects left alone because
+        ``sourceFilter`` excludes them; ``deletes`` is what the safety guard counted; ``plan`` (dry runs
+        only) lists what would happen per object, with ``blocked`` set on the lines the guard stops.
+        """
         out: dict[str, Any] = {
             "id": self.id, "mapping": self.mapping, "mode": self.mode, "state": self.state,
             "situations": dict(sorted(self.situations.items())), "actions": dict(sorted(self.actions.items())),

@@ -77,7 +77,7 @@ def run_reconciliation(
     cancel: Any = None,
     holder: str | None = None,
     lock_timeout: float = 10.0,
-    batch_size: int = 1000,
+    batch_size: int = 5000,
 ) -> ReconRun:
     """Reconcile the applied mapping ``mapping`` of ``target``'s environment; returns the run.
 

@@ -133,3 +133,27 @@ def test_tampered_and_old_tokens_are_not_found(tmp_path: Path, graph: Graph) -> 
         _, old = round_trip(short, "users/delta")
         resp = short.get(old)
     assert resp.status_code == 400 and resp.json()["error"]["code"] == "syncStateNotFound"
+
+
+def test_a_later_round_pages_its_changes_once_each_without_an_empty_last_page(emulator: Emulator,
+                                                                              graph: Graph) -> None:
+    _, link = round_trip(graph, "users/delta?$select=displayName,jobTitle")
+    made = [emulator.create_user({"userPrincipalName": f"pager{i:02d}@{emulator.domain}",
+                                  "displayName": f"Pager {i:02d}"})["id"] for i in range(25)]
+    emulator.update_user(made[3], {"jobTitle": "Lead"})  # changed again: listed once, where it last changed
+    emulator.update_user(SAM_CARTER["id"], {"department": "Audit"})  # not selected: not listed
+    emulator.delete_user(made[7])
+    pages: list[list[dict[str, Any]]] = []
+    url = link
+    while True:
+        body = graph.get(url, headers=SMALL_PAGES).json()
+        pages.append(body["value"])
+        if "@odata.deltaLink" in body:
+            break
+        url = body["@odata.nextLink"]
+    ids = [e["id"] for page in pages for e in page]
+    assert [len(p) for p in pages] == [10, 10, 5]  # 25 changes, exactly full pages, no empty page at the end
+    assert len(ids) == len(set(ids)) == 25
+    assert ids[-2:] == [made[3], made[7]]
+    assert pages[-1][-1]["@removed"] == {"reason": "changed"}
+    assert pages[-1][-2] == {"displayName": "Pager 03", "jobTitle": "Lead", "id": made[3]}

@@ -5,14 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from targets_docs import environment
 
 from controller.targets import LocalTarget, open_target
-
-
-def environment(name: str = "dev", path: str | None = None) -> dict:  # type: ignore[type-arg]
-    """The canonical Environment resource ``open_target`` accepts (as applied state holds it)."""
-    return {"apiVersion": "idmctl/v1", "kind": "Environment", "name": name,
-            "spec": {"target": {"type": "local", "path": path or f".idmctl/{name}.db"}}}
 
 
 @pytest.fixture

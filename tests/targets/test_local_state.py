@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from conftest import environment
+from targets_docs import environment
 
 from controller.errors import StalePlanError, StateError, StateNotInitialized
 from controller.targets import LocalTarget, Target, open_target

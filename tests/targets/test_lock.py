@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import environment
+from targets_docs import environment
 
 from controller.errors import LockHeldError, StateError
 from controller.targets import LocalTarget, open_target

@@ -5,7 +5,14 @@ reconciliation engine writes, and the schedule state the scheduler claims fires 
 managed-object rules the engine checks before it batches a write.
 """
 
-from controller.targets.local._identities import IdentityStore, WriteBatch, index_key, schema_error, with_defaults
+from controller.targets.local._identities import (
+    IdentityStore,
+    WriteBatch,
+    index_key,
+    new_object_id,
+    schema_error,
+    with_defaults,
+)
 from controller.targets.local._schedules import ScheduleStore
 from controller.targets.local._schema import IDENTITY_DDL
 from controller.targets.local._target import LocalTarget
@@ -17,6 +24,7 @@ __all__ = [
     "ScheduleStore",
     "WriteBatch",
     "index_key",
+    "new_object_id",
     "schema_error",
     "with_defaults",
 ]

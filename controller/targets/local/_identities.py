@@ -9,8 +9,10 @@ killed between two batches leaves no object without its link.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-import uuid
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,18 +24,15 @@ from controller.errors import ManagedObjectInvalid, StateError
 from controller.targets.local._database import transaction
 
 __all__ = [
-    "DEFAULT_INDEXED",
     "IdentityStore",
-    "LinkRow",
     "ManagedObject",
     "RunRecord",
     "WriteBatch",
     "index_key",
+    "new_object_id",
     "schema_error",
 ]
 
-#: Properties indexed for correlation from the start (userName has its own unique column).
-DEFAULT_INDEXED = ("mail",)
 _CHUNK = 2000  # bound parameters per IN (...) query; SQLite allows 32766
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads
@@ -41,6 +40,31 @@ _loads = json.loads
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_id_lock = threading.Lock()
+_id_last = 0
+
+
+def new_object_id() -> str:
+    """A new managed-object id: a time-ordered UUID (RFC 9562 version 7) as canonical text.
+
+    Ids that sort by creation time keep inserts into the ``alpha_user`` primary key and the links'
+    ``UNIQUE (mapping, target_id)`` at the right edge of their B-trees instead of scattering page
+    writes over the whole file, as random (version 4) ids do. 48 bits of Unix milliseconds, then 74
+    random bits; ids made within the same millisecond count up from the first one's random bits
+    (RFC 9562, 6.2 method 2), so they stay unique and ordered within one process.
+    """
+    global _id_last
+    ms = time.time_ns() // 1_000_000
+    with _id_lock:
+        # Within one millisecond: count up (a carry reaches the timestamp only after 2**74 ids).
+        value = _id_last + 1 if ms == _id_last >> 74 else (ms << 74) | int.from_bytes(os.urandom(10)) >> 6
+        _id_last = value
+    # Spread the 122 payload bits over the UUID layout: version 7 and variant 0b10 go in between.
+    n = ((value >> 74) << 80) | (0x7 << 76) | (((value >> 62) & 0xFFF) << 64) | (0x2 << 62) | (value & ((1 << 62) - 1))
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def index_key(value: Any) -> str | None:
@@ -97,15 +121,6 @@ class ManagedObject:
 
     def to_dict(self) -> dict[str, Any]:
         return {"_id": self.id, "_rev": self.rev, **self.properties}
-
-
-@dataclass(frozen=True, slots=True)
-class LinkRow:
-    """One link of a mapping, and whether its managed object still exists."""
-
-    source_id: str
-    target_id: str
-    target_exists: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +245,10 @@ class IdentityStore:
     def create(self, properties: Mapping[str, Any], object_id: str | None = None) -> ManagedObject:
         """Create one object (schema enforced, defaults filled); raises ``ManagedObjectInvalid``."""
         props = with_defaults(dict(properties))
-        oid = object_id or str(uuid.uuid4())
+        oid = object_id or new_object_id()
+        if object_id is not None and self.get(object_id) is not None:
+            raise ManagedObjectInvalid(f"managed/alpha_user/{object_id} already exists", object_id=object_id,
+                                       hint="Update it instead, or create without an id to get a new one")
         self._check(oid, props)
         with self.transaction() as conn:
             self._insert(conn, [(oid, props)])
@@ -261,6 +279,15 @@ class IdentityStore:
         problem = schema_error(props)
         if problem:
             raise ManagedObjectInvalid(f"managed/alpha_user/{object_id}: {problem}", object_id=object_id)
+        # Checked here so that a duplicate is a typed error naming both objects, not sqlite's IntegrityError.
+        name = props["userName"]
+        holder = self.usernames_taken([name]).get(name.lower())
+        if holder is not None and holder != object_id:
+            raise ManagedObjectInvalid(
+                f"managed/alpha_user/{object_id}: userName {name!r} is already used by managed/alpha_user/{holder} "
+                "(userName is unique regardless of case)", object_id=object_id,
+                hint=f"Choose another userName, or change or delete managed/alpha_user/{holder} first "
+                     f"(`idmctl identities get {holder}`)")
 
     def usernames_taken(self, user_names: Iterable[str]) -> dict[str, str]:
         """``{userName lowered: object id}`` for the userNames (any case) already used."""
@@ -366,14 +393,23 @@ class IdentityStore:
                 (mapping, *chunk)))
         return out
 
-    def iter_links(self, mapping: str) -> Iterator[LinkRow]:
-        """Every link of ``mapping`` with whether its target exists (read fully before yielding)."""
-        rows = self.conn.execute(
-            "SELECT l.source_id, l.target_id, o.id IS NOT NULL FROM links l "
-            "LEFT JOIN alpha_user o ON o.id = l.target_id WHERE l.mapping = ? ORDER BY l.source_id",
-            (mapping,)).fetchall()
-        for source_id, target_id, exists in rows:
-            yield LinkRow(source_id, target_id, bool(exists))
+    def iter_links(self, mapping: str, batch: int = 5000) -> Iterator[list[tuple[str, str]]]:
+        """Every link of ``mapping`` as ``(source id, target id)``, by source id, in lists of ``batch``.
+
+        Each list is its own query resuming after the last source id (the primary key's order, so no
+        sort), so the caller may write between lists; links it adds or removes meanwhile may or may
+        not be seen.
+        """
+        last = ""
+        while True:
+            rows = self.conn.execute(
+                "SELECT source_id, target_id FROM links WHERE mapping = ? AND source_id > ? "
+                "ORDER BY source_id LIMIT ?", (mapping, last, batch)).fetchall()
+            if rows:
+                yield rows
+            if len(rows) < batch:
+                return
+            last = rows[-1][0]
 
     def links_of_object(self, object_id: str) -> list[tuple[str, str]]:
         """``[(mapping, source id)]`` of every link that points at ``object_id``."""
@@ -614,6 +650,18 @@ class IdentityStore:
         return self.conn.execute(
             "SELECT source_id, reason, attempts FROM recon_retry WHERE mapping = ? ORDER BY source_id", (mapping,)
         ).fetchall()
+
+    def retry_marks(self, mapping: str) -> list[tuple[str, str, int, int | None]]:
+        """``[(source id, reason, attempts, runs since)]``: runs since = runs of ``mapping`` started after
+        the run that last wrote the mark (None when that run's record was pruned). For retry back-off."""
+        runs = [r[0] for r in self.conn.execute("SELECT id FROM recon_runs WHERE mapping = ? ORDER BY rowid",
+                                                (mapping,))]
+        position = {rid: i for i, rid in enumerate(runs)}
+        last = len(runs) - 1
+        return [(sid, reason, attempts, last - position[rid] if rid in position else None)
+                for sid, reason, attempts, rid in self.conn.execute(
+                    "SELECT source_id, reason, attempts, run_id FROM recon_retry WHERE mapping = ? "
+                    "ORDER BY source_id", (mapping,))]
 
     def prune_retries(self, mapping: str, keep_run: str) -> int:
         """After a complete full run: forget retry marks that run did not renew (gone or out of scope)."""

@@ -135,7 +135,8 @@ CREATE TABLE sync_tokens (
     updated     TEXT NOT NULL
 );
 
--- Source objects to re-read by id at the next incremental run (FAILURE and ASYNC outcomes).
+-- Source objects to re-read by id at a later incremental run (FAILURE and ASYNC outcomes). reason is
+-- "FAILURE" or "ASYNC <situation> <policy digest>"; which marks a run re-reads: controller/recon/_retry.py.
 CREATE TABLE recon_retry (
     mapping   TEXT    NOT NULL,
     source_id TEXT    NOT NULL,
