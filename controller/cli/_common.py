@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from controller.cli._output import Output
 from controller.errors import UsageError
 
-__all__ = ["EnvOpt", "JsonOpt", "OptionalEnvOpt", "QuietOpt", "RootOpt", "VerboseOpt", "make_output", "resolve_root"]
+__all__ = ["EnvOpt", "JsonOpt", "OptionalEnvOpt", "QuietOpt", "RootOpt", "VerboseOpt", "make_output", "resolve_root",
+           "with_output"]
 
 EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment name (a folder under environments/).")]
 OptionalEnvOpt = Annotated[
@@ -29,6 +33,25 @@ RootOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="More detail.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors.")]
+
+
+def with_output(command: Callable[..., int]) -> Callable[..., int]:
+    """Give a command the shared --json, -v and -q options, defined once: it receives ``out: Output``."""
+    signature = inspect.signature(command, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name != "out"]
+    shared = [
+        inspect.Parameter("json_out", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=JsonOpt),
+        inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=VerboseOpt),
+        inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=QuietOpt),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, json_out: bool = False, verbose: bool = False, quiet: bool = False,
+                **kwargs: Any) -> int:
+        return command(*args, out=make_output(json_out, verbose, quiet), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*kept, *shared])  # type: ignore[attr-defined]
+    return wrapper
 
 
 def make_output(json_mode: bool = False, verbose: bool = False, quiet: bool = False) -> Output:

@@ -8,7 +8,12 @@ from typing import Annotated
 
 import typer
 
-from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._common import (
+    EnvOpt,
+    RootOpt,
+    resolve_root,
+    with_output,
+)
 from controller.cli._output import Output
 from controller.cli._planview import show_diagnostics, show_plan
 from controller.errors import UsageError
@@ -40,6 +45,7 @@ def register(app: typer.Typer) -> None:
     """Add `apply` to the app."""
 
     @app.command("apply")
+    @with_output
     def apply_cmd(
         env: EnvOpt,
         plan_file: Annotated[Path | None, typer.Argument(
@@ -52,12 +58,10 @@ def register(app: typer.Typer) -> None:
             "--lock-timeout", metavar="S", help="Seconds to wait for the environment lock.")] = 0.0,
         allow_empty: Annotated[bool, typer.Option(
             "--allow-empty", help="Allow destroying every resource of the environment.")] = False,
-        json_out: JsonOpt = False,
-        verbose: VerboseOpt = False,
-        quiet: QuietOpt = False,
+        *,
+        out: Output,
     ) -> int:
         """Apply the configuration to the environment's state: all or nothing, audited."""
-        out = make_output(json_out, verbose, quiet)
 
         def waiting(lease: LockLease) -> None:
             out.info(f"Waiting up to {lock_timeout:g}s for the environment lock held by {lease.describe()}...")

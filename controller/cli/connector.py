@@ -8,7 +8,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._common import (
+    EnvOpt,
+    RootOpt,
+    resolve_root,
+    with_output,
+)
 from controller.cli._output import Output
 from controller.plan import effective_resources
 
@@ -85,35 +90,33 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="connector")
 
     @group.command("test")
+    @with_output
     def test(
         env: EnvOpt,
         name: Annotated[str | None, typer.Argument(help="Connector name (default: the only one).")] = None,
         root: RootOpt = None,
-        json_out: JsonOpt = False,
-        verbose: VerboseOpt = False,
-        quiet: QuietOpt = False,
+        *,
+        out: Output,
     ) -> int:
         """Get a token, compare granted roles with the roles needed, read one user: "Connected" or why not."""
         from controller.connectors import connector_test
 
-        out = make_output(json_out, verbose, quiet)
         resources, source = effective_resources(resolve_root(root), env)
         return _render_test(out, connector_test(resources, name), source)
 
     @group.command("preview")
+    @with_output
     def preview(
         env: EnvOpt,
         name: Annotated[str, typer.Argument(help="Connector name.")],
         limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000,
                                            help="How many accounts to show.")] = 20,
         root: RootOpt = None,
-        json_out: JsonOpt = False,
-        verbose: VerboseOpt = False,
-        quiet: QuietOpt = False,
+        *,
+        out: Output,
     ) -> int:
         """Show source accounts with the attributes the mappings read (the console's Data tab)."""
         from controller.connectors import connector_preview
 
-        out = make_output(json_out, verbose, quiet)
         resources, source = effective_resources(resolve_root(root), env)
         return _render_preview(out, connector_preview(resources, name, limit=limit), source)

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._common import EnvOpt, RootOpt, resolve_root, with_output
+from controller.cli._output import Output
 from controller.plan import force_unlock_environment
 
 __all__ = ["register"]
@@ -16,16 +17,15 @@ def register(app: typer.Typer) -> None:
     """Add `force-unlock` to the app."""
 
     @app.command("force-unlock")
+    @with_output
     def force_unlock_cmd(
         lock_id: Annotated[str, typer.Argument(metavar="LOCK_ID", help="The lock id the error named.")],
         env: EnvOpt,
         root: RootOpt = None,
-        json_out: JsonOpt = False,
-        verbose: VerboseOpt = False,
-        quiet: QuietOpt = False,
+        *,
+        out: Output,
     ) -> int:
         """Release the environment lock LOCK_ID held by a dead process (audited)."""
-        out = make_output(json_out, verbose, quiet)
         lease = force_unlock_environment(resolve_root(root), env, lock_id)
         if out.json_mode:
             out.json({"environment": env, "released": lease.to_dict()})

@@ -8,7 +8,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._common import (
+    EnvOpt,
+    RootOpt,
+    resolve_root,
+    with_output,
+)
+from controller.cli._output import Output
 from controller.cli.reconcile import open_environment
 from controller.errors import UsageError
 
@@ -29,17 +35,19 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="identities")
 
     @group.command("search")
+    @with_output
     def search_cmd(
         env: EnvOpt,
         query: Annotated[str | None, typer.Argument(metavar="FILTER", help='A filter, e.g. \'sn eq "Carter"\' '
                                                     "(default: every object).")] = None,
         limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N objects.")] = None,
-        root: RootOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False,
+        root: RootOpt = None,
+        *,
+        out: Output,
     ) -> int:
         """Find managed objects with the filter language (case-insensitive), ordered by userName."""
         from controller.filters import compile_filter, parse_filter
 
-        out = make_output(json_out, verbose, quiet)
         match = compile_filter(parse_filter(query)) if query and query.strip() else None
         target, _, _ = open_environment(resolve_root(root), env)
         found = []
@@ -64,10 +72,15 @@ def register(app: typer.Typer) -> None:
         return 0
 
     @group.command("get")
-    def get_cmd(env: EnvOpt, object_id: IdArg, root: RootOpt = None, json_out: JsonOpt = False,
-                verbose: VerboseOpt = False, quiet: QuietOpt = False) -> int:
+    @with_output
+    def get_cmd(
+        env: EnvOpt,
+        object_id: IdArg,
+        root: RootOpt = None,
+        *,
+        out: Output,
+    ) -> int:
         """Show one managed object with its links."""
-        out = make_output(json_out, verbose, quiet)
         target, _, _ = open_environment(resolve_root(root), env)
         try:
             store = target.identities
@@ -88,10 +101,15 @@ def register(app: typer.Typer) -> None:
         return 0
 
     @group.command("delete")
-    def delete_cmd(env: EnvOpt, object_id: IdArg, root: RootOpt = None, json_out: JsonOpt = False,
-                   verbose: VerboseOpt = False, quiet: QuietOpt = False) -> int:
+    @with_output
+    def delete_cmd(
+        env: EnvOpt,
+        object_id: IdArg,
+        root: RootOpt = None,
+        *,
+        out: Output,
+    ) -> int:
         """Delete one managed object; its links stay (a later run reports them as MISSING or LINK_ONLY)."""
-        out = make_output(json_out, verbose, quiet)
         target, _, _ = open_environment(resolve_root(root), env)
         try:
             with target.lock(f"identities delete {object_id}", 10.0):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._common import (
+    EnvOpt,
+    RootOpt,
+    resolve_root,
+    with_output,
+)
+from controller.cli._output import Output
 from controller.plan import init_environment
 
 __all__ = ["register"]
@@ -14,15 +20,14 @@ def register(app: typer.Typer) -> None:
     """Add `init` to the app."""
 
     @app.command("init")
+    @with_output
     def init_cmd(
         env: EnvOpt,
         root: RootOpt = None,
-        json_out: JsonOpt = False,
-        verbose: VerboseOpt = False,
-        quiet: QuietOpt = False,
+        *,
+        out: Output,
     ) -> int:
         """Create the environment's state (spec.target); an existing state is left as it is."""
-        out = make_output(json_out, verbose, quiet)
         result = init_environment(resolve_root(root), env)
         if out.json_mode:
             out.json({"environment": result.environment, "location": result.location,

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from controller.cli._common import JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._common import RootOpt, resolve_root, with_output
+from controller.cli._output import Output
 from controller.cli._planview import show_plan
 from controller.plan import plan_to_json_data, promote
 
@@ -19,18 +20,17 @@ def register(app: typer.Typer) -> None:
     """Add `promote` to the app."""
 
     @app.command("promote")
+    @with_output
     def promote_cmd(
         source: Annotated[str, typer.Option("--from", help="The environment whose files are promoted.")],
         target: Annotated[str, typer.Option("--to", help="The environment that receives them.")],
         check: Annotated[bool, typer.Option(
             "--check", help="Only compare the files: exit 2 when they differ, 0 when identical.")] = False,
         root: RootOpt = None,
-        json_out: JsonOpt = False,
-        verbose: VerboseOpt = False,
-        quiet: QuietOpt = False,
+        *,
+        out: Output,
     ) -> int:
         """Copy every resource file but environment.yaml from --from to --to, then plan --to."""
-        out = make_output(json_out, verbose, quiet)
         result = promote(resolve_root(root), source, target, check=check)
         if out.json_mode:
             out.json({

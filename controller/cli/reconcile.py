@@ -14,7 +14,12 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._common import (
+    EnvOpt,
+    RootOpt,
+    resolve_root,
+    with_output,
+)
 from controller.cli._output import Output
 from controller.errors import ConfigError, UsageError
 
@@ -110,6 +115,7 @@ def register(app: typer.Typer) -> None:
     """Add `reconcile` to the app."""
 
     @app.command("reconcile")
+    @with_output
     def reconcile_cmd(
         env: EnvOpt,
         mapping: Annotated[str, typer.Option("--mapping", "-m", help="Name of the applied Mapping to run.")],
@@ -124,9 +130,8 @@ def register(app: typer.Typer) -> None:
         lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the "
                                                     "environment lock.")] = 45.0,
         root: RootOpt = None,
-        json_out: JsonOpt = False,
-        verbose: VerboseOpt = False,
-        quiet: QuietOpt = False,
+        *,
+        out: Output,
     ) -> int:
         """Reconcile a mapping: situations, actions, a safety guard for deletes; Ctrl-C cancels cleanly.
 
@@ -134,7 +139,6 @@ def register(app: typer.Typer) -> None:
         """
         from controller.recon import run_reconciliation
 
-        out = make_output(json_out, verbose, quiet)
         target, resources, warnings = open_environment(resolve_root(root), env)
         for warning in warnings:
             out.warn(escape(warning))

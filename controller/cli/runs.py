@@ -8,7 +8,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._common import (
+    EnvOpt,
+    RootOpt,
+    resolve_root,
+    with_output,
+)
+from controller.cli._output import Output
 from controller.cli.reconcile import open_environment
 from controller.errors import UsageError
 
@@ -27,12 +33,16 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="runs")
 
     @group.command("list")
-    def list_cmd(env: EnvOpt, mapping: MappingOpt = None,
-                 limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N runs.")] = 20,
-                 root: RootOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False,
-                 quiet: QuietOpt = False) -> int:
+    @with_output
+    def list_cmd(
+        env: EnvOpt,
+        mapping: MappingOpt = None,
+        limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N runs.")] = 20,
+        root: RootOpt = None,
+        *,
+        out: Output,
+    ) -> int:
         """List runs, newest first."""
-        out = make_output(json_out, verbose, quiet)
         target, _, _ = open_environment(resolve_root(root), env)
         try:
             runs = target.identities.list_runs(mapping, limit)
@@ -54,6 +64,7 @@ def register(app: typer.Typer) -> None:
         return 0
 
     @group.command("show")
+    @with_output
     def show_cmd(
         env: EnvOpt,
         run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or a unique prefix of it).")],
@@ -61,10 +72,11 @@ def register(app: typer.Typer) -> None:
         action: Annotated[str | None, typer.Option("--action", help="Only entries of this action.")] = None,
         status: Annotated[str | None, typer.Option("--status", help="SUCCESS or FAILURE.")] = None,
         limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N entries.")] = None,
-        root: RootOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False,
+        root: RootOpt = None,
+        *,
+        out: Output,
     ) -> int:
         """Show one run: its counts and entries (filter by situation, action, status)."""
-        out = make_output(json_out, verbose, quiet)
         _check_vocab(situation, action, status)
         target, _, _ = open_environment(resolve_root(root), env)
         try:
@@ -110,16 +122,18 @@ def register(app: typer.Typer) -> None:
         return 0
 
     @group.command("prune")
+    @with_output
     def prune_cmd(
         env: EnvOpt,
         keep: Annotated[int | None, typer.Option("--keep", min=0, help="Keep the newest N runs.")] = None,
         older_than: Annotated[float | None, typer.Option("--older-than", min=0,
                                                          help="Delete runs started more than DAYS ago.")] = None,
         mapping: MappingOpt = None,
-        root: RootOpt = None, json_out: JsonOpt = False, verbose: VerboseOpt = False, quiet: QuietOpt = False,
+        root: RootOpt = None,
+        *,
+        out: Output,
     ) -> int:
         """Delete old runs and their entries (--keep N and/or --older-than DAYS)."""
-        out = make_output(json_out, verbose, quiet)
         if keep is None and older_than is None:
             raise UsageError("runs prune needs --keep N or --older-than DAYS",
                              hint="For example: idmctl runs prune --env dev --keep 50")

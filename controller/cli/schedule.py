@@ -12,7 +12,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
+from controller.cli._common import (
+    EnvOpt,
+    RootOpt,
+    resolve_root,
+    with_output,
+)
 from controller.cli._output import Output
 from controller.errors import UsageError
 
@@ -118,6 +123,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="schedule")
 
     @group.command("next")
+    @with_output
     def next_cmd(
         name: Annotated[str | None, typer.Argument(help="A schedule of the environment (with --env).")] = None,
         cron: Annotated[str | None, typer.Option("--cron", help="Any Quartz expression, no environment "
@@ -128,14 +134,12 @@ def register(app: typer.Typer) -> None:
                                                   "instead of now.")] = None,
         env: OptionalEnvOpt = None,
         root: RootOpt = None,
-        json_out: JsonOpt = False,
-        verbose: VerboseOpt = False,
-        quiet: QuietOpt = False,
+        *,
+        out: Output,
     ) -> int:
         """The next fire times of an expression or of a schedule, in words, with warnings."""
         from controller.scheduler import preview_cron, preview_schedule
 
-        out = make_output(json_out, verbose, quiet)
         start = _parse_after(after)
         if cron is not None and (name is not None or env is not None):
             raise UsageError("give either --cron EXPR or --env E NAME, not both")
@@ -150,34 +154,32 @@ def register(app: typer.Typer) -> None:
         return 0
 
     @group.command("list")
+    @with_output
     def list_cmd(
         env: EnvOpt,
         root: RootOpt = None,
-        json_out: JsonOpt = False,
-        verbose: VerboseOpt = False,
-        quiet: QuietOpt = False,
+        *,
+        out: Output,
     ) -> int:
         """Applied schedules: mapping, mode, cron in words, next fire, last run and result, paused."""
         from controller.scheduler import schedule_status
 
-        out = make_output(json_out, verbose, quiet)
         _render_list(out, schedule_status(resolve_root(root), env))
         return 0
 
     @group.command("run")
+    @with_output
     def run_cmd(
         env: EnvOpt,
         once: Annotated[bool, typer.Option("--once", help="Run what is due now and exit (for a "
                                            "Kubernetes CronJob or CI).")] = False,
         root: RootOpt = None,
-        json_out: JsonOpt = False,
-        verbose: VerboseOpt = False,
-        quiet: QuietOpt = False,
+        *,
+        out: Output,
     ) -> int:
         """The scheduler loop on the applied schedules; SIGTERM/SIGINT finish the run in hand and stop."""
         from controller.scheduler import serve
 
-        out = make_output(json_out, verbose, quiet)
         if not once:
             out.info(f"Scheduler for environment {env!r} started; SIGTERM or Ctrl-C stops it after the "
                      "run in hand.")

@@ -5,14 +5,12 @@ from __future__ import annotations
 import typer
 
 from controller.cli._common import (
-    JsonOpt,
     OptionalEnvOpt,
-    QuietOpt,
     RootOpt,
-    VerboseOpt,
-    make_output,
     resolve_root,
+    with_output,
 )
+from controller.cli._output import Output
 from controller.config import ValidationReport, environment_names
 from controller.plan import check_environment
 
@@ -23,18 +21,17 @@ def register(app: typer.Typer) -> None:
     app.command("validate")(validate)
 
 
+@with_output
 def validate(
     env: OptionalEnvOpt = None,
     root: RootOpt = None,
-    json: JsonOpt = False,
-    verbose: VerboseOpt = False,
-    quiet: QuietOpt = False,
+    *,
+    out: Output,
 ) -> int:
     """Validate schemas, references, filters and cron of one environment (or all): exit 0 valid, 1 not.
 
     With the environment's state it also warns about unknown owners and unapplied schedules.
     """
-    out = make_output(json, verbose, quiet)
     base = resolve_root(root)
     names = [env] if env else environment_names(base)
     reports: list[ValidationReport] = [check_environment(base, name) for name in names]
