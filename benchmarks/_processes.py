@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.emulator_pages import REPO, _peak_rss, _wait_for_info
+from benchmarks.emulator_pages import REPO, _peak_rss, _wait_for_info, stop_process
 
 __all__ = ["REPO", "ChildResult", "EmulatorProcess", "run_idmctl"]
 
@@ -108,11 +107,5 @@ class EmulatorProcess:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop_process(proc)

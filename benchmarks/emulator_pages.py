@@ -55,6 +55,18 @@ def _token(session: requests.Session, info: dict[str, Any]) -> str:
     return resp.json()["access_token"]
 
 
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL after 30 s: how every benchmark ends the processes it started."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def run(n: int = 100_000, *, select: str = "id,userPrincipalName,displayName,mail,accountEnabled") -> dict[str, Any]:
     """Page all ``n`` generated users; returns users, pages, seconds, pages/s, users/s and peak RSS (MiB)."""
     with tempfile.TemporaryDirectory(prefix="idmctl-bench-") as tmp:
@@ -82,12 +94,7 @@ def run(n: int = 100_000, *, select: str = "id,userPrincipalName,displayName,mai
                 seconds = time.perf_counter() - started
             peak = _peak_rss(proc.pid)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
     return {
         "generated": n,
         "users": users,
