@@ -6,7 +6,6 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,29 +20,11 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.errors import ConfigError, UsageError
+from controller.plan import open_environment
 
-__all__ = ["open_environment", "register"]
+__all__ = ["register"]
 
 _OP_STYLE = {"+": "green", "~": "yellow", "-": "red", "!": "red bold", "?": "cyan"}
-
-
-def open_environment(root: Path, env: str) -> tuple[Any, Any, list[str]]:
-    """``(target, working-tree resources or None, warnings)``; runs work from applied state even when
-    the working tree does not load."""
-    from controller.config import load_environment
-    from controller.targets import open_target
-
-    try:
-        loaded = load_environment(root, env)
-    except ConfigError as exc:
-        if not (root / "environments" / env).is_dir():
-            raise UsageError(f"no environment {env!r} under {root / 'environments'}",
-                             hint="Pass --env with the name of a folder under environments/") from None
-        target = open_target(root, {"name": env, "spec": {"target": {"type": "local"}}})
-        return target, None, [f"the working tree of {env!r} does not load ({exc}); using applied state "
-                              f"at {target.location}"]
-    return open_target(root, loaded), loaded.resources, []
 
 
 @contextmanager

@@ -15,8 +15,8 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.cli.reconcile import open_environment
 from controller.errors import UsageError
+from controller.plan import open_environment
 
 __all__ = ["register"]
 

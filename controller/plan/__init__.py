@@ -20,6 +20,7 @@ from controller.plan._workflow import (
     force_unlock_environment,
     git_commit,
     init_environment,
+    open_environment,
     plan_environment,
 )
 from controller.plan.planfile import plan_hash, read_plan_file, write_plan_file
@@ -46,6 +47,7 @@ __all__ = [
     "force_unlock_environment",
     "git_commit",
     "init_environment",
+    "open_environment",
     "plan_environment",
     "plan_hash",
     "plan_to_json_data",

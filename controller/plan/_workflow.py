@@ -20,7 +20,7 @@ from controller.config import (
     validate_environment,
 )
 from controller.diagnostics import Diagnostic
-from controller.errors import StalePlanError, StateNotInitialized, UsageError
+from controller.errors import ConfigError, StalePlanError, StateNotInitialized, UsageError
 from controller.plan._compute import compute_plan
 from controller.plan._model import Plan
 from controller.plan._render_text import summary_line
@@ -37,6 +37,7 @@ __all__ = [
     "force_unlock_environment",
     "git_commit",
     "init_environment",
+    "open_environment",
     "plan_environment",
 ]
 
@@ -261,3 +262,18 @@ def check_environment(root: Path, env: str) -> ValidationReport:
     finally:
         target.close()
     return report
+
+
+def open_environment(root: Path, env: str) -> tuple[Target, ResourceSet | None, list[str]]:
+    """``(target, working-tree resources or None, warnings)``; runs work from applied state even when
+    the working tree does not load."""
+    try:
+        loaded = load_environment(root, env)
+    except ConfigError as exc:
+        if not (root / "environments" / env).is_dir():
+            raise UsageError(f"no environment {env!r} under {root / 'environments'}",
+                             hint="Pass --env with the name of a folder under environments/") from None
+        target = open_target(root, {"name": env, "spec": {"target": {"type": "local"}}})
+        return target, None, [f"the working tree of {env!r} does not load ({exc}); using applied state "
+                              f"at {target.location}"]
+    return open_target(root, loaded), loaded.resources, []
