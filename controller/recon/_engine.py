@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -118,6 +117,9 @@ class _Engine:
         self.targets = mapping.properties.targets
         self.corr_props = mapping.correlation.props if mapping.correlation is not None else ()
         self.values_of = mapping.properties.values
+        # where userName sits in a mapped values tuple (None when the mapping does not map it)
+        self.name_pos: int | None = mapping.properties.targets.index("userName") \
+            if "userName" in mapping.properties.targets else None
         self.batch = WriteBatch()
         self.seq = 1
         self.deferred: list[_Deferred] = []
@@ -346,12 +348,10 @@ class _Engine:
             outcome = self._create(phase, situation, sid, tid, values)
         elif action is Action.UPDATE or action is Action.LINK:
             outcome = self._update(phase, situation, action, sid, tid, values)
-        elif action is Action.EXCEPTION:
-            self._entry(phase, situation, action, sid, tid, message=f"Situation {situation} marked as EXCEPTION"
-                        f"{detail}{'; ' + note if note else ''}", op="?", label=self._label(sid, tid, values))
-        elif action is Action.REPORT:
+        elif action is Action.EXCEPTION or action is Action.REPORT:
+            verb = "marked as EXCEPTION" if action is Action.EXCEPTION else "reported"
             self._entry(phase, situation, action, sid, tid,
-                        message=f"Situation {situation} reported{detail}{'; ' + note if note else ''}",
+                        message=f"Situation {situation} {verb}{detail}{'; ' + note if note else ''}",
                         op="?", label=self._label(sid, tid, values))
         elif action is Action.ASYNC:
             outcome = async_mark(situation, self.policy)
@@ -359,13 +359,8 @@ class _Engine:
         self._retry_mark(sid, outcome)
 
     def _label(self, sid: str | None, tid: str | None, values: tuple[Any, ...] | None) -> str:
-        if values is not None:
-            try:
-                name = values[self.m.properties.index("userName")]
-            except KeyError:
-                name = None
-            if name:
-                return str(name)
+        if values is not None and self.name_pos is not None and values[self.name_pos]:
+            return str(values[self.name_pos])
         if tid is not None:
             o = self.obj(tid)
             if o is not None and o[1].get("userName"):
@@ -564,14 +559,11 @@ class _Engine:
         """Table 1a for one page of in-scope source objects, then commit (unless ``commit`` is False)."""
         if not users:
             return
-        values_of, valid_fn, m = self.values_of, self.m.valid, self.m
+        values_of, valid_fn = self.values_of, self.m.valid
         sids = [u["id"] for u in users]
         values = [values_of(u) for u in users]
-        try:
-            pos = m.properties.index("userName")
-            names = [v[pos] for v in values if isinstance(v[pos], str)]
-        except KeyError:
-            names = []
+        pos = self.name_pos
+        names = [v[pos] for v in values if isinstance(v[pos], str)] if pos is not None else []
         self.prefetch(sids, values, names)
         handled, track_handled = self.handled, self.track_handled
         for sid, user, vals in zip(sids, users, values, strict=True):
@@ -702,17 +694,13 @@ def _matches(value: Any, key: str) -> bool:
     return index_key(value) == key
 
 
-def _cancel_fn(cancel: Any) -> Callable[[], bool]:
+def cancel_check(cancel: Any) -> Callable[[], bool]:
+    """A callable answering "stop now?" from None, an Event-like object or a callable."""
     if cancel is None:
         return lambda: False
-    if isinstance(cancel, threading.Event) or hasattr(cancel, "is_set"):
+    if hasattr(cancel, "is_set"):
         return cancel.is_set  # type: ignore[no-any-return]
     return cancel  # type: ignore[no-any-return]
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -770,7 +758,7 @@ def reconcile(
         # every object. Indexing is a write, so a dry run scans instead (IdentityStore.find).
         store.ensure_indexed(mapping.correlation.props)
     run.linked = store.link_count(name)
-    engine = _Engine(store, source, mapping, run, dry_run=dry_run, cancel=_cancel_fn(cancel), progress=progress)
+    engine = _Engine(store, source, mapping, run, dry_run=dry_run, cancel=cancel_check(cancel), progress=progress)
     marks = store.retry_marks(name)
     engine.queued = {sid for sid, _, _, _ in marks}
     engine.due = due_retries(marks, mapping.policy)
@@ -854,7 +842,7 @@ def _full(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str:
             else:
                 users = page
             in_scope += len(users)
-            for chunk in _chunks(users, batch_size):
+            for chunk in _batched(users, batch_size):
                 engine.source_page(chunk, commit=False)
             if engine.uncommitted >= batch_size:
                 engine.commit()
@@ -895,12 +883,12 @@ def _incremental(engine: _Engine, delta_link: str, allow_deletes: int | None, ba
                     else:
                         run.out_of_scope += 1
                         engine._retry_mark(u["id"], None)
-                for chunk in _chunks(users, batch_size):
+                for chunk in _batched(users, batch_size):
                     engine.source_page(chunk)
                 engine.commit()
                 removed = list(page.removed)
                 done.update(sid for sid, _ in removed)
-                for chunk in _chunks(removed, batch_size):
+                for chunk in _batched(removed, batch_size):
                     engine.deleted_page(chunk)
                 if page.delta_link:
                     new_link = page.delta_link
@@ -915,7 +903,7 @@ def _incremental(engine: _Engine, delta_link: str, allow_deletes: int | None, ba
         raise ReconError("the delta round ended without a deltaLink; the changes read were applied, the old "
                          "delta link is kept", hint="Run again; if it persists, run with --reset-delta")
     retry = sorted(engine.due - done)
-    for chunk in _chunks(retry, batch_size):
+    for chunk in _batched(retry, batch_size):
         engine.check_cancel()
         gone: list[tuple[str, str]] = []
         back: list[dict[str, Any]] = []

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from controller.config.models import SafetySpec
 from controller.errors import ConfigError, FilterSyntaxError, ReconError
 from controller.filters import compile_filter, filter_attributes, parse_filter, to_graph
 from controller.recon._correlation import Correlation
@@ -24,13 +25,16 @@ __all__ = ["CompiledMapping", "Safety", "compile_mapping"]
 Predicate = Callable[[Mapping[str, Any]], bool]
 
 
+_SAFETY_DEFAULTS = SafetySpec()  # the model is the one source of the defaults
+
+
 @dataclass(frozen=True, slots=True)
 class Safety:
     """The guard's limits (``spec.safety``); None means no limit of that kind."""
 
-    max_deletes: int | None = 500
-    max_delete_percent: float | None = 5.0
-    allow_empty_source: bool = False
+    max_deletes: int | None = _SAFETY_DEFAULTS.maxDeletes
+    max_delete_percent: float | None = _SAFETY_DEFAULTS.maxDeletePercent
+    allow_empty_source: bool = _SAFETY_DEFAULTS.allowEmptySource
 
 
 @dataclass(frozen=True)
@@ -113,9 +117,9 @@ def compile_mapping(name: str, spec: Any) -> CompiledMapping:
                                        sort_keys=True).encode()).hexdigest()
     safety_spec = s.get("safety") or {}
     safety = Safety(
-        max_deletes=safety_spec.get("maxDeletes", 500),
-        max_delete_percent=safety_spec.get("maxDeletePercent", 5.0),
-        allow_empty_source=bool(safety_spec.get("allowEmptySource", False)),
+        max_deletes=safety_spec.get("maxDeletes", _SAFETY_DEFAULTS.maxDeletes),
+        max_delete_percent=safety_spec.get("maxDeletePercent", _SAFETY_DEFAULTS.maxDeletePercent),
+        allow_empty_source=bool(safety_spec.get("allowEmptySource", _SAFETY_DEFAULTS.allowEmptySource)),
     )
     source = s.get("source") or {}
     return CompiledMapping(

@@ -13,9 +13,10 @@ from typing import Any
 
 from controller.config import ResourceSet, secret_fingerprint
 from controller.errors import ConfigError, ReconError
-from controller.recon._engine import Progress, Source, reconcile
+from controller.recon._engine import Progress, Source, cancel_check, reconcile
 from controller.recon._mapping import compile_mapping
 from controller.recon._run import ReconRun, RunState
+from controller.targets import AppliedState
 
 __all__ = ["ConnectorFactory", "applied_resources", "run_reconciliation"]
 
@@ -28,9 +29,10 @@ def _default_factory(connector: Any, resources: ResourceSet) -> Source:
     return open_connector(resources, connector.metadata.name, base_dir=resources.root)
 
 
-def applied_resources(target: Any, resources: ResourceSet | None = None) -> ResourceSet:
+def applied_resources(target: Any, resources: ResourceSet | None = None,
+                      state: AppliedState | None = None) -> ResourceSet:
     """The environment's applied configuration; ``ReconError`` when nothing was applied yet."""
-    state = target.read_applied()
+    state = state if state is not None else target.read_applied()
     if not state.resources:
         raise ReconError(f"environment {target.env!r} has no applied configuration",
                          hint=f"Run `idmctl plan --env {target.env}` and `idmctl apply --env {target.env}` first")
@@ -38,8 +40,8 @@ def applied_resources(target: Any, resources: ResourceSet | None = None) -> Reso
     return ResourceSet.from_canonical(state.resources, root=root)
 
 
-def _secret_warnings(target: Any, applied: ResourceSet, connector: Any) -> list[str]:
-    stored = target.read_applied().resources.get(f"Connector.{connector.metadata.name}", {}).get("spec", {})
+def _secret_warnings(target: Any, state: AppliedState, applied: ResourceSet, connector: Any) -> list[str]:
+    stored = state.resources.get(f"Connector.{connector.metadata.name}", {}).get("spec", {})
     applied_ref = stored.get("clientSecret")
     if not isinstance(applied_ref, dict) or not applied_ref.get("fingerprint"):
         return []
@@ -85,7 +87,8 @@ def run_reconciliation(
     when the working tree differs from what was applied, and for the repository root. ``cancel`` is a
     callable or an Event checked between batches; a lost lock cancels too.
     """
-    applied = applied_resources(target, resources)
+    state = target.read_applied()
+    applied = applied_resources(target, resources, state)
     if mapping not in applied.mappings:
         known = ", ".join(sorted(applied.mappings)) or "none"
         raise ReconError(f"mapping {mapping!r} is not applied in environment {target.env!r} (applied: {known})",
@@ -95,10 +98,10 @@ def run_reconciliation(
     if connector is None:
         raise ReconError(f"mapping {mapping!r} reads connector {compiled.connector!r}, which is not applied",
                          hint=f"Declare the Connector and run `idmctl apply --env {target.env}`")
-    warnings = _working_tree_warnings(applied, resources, mapping) + _secret_warnings(target, applied, connector)
+    warnings = _working_tree_warnings(applied, resources, mapping) + _secret_warnings(target, state, applied, connector)
     source = (connector_factory or _default_factory)(connector, applied)
-    holder = holder or f"reconcile {mapping} ({'incremental' if mode == 'incremental' else 'full'})"
-    user_cancel = _cancel_callable(cancel)
+    holder = holder or f"reconcile {mapping} ({mode})"
+    user_cancel = cancel_check(cancel)
     try:
         if dry_run:
             return reconcile(target.identities, source, compiled, mode=mode, dry_run=True,
@@ -127,10 +130,3 @@ def run_reconciliation(
         if callable(close):
             close()
 
-
-def _cancel_callable(cancel: Any) -> Callable[[], bool]:
-    if cancel is None:
-        return lambda: False
-    if hasattr(cancel, "is_set"):
-        return cancel.is_set  # type: ignore[no-any-return]
-    return cancel  # type: ignore[no-any-return]

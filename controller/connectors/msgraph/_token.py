@@ -13,7 +13,7 @@ from typing import Any
 
 import msal
 
-from controller.connectors.msgraph._errors import auth_error, discovery_error
+from controller.connectors.msgraph._errors import auth_error, discovery_error, redact
 from controller.connectors.msgraph._settings import GraphSettings
 from controller.connectors.msgraph._transport import MsalHttpClient, Transport
 from controller.errors import ConnectorError
@@ -76,7 +76,7 @@ class TokenProvider:
         except msal.exceptions.MsalServiceError as exc:
             raise ConnectorError(
                 f"connector {self.settings.name!r}: the token endpoint of {self.settings.authority} "
-                f"failed ({str(exc)[:120]})",
+                f"failed ({redact(str(exc), (self.settings.client_secret,))[:120]})",
                 code="TOKEN_ENDPOINT",
                 hint="The login service is unavailable or throttling; try again later, or check "
                      "spec.authorityHost",
@@ -84,7 +84,7 @@ class TokenProvider:
         except ValueError as exc:  # a non-JSON answer: not a Microsoft login endpoint
             raise ConnectorError(
                 f"connector {self.settings.name!r}: {self.settings.authority} did not answer like a "
-                f"Microsoft login endpoint ({str(exc)[:120]})",
+                f"Microsoft login endpoint ({redact(str(exc), (self.settings.client_secret,))[:120]})",
                 code="TOKEN_ENDPOINT",
                 hint="Check spec.authorityHost",
             ) from None

@@ -641,10 +641,6 @@ class IdentityStore:
                                 (mapping,)).fetchone()
         return None if row is None else (row[0], row[1])
 
-    def clear_delta(self, mapping: str) -> None:
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM sync_tokens WHERE mapping = ?", (mapping,))
-
     def retry_queue(self, mapping: str) -> list[tuple[str, str, int]]:
         """``[(source id, reason, attempts)]`` waiting to be re-read by id."""
         return self.conn.execute(
@@ -668,8 +664,3 @@ class IdentityStore:
         with self.transaction() as conn:
             return int(conn.execute("DELETE FROM recon_retry WHERE mapping = ? AND run_id != ?",
                                     (mapping, keep_run)).rowcount)
-
-    def drop_retries(self, mapping: str, source_ids: Iterable[str]) -> None:
-        with self.transaction() as conn:
-            conn.executemany("DELETE FROM recon_retry WHERE mapping = ? AND source_id = ?",
-                             [(mapping, s) for s in source_ids])

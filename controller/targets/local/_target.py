@@ -245,7 +245,7 @@ class LocalTarget:
         with db.transaction(conn):
             entry_id = self._insert_audit(conn, action, summary, self._meta()[0], plan_hash=plan_hash,
                                           git_commit=git_commit, details=details)
-        return next(e for e in self.audit_log() if e.id == entry_id)
+        return self._audit_entries("WHERE id = ?", (entry_id,))[0]
 
     def _insert_audit(self, conn: sqlite3.Connection, action: str, summary: str, serial: int, *,
                       plan_hash: str | None = None, git_commit: str | None = None,
@@ -259,7 +259,10 @@ class LocalTarget:
         return int(cur.lastrowid or 0)
 
     def audit_log(self, limit: int | None = None) -> list[AuditEntry]:
+        return self._audit_entries("ORDER BY id DESC LIMIT ?", (-1 if limit is None else limit,))
+
+    def _audit_entries(self, where: str, params: tuple[Any, ...]) -> list[AuditEntry]:
         rows = self.connection.execute(
             "SELECT id, time, user, host, action, serial, git_commit, plan_hash, summary, details "
-            "FROM audit_log ORDER BY id DESC LIMIT ?", (-1 if limit is None else limit,)).fetchall()
+            f"FROM audit_log {where}", params).fetchall()
         return [AuditEntry(*row[:9], details=json.loads(row[9])) for row in rows]
