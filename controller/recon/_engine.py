@@ -41,6 +41,7 @@ from controller.recon._situations import deleted_source_situation, source_situat
 from controller.targets.local import (
     IdentityStore,
     WriteBatch,
+    duplicate_username,
     index_key,
     new_object_id,
     schema_error,
@@ -390,8 +391,7 @@ class _Engine:
         holder = self.name_holder(props["userName"])
         if holder is not None:
             return self._fail(phase, situation, act, sid, holder,
-                              f"userName {props['userName']!r} is already used by managed/alpha_user/{holder} "
-                              "(userName is unique regardless of case)", values)
+                              duplicate_username(props["userName"], holder), values)
         oid = new_object_id()
         self.batch.creates.append((oid, props))
         self._put_object(oid, 1, props)
@@ -436,8 +436,7 @@ class _Engine:
                 holder = self.name_holder(new["userName"])
                 if holder is not None and holder != tid:
                     return self._fail(phase, situation, action, sid, tid,
-                                      f"userName {new['userName']!r} is already used by managed/alpha_user/"
-                                      f"{holder} (userName is unique regardless of case)", values)
+                                      duplicate_username(new["userName"], holder), values)
             changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k, _MISS) != v}
             self.batch.updates.append((tid, rev + 1, new, old))
             self._put_object(tid, rev + 1, new)
@@ -492,35 +491,34 @@ class _Engine:
             self._destroy(d)
         for sid, tid in self.cleanup:
             if self.link_of_source(sid) == tid:
-                self._entry("cleanup", None, Action.UNLINK, sid, tid,
-                            message="link clean-up: source and target are both gone", op="-",
-                            label=f"link {sid} -> {tid}")
+                self._cleanup_entry(sid, tid)
         self.run.entries, self.blocking = entries, False
         self.deferred, self.cleanup = [], []
 
     def execute_deferred(self, batch_size: int) -> None:
         """Carry out the held-back DELETE and UNLINK decisions, then the link clean-up, in batches."""
-        for start in range(0, len(self.deferred), batch_size):
+        for chunk in _batched(self.deferred, batch_size):
             self.check_cancel()
-            chunk = self.deferred[start:start + batch_size]
             self._reset_caches()
             for d in chunk:
                 self._destroy(d)
             self.commit()
         self.deferred = []
-        for start in range(0, len(self.cleanup), batch_size):
+        for pairs in _batched(self.cleanup, batch_size):
             self.check_cancel()
             self._reset_caches()
-            for sid, tid in self.cleanup[start:start + batch_size]:
+            for sid, tid in pairs:
                 if self.link_of_source(sid) == tid:
                     self._unlink_source(sid)
                     self.run.links_cleaned += 1
                     self.run.actions[str(Action.UNLINK)] += 1  # no situation: counted as an action only
-                    self._entry("cleanup", None, Action.UNLINK, sid, tid,
-                                message="link clean-up: source and target are both gone", op="-",
-                                label=f"link {sid} -> {tid}")
+                    self._cleanup_entry(sid, tid)
             self.commit()
         self.cleanup = []
+
+    def _cleanup_entry(self, sid: str, tid: str) -> None:
+        self._entry("cleanup", None, Action.UNLINK, sid, tid,
+                    message="link clean-up: source and target are both gone", op="-", label=f"link {sid} -> {tid}")
 
     def _destroy(self, d: _Deferred) -> None:
         sid, tid, situation, action = d.source_id, d.target_id, d.situation, d.action

@@ -7,7 +7,6 @@ does not: it writes nothing) and hands over to the engine.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -119,11 +118,11 @@ def run_reconciliation(
             if lost is not None and lost.is_set():
                 run.warnings.append("the environment lock was lost during the run; it stopped at a batch boundary")
             if allow_deletes is not None and run.state == RunState.SUCCESS:
-                with contextlib.suppress(AttributeError):
-                    target.audit("allow-deletes", f"reconcile {mapping}: --allow-deletes {allow_deletes} "
-                                 f"({run.deletes} deletes/unlinks)",
-                                 details={"run": run.id, "mapping": mapping, "allowed": allow_deletes,
-                                          "deletes": run.deletes})
+                # the environment's audit log, beside the apply entries (the engine notes it per mapping)
+                target.audit("allow-deletes", f"reconcile {mapping}: --allow-deletes {allow_deletes} "
+                             f"({run.deletes} deletes/unlinks)",
+                             details={"run": run.id, "mapping": mapping, "allowed": allow_deletes,
+                                      "deletes": run.deletes})
             return run
     finally:
         close = getattr(source, "close", None)

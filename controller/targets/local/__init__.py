@@ -8,6 +8,7 @@ managed-object rules the engine checks before it batches a write.
 from controller.targets.local._identities import (
     IdentityStore,
     WriteBatch,
+    duplicate_username,
     index_key,
     new_object_id,
     schema_error,
@@ -23,6 +24,7 @@ __all__ = [
     "LocalTarget",
     "ScheduleStore",
     "WriteBatch",
+    "duplicate_username",
     "index_key",
     "new_object_id",
     "schema_error",

@@ -28,9 +28,11 @@ __all__ = [
     "ManagedObject",
     "RunRecord",
     "WriteBatch",
+    "duplicate_username",
     "index_key",
     "new_object_id",
     "schema_error",
+    "with_defaults",
 ]
 
 _CHUNK = 2000  # bound parameters per IN (...) query; SQLite allows 32766
@@ -84,6 +86,11 @@ def _index_keys(value: Any) -> list[str]:
         return list(dict.fromkeys(k for k in keys if k is not None))
     key = index_key(value)
     return [] if key is None else [key]
+
+
+def duplicate_username(name: str, holder: str) -> str:
+    """The one way to say a userName is taken (the store and the engine both check it)."""
+    return f"userName {name!r} is already used by managed/alpha_user/{holder} (userName is unique regardless of case)"
 
 
 def schema_error(props: Mapping[str, Any]) -> str | None:
@@ -284,8 +291,7 @@ class IdentityStore:
         holder = self.usernames_taken([name]).get(name.lower())
         if holder is not None and holder != object_id:
             raise ManagedObjectInvalid(
-                f"managed/alpha_user/{object_id}: userName {name!r} is already used by managed/alpha_user/{holder} "
-                "(userName is unique regardless of case)", object_id=object_id,
+                f"managed/alpha_user/{object_id}: {duplicate_username(name, holder)}", object_id=object_id,
                 hint=f"Choose another userName, or change or delete managed/alpha_user/{holder} first "
                      f"(`idmctl identities get {holder}`)")
 
