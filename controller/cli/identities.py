@@ -15,18 +15,13 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.errors import UsageError
-from controller.plan import open_environment
+from controller.recon import delete_identity, get_identity, search_identities
 
 __all__ = ["register"]
 
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="Managed object id.")]
 _COLUMNS = ("userName", "givenName", "sn", "mail", "accountStatus")
 
-
-def _not_found(object_id: str, env: str) -> UsageError:
-    return UsageError(f"managed/alpha_user/{object_id} does not exist in {env!r}",
-                      hint=f"Find ids with `idmctl identities search --env {env}`")
 
 
 def register(app: typer.Typer) -> None:
@@ -46,19 +41,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Find managed objects with the filter language (case-insensitive), ordered by userName."""
-        from controller.filters import compile_filter, parse_filter
-
-        match = compile_filter(parse_filter(query)) if query and query.strip() else None
-        target, _, _ = open_environment(resolve_root(root), env)
-        found = []
-        try:
-            for obj in target.identities.iter_objects():
-                if match is None or match(obj.properties):
-                    found.append(obj)
-                    if limit and len(found) >= limit:
-                        break
-        finally:
-            target.close()
+        found = search_identities(resolve_root(root), env, query, limit)
         if out.json_mode:
             out.json([o.to_dict() for o in found])
             return 0
@@ -81,15 +64,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Show one managed object with its links."""
-        target, _, _ = open_environment(resolve_root(root), env)
-        try:
-            store = target.identities
-            obj = store.get(object_id)
-            links = store.links_of_object(object_id) if obj is not None else []
-        finally:
-            target.close()
-        if obj is None:
-            raise _not_found(object_id, env)
+        obj, links = get_identity(resolve_root(root), env, object_id)
         if out.json_mode:
             out.json({**obj.to_dict(), "_links": [{"mapping": m, "sourceId": s} for m, s in links]})
             return 0
@@ -110,14 +85,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Delete one managed object; its links stay (a later run reports them as MISSING or LINK_ONLY)."""
-        target, _, _ = open_environment(resolve_root(root), env)
-        try:
-            with target.lock(f"identities delete {object_id}", 10.0):
-                obj = target.identities.delete(object_id)
-        finally:
-            target.close()
-        if obj is None:
-            raise _not_found(object_id, env)
+        obj = delete_identity(resolve_root(root), env, object_id)
         if out.json_mode:
             out.json({"deleted": obj.to_dict()})
         else:

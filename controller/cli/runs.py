@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -15,8 +15,7 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.errors import UsageError
-from controller.plan import open_environment
+from controller.recon import list_runs, prune_runs, show_run
 
 __all__ = ["register"]
 
@@ -43,11 +42,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """List runs, newest first."""
-        target, _, _ = open_environment(resolve_root(root), env)
-        try:
-            runs = target.identities.list_runs(mapping, limit)
-        finally:
-            target.close()
+        runs = list_runs(resolve_root(root), env, mapping, limit)
         if out.json_mode:
             out.json([r.to_dict() for r in runs])
             return 0
@@ -77,17 +72,8 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Show one run: its counts and entries (filter by situation, action, status)."""
-        _check_vocab(situation, action, status)
-        target, _, _ = open_environment(resolve_root(root), env)
-        try:
-            store = target.identities
-            run = store.get_run(run_id)
-            if run is None:
-                raise UsageError(f"no run {run_id!r} in environment {env!r}",
-                                 hint=f"List runs with `idmctl runs list --env {env}`")
-            entries = store.entries(run.id, situation=situation, action=action, status=status, limit=limit)
-        finally:
-            target.close()
+        run, entries = show_run(resolve_root(root), env, run_id, situation=situation, action=action,
+                                status=status, limit=limit)
         if out.json_mode:
             out.json({**run.to_dict(), "entries": entries})
             return 0
@@ -134,27 +120,10 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Delete old runs and their entries (--keep N and/or --older-than DAYS)."""
-        if keep is None and older_than is None:
-            raise UsageError("runs prune needs --keep N or --older-than DAYS",
-                             hint="For example: idmctl runs prune --env dev --keep 50")
-        target, _, _ = open_environment(resolve_root(root), env)
-        try:
-            with target.lock("runs prune", 10.0):
-                pruned = target.identities.prune_runs(keep=keep, older_than_days=older_than, mapping=mapping)
-        finally:
-            target.close()
+        pruned = prune_runs(resolve_root(root), env, keep=keep, older_than_days=older_than, mapping=mapping)
         if out.json_mode:
             out.json({"pruned": pruned})
         else:
             out.print(f"Pruned {len(pruned)} run{'s' if len(pruned) != 1 else ''}.")
         return 0
 
-
-def _check_vocab(situation: str | None, action: str | None, status: str | None) -> None:
-    from controller.config.models import Action, Situation
-
-    for value, allowed, name in ((situation, Situation, "--situation"), (action, Action, "--action"),
-                                 (status, ("SUCCESS", "FAILURE"), "--status")):
-        names: Any = [str(a) for a in allowed]
-        if value is not None and value.upper() not in names:
-            raise UsageError(f"{name} {value!r} is not one of {', '.join(names)}")

@@ -9,6 +9,14 @@ from controller.recon._engine import Progress, Source, reconcile
 from controller.recon._mapping import CompiledMapping, Safety, compile_mapping
 from controller.recon._policy import DEFAULT_ACTIONS, DESTRUCTIVE, SituationPolicy
 from controller.recon._properties import PropertyMap, compile_transform
+from controller.recon._records import (
+    delete_identity,
+    get_identity,
+    list_runs,
+    prune_runs,
+    search_identities,
+    show_run,
+)
 from controller.recon._run import PlanItem, ReconRun, RunState
 from controller.recon._service import ConnectorFactory, applied_resources, run_reconciliation
 from controller.recon._situations import deleted_source_situation, source_situation, target_situation
@@ -30,9 +38,15 @@ __all__ = [
     "applied_resources",
     "compile_mapping",
     "compile_transform",
+    "delete_identity",
     "deleted_source_situation",
+    "get_identity",
+    "list_runs",
+    "prune_runs",
     "reconcile",
     "run_reconciliation",
+    "search_identities",
+    "show_run",
     "source_situation",
     "target_situation",
 ]
