@@ -183,6 +183,12 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[start:start + size]
 
 
+def _select_in(conn: sqlite3.Connection, sql: str, keys: Sequence[Any], *prefix: Any) -> Iterator[Any]:
+    """Rows of ``sql`` (with one ``{marks}`` placeholder for ``IN (...)``) over ``keys``, chunk by chunk."""
+    for chunk in _chunks(keys):
+        yield from conn.execute(sql.format(marks=",".join("?" * len(chunk))), (*prefix, *chunk))
+
+
 class IdentityStore:
     """Managed objects, links, runs, entries, retry marks and delta links in one SQLite connection."""
 
@@ -214,22 +220,16 @@ class IdentityStore:
         """``{id: (rev, properties)}`` for the ids that exist."""
         out: dict[str, tuple[int, dict[str, Any]]] = {}
         wanted = list(dict.fromkeys(ids))
-        for chunk in _chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            for oid, rev, props in self.conn.execute(
-                f"SELECT id, rev, properties FROM alpha_user WHERE id IN ({marks})", chunk
-            ):
-                out[oid] = (rev, _loads(props))
+        for oid, rev, props in _select_in(self.conn, "SELECT id, rev, properties FROM alpha_user "
+                                                     "WHERE id IN ({marks})", wanted):
+            out[oid] = (rev, _loads(props))
         return out
 
     def existing(self, ids: Iterable[str]) -> set[str]:
         """The ids among ``ids`` that exist."""
         out: set[str] = set()
         wanted = list(dict.fromkeys(ids))
-        for chunk in _chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            out.update(r[0] for r in self.conn.execute(
-                f"SELECT id FROM alpha_user WHERE id IN ({marks})", chunk))
+        out.update(r[0] for r in _select_in(self.conn, "SELECT id FROM alpha_user WHERE id IN ({marks})", wanted))
         return out
 
     def iter_objects(self, batch: int = 1000) -> Iterator[ManagedObject]:
@@ -298,12 +298,8 @@ class IdentityStore:
     def usernames_taken(self, user_names: Iterable[str]) -> dict[str, str]:
         """``{userName lowered: object id}`` for the userNames (any case) already used."""
         keys = list(dict.fromkeys(u.lower() for u in user_names))
-        out: dict[str, str] = {}
-        for chunk in _chunks(keys):
-            marks = ",".join("?" * len(chunk))
-            out.update(self.conn.execute(
-                f"SELECT username_lower, id FROM alpha_user WHERE username_lower IN ({marks})", chunk))
-        return out
+        return dict(_select_in(self.conn, "SELECT username_lower, id FROM alpha_user "
+                                         "WHERE username_lower IN ({marks})", keys))
 
     # -- correlation indexes -----------------------------------------------------------------------
 
@@ -345,20 +341,13 @@ class IdentityStore:
         keys = list(by_key)
         hits: dict[str, list[str]] = {}
         if prop == ALPHA_USER.unique_ci:
-            for chunk in _chunks(keys):
-                marks = ",".join("?" * len(chunk))
-                for key, oid in self.conn.execute(
-                    f"SELECT username_lower, id FROM alpha_user WHERE username_lower IN ({marks})", chunk
-                ):
-                    hits.setdefault(key, []).append(oid)
+            for key, oid in _select_in(self.conn, "SELECT username_lower, id FROM alpha_user "
+                                                  "WHERE username_lower IN ({marks})", keys):
+                hits.setdefault(key, []).append(oid)
         elif prop in self.indexed_props():
-            for chunk in _chunks(keys):
-                marks = ",".join("?" * len(chunk))
-                for key, oid in self.conn.execute(
-                    f"SELECT value_lower, object_id FROM managed_index WHERE prop = ? AND value_lower IN ({marks})",
-                    (prop, *chunk),
-                ):
-                    hits.setdefault(key, []).append(oid)
+            for key, oid in _select_in(self.conn, "SELECT value_lower, object_id FROM managed_index "
+                                                  "WHERE prop = ? AND value_lower IN ({marks})", keys, prop):
+                hits.setdefault(key, []).append(oid)
         else:
             scan = self._scans.get(prop)
             if scan is None:
@@ -381,23 +370,14 @@ class IdentityStore:
 
     def links_for_sources(self, mapping: str, source_ids: Iterable[str]) -> dict[str, str]:
         """``{source id: target id}`` of the links of ``mapping`` for these sources."""
-        out: dict[str, str] = {}
-        for chunk in _chunks(list(source_ids)):
-            marks = ",".join("?" * len(chunk))
-            out.update(self.conn.execute(
-                f"SELECT source_id, target_id FROM links WHERE mapping = ? AND source_id IN ({marks})",
-                (mapping, *chunk)))
-        return out
+        return dict(_select_in(self.conn, "SELECT source_id, target_id FROM links "
+                                         "WHERE mapping = ? AND source_id IN ({marks})", list(source_ids), mapping))
 
     def links_for_targets(self, mapping: str, target_ids: Iterable[str]) -> dict[str, str]:
         """``{target id: source id}`` of the links of ``mapping`` for these targets."""
-        out: dict[str, str] = {}
-        for chunk in _chunks(list(dict.fromkeys(target_ids))):
-            marks = ",".join("?" * len(chunk))
-            out.update(self.conn.execute(
-                f"SELECT target_id, source_id FROM links WHERE mapping = ? AND target_id IN ({marks})",
-                (mapping, *chunk)))
-        return out
+        return dict(_select_in(self.conn, "SELECT target_id, source_id FROM links "
+                                         "WHERE mapping = ? AND target_id IN ({marks})",
+                              list(dict.fromkeys(target_ids)), mapping))
 
     def iter_links(self, mapping: str, batch: int = 5000) -> Iterator[list[tuple[str, str]]]:
         """Every link of ``mapping`` as ``(source id, target id)``, by source id, in lists of ``batch``.
