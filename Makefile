@@ -35,4 +35,4 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .idmctl .emulator .pytest_cache .ruff_cache
+	rm -rf $(VENV) .idmctl .emulator .pytest_cache .ruff_cache .mypy_cache

@@ -21,7 +21,8 @@ from typing import Any
 import requests
 
 from benchmarks.emulator_pages import _token
-from controller.targets.local import IDENTITY_DDL, new_object_id
+from controller.backends import new_object_id
+from controller.backends.sqlite import IDENTITY_DDL
 
 __all__ = ["SELECT", "Floor", "GraphReader", "FloorStore"]
 

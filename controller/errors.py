@@ -10,6 +10,7 @@ The hierarchy::
     ├── StateError                   the environment's state cannot serve the request
     │   ├── StateNotInitialized      no state yet: run `idmctl init --env E`
     │   ├── LockHeldError            another writer holds the environment lock
+    │   │   └── LockLost             this writer's lease was taken over: it commits nothing more (fencing)
     │   ├── StalePlanError           a saved plan no longer matches state or files
     │   └── ManagedObjectInvalid     a managed object breaks its schema (required, unique, no "/")
     ├── ConnectorError               a source system said no (carries remote code and hint)
@@ -30,6 +31,7 @@ No message ever contains a secret value: connectors redact before they raise.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthError",
+    "ExitCode",
     "ConfigError",
     "ConnectorError",
     "CronSyntaxError",
@@ -49,6 +52,7 @@ __all__ = [
     "GraphThrottled",
     "IdmctlError",
     "LockHeldError",
+    "LockLost",
     "ManagedObjectInvalid",
     "ReconError",
     "RunBlocked",
@@ -59,10 +63,21 @@ __all__ = [
 ]
 
 
+class ExitCode(IntEnum):
+    """Every exit code idmctl gives, decided in one place (Terraform's 0/1/2, plus the run outcomes)."""
+
+    OK = 0
+    ERROR = 1  # usage errors too: 2 is reserved for "changes present"
+    CHANGES = 2  # plan --detailed-exitcode with changes; promote --check with differing files
+    BLOCKED = 3  # a run stopped by the safety guard
+    PARTIAL = 4  # a run that succeeded with failed entries
+    INTERRUPTED = 130  # Ctrl-C outside a run (a run ends CANCELED instead)
+
+
 class IdmctlError(Exception):
     """Base of every error idmctl raises on purpose; the CLI maps it to ``exit_code``."""
 
-    exit_code: int = 1
+    exit_code: ExitCode = ExitCode.ERROR
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -140,6 +155,10 @@ class LockHeldError(StateError):
         self.holder = holder
 
 
+class LockLost(LockHeldError):
+    """Raised inside a write transaction whose writer no longer holds the environment lock (fencing)."""
+
+
 class StalePlanError(StateError):
     """Raised by ``apply`` when a saved plan was made against other state or other files."""
 
@@ -184,8 +203,9 @@ class GraphError(ConnectorError):
 class GraphThrottled(GraphError):
     """Raised when throttling (429/503/504) outlasts the retry budget; ``retry_after`` in seconds."""
 
-    def __init__(self, message: str, *, status: int, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, status=status, **kw)  # type: ignore[arg-type]
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None, code: str | None = None,
+                 request_id: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, status=status, code=code, request_id=request_id, hint=hint)
         self.retry_after = retry_after
 
 
@@ -204,7 +224,7 @@ class ReconError(IdmctlError):
 class RunBlocked(ReconError):
     """Raised when the safety guard blocks a run before any destructive write (exit 3)."""
 
-    exit_code = 3
+    exit_code = ExitCode.BLOCKED
 
 
 class EmulatorError(IdmctlError):

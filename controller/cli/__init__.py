@@ -30,7 +30,7 @@ from controller.cli import (
     validate,
 )
 from controller.cli._output import print_error as _print_error
-from controller.errors import IdmctlError
+from controller.errors import ExitCode, IdmctlError
 
 __all__ = ["app", "main", "run"]
 
@@ -86,7 +86,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except typer.Abort:
         print("Aborted.", file=sys.stderr)
-        return 1
+        return ExitCode.ERROR
     except IdmctlError as exc:
         if debug:
             raise
@@ -94,17 +94,17 @@ def run(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except typer.TyperException as exc:  # click's usage errors, vendored by typer
         if type(exc).__name__ == "NoArgsIsHelpError":
-            exc.show()  # type: ignore[attr-defined]
-            return 0
+            exc.show()  # type: ignore[attr-defined]  # typer's vendored click error class is untyped here
+            return ExitCode.OK
         show = getattr(exc, "show", None)
         if show is not None:
             show()
         else:
             print(f"Error: {exc}", file=sys.stderr)
-        return 1
+        return ExitCode.ERROR
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # a bug: say so in one line, keep the traceback for IDMCTL_DEBUG=1
         if debug:
             raise
@@ -113,8 +113,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             "Rerun with IDMCTL_DEBUG=1 for the traceback and report it.",
             file=sys.stderr,
         )
-        return 1
-    return rv if isinstance(rv, int) else 0
+        return ExitCode.ERROR
+    return rv if isinstance(rv, int) else ExitCode.OK
 
 
 def main() -> None:

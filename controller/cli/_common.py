@@ -50,7 +50,8 @@ def with_output(command: Callable[..., int]) -> Callable[..., int]:
                 **kwargs: Any) -> int:
         return command(*args, out=make_output(json_out, verbose, quiet), **kwargs)
 
-    wrapper.__signature__ = signature.replace(parameters=[*kept, *shared])  # type: ignore[attr-defined]
+    new_signature = signature.replace(parameters=[*kept, *shared])
+    wrapper.__signature__ = new_signature  # type: ignore[attr-defined]  # typer reads options off the signature
     return wrapper
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from controller import commands
+from controller.backends import LockLease
 from controller.cli._common import (
     EnvOpt,
     RootOpt,
@@ -16,14 +19,13 @@ from controller.cli._common import (
 )
 from controller.cli._output import Output
 from controller.cli._planview import show_diagnostics, show_plan
-from controller.errors import UsageError
-from controller.plan import Plan, apply_environment, plan_to_json_data
-from controller.targets import LockLease
+from controller.errors import ExitCode, UsageError
+from controller.plan import Plan, plan_to_json_data
 
 __all__ = ["register"]
 
 
-def _approver(out: Output, env: str, auto_approve: bool):  # type: ignore[no-untyped-def]
+def _approver(out: Output, env: str, auto_approve: bool) -> Callable[[Plan], bool]:
     def approve(plan: Plan) -> bool:
         if not out.json_mode:
             show_plan(out, plan)
@@ -66,7 +68,7 @@ def register(app: typer.Typer) -> None:
         def waiting(lease: LockLease) -> None:
             out.info(f"Waiting up to {lock_timeout:g}s for the environment lock held by {lease.describe()}...")
 
-        result = apply_environment(
+        result = commands.apply(
             resolve_root(root), env, plan_file=plan_file, approve=_approver(out, env, auto_approve),
             lock_timeout=lock_timeout, on_wait=waiting,
             allow_empty=allow_empty)
@@ -76,7 +78,7 @@ def register(app: typer.Typer) -> None:
             out.json({"environment": env, "applied": result.applied, "planHash": result.plan_hash,
                       "state": {"serial": result.state.serial, "lineage": result.state.lineage},
                       "plan": plan_to_json_data(plan)})
-            return 0 if result.applied or not plan.has_changes else 1
+            return ExitCode.OK if result.applied or not plan.has_changes else ExitCode.ERROR
         if plan_file is not None or not plan.has_changes:
             show_plan(out, plan)
         if result.applied:
@@ -84,5 +86,5 @@ def register(app: typer.Typer) -> None:
                       f"{plan.to_destroy} destroyed. State serial {result.state.serial}.")
         elif plan.has_changes:
             out.print("Apply cancelled. Nothing was changed.")
-            return 1
-        return 0
+            return ExitCode.ERROR
+        return ExitCode.OK

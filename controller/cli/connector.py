@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from controller import commands
 from controller.cli._common import (
     EnvOpt,
     RootOpt,
@@ -15,7 +16,6 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.plan import effective_resources
 
 __all__ = ["register"]
 
@@ -99,10 +99,8 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Get a token, compare granted roles with the roles needed, read one user: "Connected" or why not."""
-        from controller.connectors import connector_test
-
-        resources, source = effective_resources(resolve_root(root), env)
-        return _render_test(out, connector_test(resources, name), source)
+        report, source = commands.connector_test(resolve_root(root), env, name)
+        return _render_test(out, report, source)
 
     @group.command("preview")
     @with_output
@@ -116,7 +114,5 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Show source accounts with the attributes the mappings read (the console's Data tab)."""
-        from controller.connectors import connector_preview
-
-        resources, source = effective_resources(resolve_root(root), env)
-        return _render_preview(out, connector_preview(resources, name, limit=limit), source)
+        found, source = commands.connector_preview(resolve_root(root), env, name, limit=limit)
+        return _render_preview(out, found, source)

@@ -6,9 +6,9 @@ from typing import Annotated
 
 import typer
 
+from controller import commands
 from controller.cli._common import EnvOpt, RootOpt, resolve_root, with_output
 from controller.cli._output import Output
-from controller.plan import force_unlock_environment
 
 __all__ = ["register"]
 
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Release the environment lock LOCK_ID held by a dead process (audited)."""
-        lease = force_unlock_environment(resolve_root(root), env, lock_id)
+        lease = commands.force_unlock(resolve_root(root), env, lock_id)
         if out.json_mode:
             out.json({"environment": env, "released": lease.to_dict()})
         else:

@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from controller import commands
 from controller.cli._common import (
     EnvOpt,
     RootOpt,
@@ -15,7 +16,6 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.recon import delete_identity, get_identity, search_identities
 
 __all__ = ["register"]
 
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Find managed objects with the filter language (case-insensitive), ordered by userName."""
-        found = search_identities(resolve_root(root), env, query, limit)
+        found = commands.search_identities(resolve_root(root), env, query, limit)
         if out.json_mode:
             out.json([o.to_dict() for o in found])
             return 0
@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Show one managed object with its links."""
-        obj, links = get_identity(resolve_root(root), env, object_id)
+        obj, links = commands.get_identity(resolve_root(root), env, object_id)
         if out.json_mode:
             out.json({**obj.to_dict(), "_links": [{"mapping": m, "sourceId": s} for m, s in links]})
             return 0
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Delete one managed object; its links stay (a later run reports them as MISSING or LINK_ONLY)."""
-        obj = delete_identity(resolve_root(root), env, object_id)
+        obj = commands.delete_identity(resolve_root(root), env, object_id)
         if out.json_mode:
             out.json({"deleted": obj.to_dict()})
         else:

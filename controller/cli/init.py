@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from controller import commands
 from controller.cli._common import (
     EnvOpt,
     RootOpt,
@@ -11,7 +12,6 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.plan import init_environment
 
 __all__ = ["register"]
 
@@ -27,8 +27,8 @@ def register(app: typer.Typer) -> None:
         *,
         out: Output,
     ) -> int:
-        """Create the environment's state (spec.target); an existing state is left as it is."""
-        result = init_environment(resolve_root(root), env)
+        """Create the environment's state (spec.state); an existing state is left as it is."""
+        result = commands.init(resolve_root(root), env)
         if out.json_mode:
             out.json({"environment": result.environment, "location": result.location,
                       "created": result.created, "serial": result.serial, "lineage": result.lineage})

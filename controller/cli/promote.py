@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
+from controller import commands
 from controller.cli._common import RootOpt, resolve_root, with_output
 from controller.cli._output import Output
 from controller.cli._planview import show_plan
-from controller.plan import plan_to_json_data, promote
+from controller.errors import ExitCode
+from controller.plan import plan_to_json_data
 
 __all__ = ["register"]
 
@@ -31,7 +33,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Copy every resource file but environment.yaml from --from to --to, then plan --to."""
-        result = promote(resolve_root(root), source, target, check=check)
+        result = commands.promote(resolve_root(root), source, target, check=check)
         if out.json_mode:
             out.json({
                 "from": source, "to": target, "check": check, "copied": result.copied,
@@ -54,4 +56,4 @@ def register(app: typer.Typer) -> None:
                 show_plan(out, result.plan)
             elif result.plan_note:
                 out.info(result.plan_note)
-        return 2 if check and result.changes else 0
+        return ExitCode.CHANGES if check and result.changes else ExitCode.OK

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from controller import commands
 from controller.cli._common import (
     EnvOpt,
     RootOpt,
@@ -20,7 +21,9 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.plan import open_environment
+from controller.config.models import RunMode, RunState
+from controller.platforms import DEFAULT_LOCK_TIMEOUT
+from controller.recon import ReconRun
 
 __all__ = ["register"]
 
@@ -57,7 +60,7 @@ def _table(title: str, counts: dict[str, int]) -> Table:
     return table
 
 
-def render_run(out: Output, run: Any, env: str) -> None:
+def render_run(out: Output, run: ReconRun, env: str) -> None:
     """The summary people see after a run: state, why it was full, counts, plan or entries hint."""
     for warning in run.warnings:
         out.warn(escape(warning))
@@ -72,7 +75,7 @@ def render_run(out: Output, run: Any, env: str) -> None:
             out.print("No changes.")
     if run.full_because:
         out.print(f"Full run because {escape(run.full_because)}.")
-    state_style = {"SUCCESS": "green", "BLOCKED": "yellow"}.get(run.state, "red")
+    state_style = {RunState.SUCCESS: "green", RunState.BLOCKED: "yellow"}.get(run.state, "red")
     title = "Would end" if run.dry_run else "Run"
     out.print(f"{title} {'' if run.dry_run else run.id + ' '}[{state_style}]{run.state}[/]: mapping {run.mapping}, "
               f"{run.mode}, {run.processed} processed, {run.failures} failed, {run.duration_ms} ms")
@@ -86,7 +89,7 @@ def render_run(out: Output, run: Any, env: str) -> None:
         out.print(f"{run.links_cleaned} links cleaned up (source and target both gone).")
     if run.reason:
         out.print(f"[{state_style}]{escape(run.reason)}[/]")
-    if run.state == "BLOCKED":
+    if run.state == RunState.BLOCKED:
         out.info(f"Preview: `idmctl reconcile --env {env} --mapping {run.mapping} --dry-run`")
     if run.failures and not run.dry_run:
         out.info(f"Failures: `idmctl runs show --env {env} {run.id} --status FAILURE`")
@@ -107,9 +110,8 @@ def register(app: typer.Typer) -> None:
             "--allow-deletes", min=0, help="Let the safety guard pass up to N deletes/unlinks (audited).")] = None,
         reset_delta: Annotated[bool, typer.Option("--reset-delta", help="Ignore the stored delta link: "
                                                   "run full and store a new one.")] = False,
-        # Longer than the lease's 30 s life: a rerun after a killed run waits the dead lease out.
-        lock_timeout: Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the "
-                                                    "environment lock.")] = 45.0,
+        lock_timeout: Annotated[float, typer.Option("--lock-timeout", metavar="S", help="Seconds to wait for "
+                                                    "the environment lock.")] = DEFAULT_LOCK_TIMEOUT,
         root: RootOpt = None,
         *,
         out: Output,
@@ -118,21 +120,14 @@ def register(app: typer.Typer) -> None:
 
         Exit 0 success, 4 success with failed entries, 3 blocked by the guard, 1 failed or canceled.
         """
-        from controller.recon import run_reconciliation
-
-        target, resources, warnings = open_environment(resolve_root(root), env)
-        for warning in warnings:
-            out.warn(escape(warning))
-        mode = "incremental" if incremental else "full"
-        try:
-            with _stop_signals() as stop, _progress(out) as progress:
-                run = run_reconciliation(target, resources, mapping, mode=mode, dry_run=dry_run,
-                                         allow_deletes=allow_deletes, reset_delta=reset_delta,
-                                         progress=progress, cancel=stop, lock_timeout=lock_timeout)
-        finally:
-            target.close()
+        mode = RunMode.INCREMENTAL if incremental else RunMode.FULL
+        with _stop_signals() as stop, _progress(out) as progress:
+            run = commands.reconcile(resolve_root(root), env, mapping, mode=mode, dry_run=dry_run,
+                                     allow_deletes=allow_deletes, reset_delta=reset_delta,
+                                     lock_timeout=lock_timeout, progress=progress, cancel=stop.is_set,
+                                     on_warning=lambda warning: out.warn(escape(warning)))
         render_run(out, run, env)
-        return int(run.exit_code)
+        return run.exit_code
 
 
 @contextmanager

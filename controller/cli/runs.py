@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from controller import commands
 from controller.cli._common import (
     EnvOpt,
     RootOpt,
@@ -15,7 +16,6 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.recon import list_runs, prune_runs, show_run
 
 __all__ = ["register"]
 
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """List runs, newest first."""
-        runs = list_runs(resolve_root(root), env, mapping, limit)
+        runs = commands.list_runs(resolve_root(root), env, mapping, limit)
         if out.json_mode:
             out.json([r.to_dict() for r in runs])
             return 0
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         for col in ("Run", "Mapping", "Mode", "State", "Started", "Processed", "Failures", "Actions"):
             table.add_column(col)
         for r in runs:
-            table.add_row(r.id, r.mapping, r.mode, r.state, r.started, str(r.processed), str(r.failures),
+            table.add_row(r.id, r.mapping, str(r.mode), str(r.state), r.started, str(r.processed), str(r.failures),
                           _counts(r.counts.get("actions", {})))
         out.print(table)
         return 0
@@ -72,10 +72,10 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Show one run: its counts and entries (filter by situation, action, status)."""
-        run, entries = show_run(resolve_root(root), env, run_id, situation=situation, action=action,
+        run, entries = commands.show_run(resolve_root(root), env, run_id, situation=situation, action=action,
                                 status=status, limit=limit)
         if out.json_mode:
-            out.json({**run.to_dict(), "entries": entries})
+            out.json({**run.to_dict(), "entries": [e.to_dict() for e in entries]})
             return 0
         out.print(f"Run {run.id}: mapping {run.mapping}, {run.mode}, [bold]{run.state}[/bold], started {run.started}, "
                   f"ended {run.ended or '-'}")
@@ -91,17 +91,17 @@ def register(app: typer.Typer) -> None:
             for col in ("#", "Phase", "Situation", "Action", "Status", "Source", "Target", "Message"):
                 table.add_column(col)
             for e in entries:
-                message = e["message"] or ""
-                diffs = dict(e["changes"] or {})
+                message = e.message or ""
+                diffs = dict(e.changes or {})
                 ambiguous = diffs.pop("ambiguousTargetIds", None)
                 if diffs:
                     message = (message + " " if message else "") + ", ".join(
                         f"{k}: {v[0]} -> {v[1]}" for k, v in diffs.items())
                 if ambiguous and "candidates:" not in message:
                     message += f"{'; ' if message else ''}candidates: {', '.join(ambiguous)}"
-                style = "red" if e["status"] == "FAILURE" else None
-                table.add_row(str(e["seq"]), e["phase"], e["situation"] or "-", e["action"], e["status"],
-                              e["sourceId"] or "-", e["targetId"] or "-", escape(message), style=style)
+                style = "red" if e.status == "FAILURE" else None
+                table.add_row(str(e.seq), e.phase, e.situation or "-", e.action, e.status,
+                              e.source_id or "-", e.target_id or "-", escape(message), style=style)
             out.print(table)
         else:
             out.print("No entries" + (" match." if situation or action or status else "."))
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Delete old runs and their entries (--keep N and/or --older-than DAYS)."""
-        pruned = prune_runs(resolve_root(root), env, keep=keep, older_than_days=older_than, mapping=mapping)
+        pruned = commands.prune_runs(resolve_root(root), env, keep=keep, older_than_days=older_than, mapping=mapping)
         if out.json_mode:
             out.json({"pruned": pruned})
         else:

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from controller import commands
 from controller.cli._common import (
     EnvOpt,
     RootOpt,
@@ -19,7 +20,8 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.errors import UsageError
+from controller.config.models import RunState
+from controller.errors import ExitCode, UsageError
 
 __all__ = ["register"]
 
@@ -29,7 +31,7 @@ OptionalEnvOpt = Annotated[
 CountOpt = Annotated[int, typer.Option("--count", "-n", help="How many fire times to show.", min=1)]
 
 # Exit codes of `schedule run --once` by the worst run state (the CLI contract's reconcile codes).
-_EXIT = {"BLOCKED": 3, "FAILED": 1, "CANCELED": 1}
+_EXIT = {RunState.BLOCKED: ExitCode.BLOCKED, RunState.FAILED: ExitCode.ERROR, RunState.CANCELED: ExitCode.ERROR}
 
 
 def _parse_after(after: str | None) -> datetime | None:
@@ -138,15 +140,13 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """The next fire times of an expression or of a schedule, in words, with warnings."""
-        from controller.scheduler import preview_cron, preview_schedule
-
         start = _parse_after(after)
         if cron is not None and (name is not None or env is not None):
             raise UsageError("give either --cron EXPR or --env E NAME, not both")
         if cron is not None:
-            report = preview_cron(cron, time_zone, count, start)
+            report = commands.preview_cron(cron, time_zone, count, start)
         elif name is not None and env is not None:
-            report = preview_schedule(resolve_root(root), env, name, count, start)
+            report = commands.preview_schedule(resolve_root(root), env, name, count, start)
         else:
             raise UsageError("say which schedule: `schedule next --env E NAME` or `schedule next --cron EXPR`",
                              hint="For example: idmctl schedule next --cron '0 0/15 * * * ?'")
@@ -162,9 +162,7 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """Applied schedules: mapping, mode, cron in words, next fire, last run and result, paused."""
-        from controller.scheduler import schedule_status
-
-        _render_list(out, schedule_status(resolve_root(root), env))
+        _render_list(out, commands.schedule_report(resolve_root(root), env))
         return 0
 
     @group.command("run")
@@ -178,16 +176,14 @@ def register(app: typer.Typer) -> None:
         out: Output,
     ) -> int:
         """The scheduler loop on the applied schedules; SIGTERM/SIGINT finish the run in hand and stop."""
-        from controller.scheduler import serve
-
         if not once:
             out.info(f"Scheduler for environment {env!r} started; SIGTERM or Ctrl-C stops it after the "
                      "run in hand.")
-        records = serve(resolve_root(root), env, once=once, log=_run_logger(out))
+        records = commands.serve_schedules(resolve_root(root), env, once=once, log=_run_logger(out))
         if once and not records:
             out.info("Nothing was due.")
         if not once:
             out.info("Scheduler stopped.")
             return 0
         states = [r["state"] for r in records if r["event"] == "run"]
-        return max((_EXIT.get(s, 0) for s in states), default=0)
+        return max((_EXIT.get(RunState(s), ExitCode.OK) for s in states), default=ExitCode.OK)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from controller import commands
 from controller.cli._common import (
     OptionalEnvOpt,
     RootOpt,
@@ -12,7 +13,7 @@ from controller.cli._common import (
 )
 from controller.cli._output import Output
 from controller.config import ValidationReport, environment_names
-from controller.plan import check_environment
+from controller.errors import ExitCode
 
 __all__ = ["register"]
 
@@ -34,7 +35,7 @@ def validate(
     """
     base = resolve_root(root)
     names = [env] if env else environment_names(base)
-    reports: list[ValidationReport] = [check_environment(base, name) for name in names]
+    reports: list[ValidationReport] = [commands.validate(base, name) for name in names]
     if out.json_mode:
         out.json({
             "valid": all(r.ok for r in reports),
@@ -60,4 +61,4 @@ def validate(
                           f"{len(report.files)} files{tail}")
             else:
                 out.print(f"[red]✗[/red] {report.name}: {errors} error(s), {warnings} warning(s)")
-    return 0 if all(r.ok for r in reports) else 1
+    return ExitCode.OK if all(r.ok for r in reports) else ExitCode.ERROR

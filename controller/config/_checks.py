@@ -91,6 +91,7 @@ def semantic_checks(items: list[Located], root: Path, env_name: str, *,
             diags.append(Diagnostic(
                 "error", f"Environment is named {item.name!r} but lives in environments/{env_name}/",
                 f"Set metadata.name: {env_name}", item.doc.pos("/metadata/name"), "/metadata/name"))
+        diags.extend(_check_environment_spec(item))
         for name, source in item.model.spec.secrets.items():
             p = f"/spec/secrets/{name}"
             if bool(source.fromEnv) == bool(source.fromFile):
@@ -122,6 +123,42 @@ def semantic_checks(items: list[Located], root: Path, env_name: str, *,
     for item in by_kind.get("Mapping", {}).values():
         ref(item, "/spec/source/connector", "Connector", item.model.spec.source.connector)
         diags.extend(_check_mapping(item, by_kind.get("Mapping", {})))
+    return diags
+
+
+# State backends and platforms the schema describes but this version cannot use yet.
+AVAILABLE_BACKENDS = frozenset({"sqlite"})
+AVAILABLE_PLATFORMS = frozenset({"embedded"})
+
+
+def _check_environment_spec(item: Located) -> list[Diagnostic]:
+    """The old ``target:`` form (a warning with the new form to paste), and backends/platforms not built yet."""
+    diags: list[Diagnostic] = []
+    doc, spec = item.doc, item.model.spec
+    raw = doc.data.get("spec") if isinstance(doc.data, dict) else None
+    if isinstance(raw, dict) and raw.get("target") is not None:
+        path = spec.state.path if spec.state.backend == "sqlite" else None
+        state = "{backend: sqlite}" if path is None else f"{{backend: sqlite, path: {path}}}"
+        diags.append(Diagnostic(
+            "warning", "spec.target is the old form; it reads as a sqlite state backend and the embedded platform",
+            f"Replace it with:  state: {state}  and  platform: {{type: embedded}}",
+            doc.pos("/spec/target"), "/spec/target"))
+    if spec.state.backend not in AVAILABLE_BACKENDS:
+        diags.append(Diagnostic(
+            "error", f"state backend {spec.state.backend!r} is not available in this version of idmctl",
+            f"Use state: {{backend: sqlite, path: .idmctl/{item.name}.db}} for now",
+            doc.pos("/spec/state/backend"), "/spec/state/backend"))
+    if spec.platform.type not in AVAILABLE_PLATFORMS:
+        diags.append(Diagnostic(
+            "error", f"platform {spec.platform.type!r} is not available in this version of idmctl",
+            "Use platform: {type: embedded} for now", doc.pos("/spec/platform/type"), "/spec/platform/type"))
+    declared = set(spec.secrets)
+    for pointer, ref in (("/spec/state/password", getattr(spec.state, "password", None)),
+                         ("/spec/platform/serviceAccountKey", getattr(spec.platform, "serviceAccountKey", None))):
+        if isinstance(ref, str) and ref[len("${secret."):-1] not in declared:
+            diags.append(Diagnostic(
+                "error", f"{ref} is not declared under spec.secrets",
+                f"Declare it: secrets: {{{ref[len('${secret.'):-1]}: {{fromEnv: NAME}}}}", doc.pos(pointer), pointer))
     return diags
 
 

@@ -102,9 +102,9 @@ def _check_header(doc: Document) -> tuple[str | None, list[Diagnostic]]:
     kind = data.get("kind")
     diags = []
     if data.get("apiVersion") != API_VERSION:
-        got = data.get("apiVersion")
+        version = data.get("apiVersion")
         diags.append(Diagnostic(
-            "error", "missing apiVersion" if got is None else f"apiVersion {got!r} is not supported",
+            "error", "missing apiVersion" if version is None else f"apiVersion {version!r} is not supported",
             f"Use apiVersion: {API_VERSION}", doc.pos("/apiVersion"), "/apiVersion"))
     if kind not in KINDS:
         import difflib

@@ -20,11 +20,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.config.models import (
-    KINDS,
     ApplicationResource,
     ConnectorResource,
     EnvironmentResource,
     MappingResource,
+    Resource,
     ScheduleResource,
     SecretSource,
 )
@@ -85,10 +85,12 @@ class ResourceSet:
     def name(self) -> str:
         return self.environment.metadata.name
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Resource]:
         yield self.environment
-        for group in (self.connectors, self.applications, self.mappings, self.schedules):
-            yield from group.values()
+        yield from self.connectors.values()
+        yield from self.applications.values()
+        yield from self.mappings.values()
+        yield from self.schedules.values()
 
     # --- secrets -----------------------------------------------------------------------------
 
@@ -160,8 +162,11 @@ class ResourceSet:
     @classmethod
     def from_canonical(cls, state: dict[str, dict[str, Any]], root: Path | None = None) -> ResourceSet:
         """Rebuild the resources from applied state (runs use applied state, never the files)."""
-        groups: dict[str, dict[str, Any]] = {k: {} for k in _KIND_ORDER}
-        environment = None
+        environment: EnvironmentResource | None = None
+        connectors: dict[str, ConnectorResource] = {}
+        applications: dict[str, ApplicationResource] = {}
+        mappings: dict[str, MappingResource] = {}
+        schedules: dict[str, ScheduleResource] = {}
         address = ""
         try:
             for address, doc in state.items():  # noqa: B007 - named in the error below
@@ -171,20 +176,31 @@ class ResourceSet:
                     "metadata": doc.get("metadata") or {"name": doc["name"]},
                     "spec": _unfingerprint(doc["spec"]),
                 }
-                model = KINDS[doc["kind"]].model_validate(data)
-                if doc["kind"] == "Environment":
-                    environment = model
+                kind = doc["kind"]
+                if kind == "Environment":
+                    environment = EnvironmentResource.model_validate(data)
+                elif kind == "Connector":
+                    connector = ConnectorResource.model_validate(data)
+                    connectors[connector.metadata.name] = connector
+                elif kind == "Application":
+                    application = ApplicationResource.model_validate(data)
+                    applications[application.metadata.name] = application
+                elif kind == "Mapping":
+                    mapping = MappingResource.model_validate(data)
+                    mappings[mapping.metadata.name] = mapping
+                elif kind == "Schedule":
+                    schedule = ScheduleResource.model_validate(data)
+                    schedules[schedule.metadata.name] = schedule
                 else:
-                    groups[doc["kind"]][model.metadata.name] = model
+                    raise KeyError(kind)
         except (KeyError, ValidationError) as exc:
             raise StateError(f"applied state entry {address!r} cannot be read ({exc.__class__.__name__})",
                              hint="The state was written by another idmctl version; re-apply") from None
         if environment is None:
             raise StateError("applied state holds no Environment resource",
                              hint="Run `idmctl apply` for this environment")
-        return cls(environment=environment, connectors=groups["Connector"],
-                   applications=groups["Application"], mappings=groups["Mapping"],
-                   schedules=groups["Schedule"], root=root or Path.cwd())
+        return cls(environment=environment, connectors=connectors, applications=applications,
+                   mappings=mappings, schedules=schedules, root=root or Path.cwd())
 
 
 def _unfingerprint(node: Any) -> Any:

@@ -17,7 +17,7 @@ from jsonschema.exceptions import ValidationError, relevance
 from controller.config._resolve import Resolution
 from controller.config._yaml import Document, escape_pointer
 from controller.config.models import KINDS
-from controller.diagnostics import Diagnostic
+from controller.diagnostics import Diagnostic, SourcePos
 
 __all__ = ["SCHEMA_BASE_URL", "kind_schema", "schema_diagnostics", "schema_file_name"]
 
@@ -58,7 +58,7 @@ _TYPE_WORDS = {
 
 def _type_word(t: Any) -> str:
     if isinstance(t, list):
-        return " or ".join(_TYPE_WORDS.get(x, x) for x in t)
+        return " or ".join(_TYPE_WORDS.get(str(x), str(x)) for x in t)
     return _TYPE_WORDS.get(t, str(t))
 
 
@@ -84,7 +84,8 @@ def _json_kind(value: Any) -> str:
         return "scalar-" + str(value)  # true/false/null are their own kinds here
     if isinstance(value, int | float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), "other")
+    kinds: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return kinds.get(type(value), "other")
 
 
 def _wrong_type(error: ValidationError) -> bool:
@@ -94,7 +95,8 @@ def _wrong_type(error: ValidationError) -> bool:
     if error.validator == "type":
         return True
     if error.validator in ("enum", "const"):
-        values = error.validator_value if error.validator == "enum" else [error.validator_value]
+        expected: Any = error.validator_value
+        values = expected if error.validator == "enum" else [expected]
         kind = _json_kind(error.instance)
         return all(_json_kind(v) != kind for v in values)
     return False
@@ -105,19 +107,21 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     branch the value was meant for: the discriminator's, else one whose type fits the value."""
     if not error.context:
         return [error]
+    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    instance: Any = error.instance
     branches: dict[Any, list[ValidationError]] = {}
     for sub in error.context:
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    disc = error.schema.get("discriminator") if isinstance(error.schema, dict) else None
-    if disc and isinstance(error.instance, dict) and isinstance(error.schema.get("oneOf"), list):
+    disc = schema.get("discriminator")
+    if disc and isinstance(instance, dict) and isinstance(schema.get("oneOf"), list):
         prop = disc["propertyName"]
-        ref = disc["mapping"].get(error.instance.get(prop)) if isinstance(error.instance.get(prop), str) else None
+        ref = disc["mapping"].get(instance.get(prop)) if isinstance(instance.get(prop), str) else None
         if ref is None:  # a tag no branch takes: say so on the tag itself
             return [ValidationError(
                 f"unknown {prop}", validator="enum", validator_value=list(disc["mapping"]),
-                instance=error.instance.get(prop), schema={}, path=[*error.absolute_path, prop],
+                instance=instance.get(prop), schema={}, path=[*error.absolute_path, prop],
                 schema_path=["discriminator"])]
-        chosen = [i for i, branch in enumerate(error.schema["oneOf"]) if branch.get("$ref") == ref]
+        chosen = [i for i, branch in enumerate(schema["oneOf"]) if branch.get("$ref") == ref]
         return [leaf for sub in branches.get(chosen[0], []) for leaf in _leaves(sub)] if chosen else [error]
     fitting = [sub for subs in branches.values() if not any(map(_wrong_type, subs)) for sub in subs]
     best = max(fitting or error.context, key=relevance)  # not best_match: it descends itself
@@ -142,11 +146,15 @@ def schema_diagnostics(doc: Document, kind: str, resolution: Resolution) -> list
 
 
 def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution) -> list[Diagnostic]:
+    # jsonschema types these attributes loosely (``Unset`` until set); by here they are all set.
+    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    expected: Any = error.validator_value
+    instance: Any = error.instance
     pointer = _pointer(error.absolute_path)
     pos = doc.pos(pointer)
-    if isinstance(error.instance, dict | list) and pointer in doc.key_positions:
+    if isinstance(instance, dict | list) and pointer in doc.key_positions:
         pos = doc.key_positions[pointer]  # a block value starts a line late: point at its key
-    related = ()
+    related: tuple[SourcePos, ...] = ()
     suffix = ""
     if pointer in res.from_variable:
         name, vpos = res.from_variable[pointer]
@@ -154,8 +162,8 @@ def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution
         suffix = f" (from variable {name!r})"
     v = error.validator
     if v == "required":
-        props = error.schema.get("properties", {})
-        missing = [p for p in error.validator_value if p not in error.instance]
+        props = schema.get("properties", {})
+        missing = [p for p in expected if p not in instance]
         out = []
         for field in missing:
             child = f"{pointer}/{escape_pointer(field)}"
@@ -172,9 +180,9 @@ def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution
                     f"Add {field}: ..." + (f" ({desc.rstrip('.')})" if desc else ""), pos, pointer or None))
         return out
     if v in ("additionalProperties", "unevaluatedProperties"):
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = sorted(schema.get("properties", {}))
         out = []
-        for extra in sorted(set(error.instance) - set(allowed)):
+        for extra in sorted(set(instance) - set(allowed)):
             child = f"{pointer}/{escape_pointer(extra)}"
             close = difflib.get_close_matches(extra, allowed, n=1)
             hint = f"Did you mean {close[0]!r}?" if close else f"Allowed fields: {', '.join(allowed)}"
@@ -182,58 +190,58 @@ def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution
                                   doc.key_positions.get(child, doc.pos(child)), child))
         return out
     if v == "type":
-        word = _type_word(error.validator_value)
+        word = _type_word(expected)
         if pointer in res.from_variable:
             hint = f"Give variable {res.from_variable[pointer][0]!r} {word} as its value"
-        elif isinstance(error.instance, str) and _unquoted_type(error.instance) in _widen(error.validator_value):
+        elif isinstance(instance, str) and _unquoted_type(instance) in _widen(expected):
             hint = "Remove the quotes: a quoted value is a string"
         else:
             hint = f"Write {word} here"
-        return [Diagnostic("error", f"expected {word}, got {_describe(error.instance)}{suffix}", hint, pos,
+        return [Diagnostic("error", f"expected {word}, got {_describe(instance)}{suffix}", hint, pos,
                            pointer, related=related)]
     if v in ("enum", "const") and "propertyNames" in error.absolute_schema_path:
         # a mapping key outside its enum (a situation name): point at the key itself
-        child = f"{pointer}/{escape_pointer(error.instance)}"
-        allowed = [str(a) for a in error.validator_value]
-        close = difflib.get_close_matches(str(error.instance), allowed, n=1)
+        child = f"{pointer}/{escape_pointer(instance)}"
+        allowed = [str(a) for a in expected]
+        close = difflib.get_close_matches(str(instance), allowed, n=1)
         what = "situation" if "CONFIRMED" in allowed else "key"
         hint = (f"Did you mean {close[0]!r}? " if close else "") + "Allowed: " + ", ".join(allowed)
-        return [Diagnostic("error", f"unknown {what} {_describe(error.instance)}", hint,
+        return [Diagnostic("error", f"unknown {what} {_describe(instance)}", hint,
                            doc.key_positions.get(child, pos), child)]
     if v in ("enum", "const"):
-        allowed = error.validator_value if v == "enum" else [error.validator_value]
-        close = difflib.get_close_matches(str(error.instance), [str(a) for a in allowed], n=1)
+        allowed = expected if v == "enum" else [expected]
+        close = difflib.get_close_matches(str(instance), [str(a) for a in allowed], n=1)
         hint = (f"Did you mean {close[0]!r}? " if close else "") + "Allowed: " + ", ".join(map(str, allowed))
         what = "action" if "UNLINK" in allowed else "value"
-        return [Diagnostic("error", f"unknown {what} {_describe(error.instance)}{suffix}",
+        return [Diagnostic("error", f"unknown {what} {_describe(instance)}{suffix}",
                            hint, pos, pointer, related=related)]
     if v == "pattern" and "propertyNames" in error.absolute_schema_path:
-        child = f"{pointer}/{escape_pointer(error.instance)}"
+        child = f"{pointer}/{escape_pointer(instance)}"
         noun = {"variables": "variable", "secrets": "secret"}.get(pointer.rsplit("/", 1)[-1], "key")
-        return [Diagnostic("error", f"{error.instance!r} is not a valid {noun} name",
+        return [Diagnostic("error", f"{instance!r} is not a valid {noun} name",
                            "Start with a letter or '_' and use only letters, digits and '_'",
                            doc.key_positions.get(child, pos), child)]
     if v == "pattern":
         field = pointer.rsplit("/", 1)[-1]
-        if "secret" in error.validator_value:
+        if "secret" in expected:
             return [Diagnostic("error", f"{field} must be a ${{secret.NAME}} reference, not a literal value",
                                "Never put a secret in git: declare it under spec.secrets of the Environment "
                                "(fromEnv or fromFile) and write ${secret.NAME} here", pos, pointer)]
-        if error.validator_value.startswith("^[a-z0-9]"):
-            return [Diagnostic("error", f"{_describe(error.instance)} is not a valid name{suffix}",
+        if expected.startswith("^[a-z0-9]"):
+            return [Diagnostic("error", f"{_describe(instance)} is not a valid name{suffix}",
                                "Names use lower-case letters, digits and '-', at most 63 characters",
                                pos, pointer, related=related)]
-        if error.validator_value == "^https://":
-            return [Diagnostic("error", f"{field} {_describe(error.instance)} is not an https:// URL{suffix}",
+        if expected == "^https://":
+            return [Diagnostic("error", f"{field} {_describe(instance)} is not an https:// URL{suffix}",
                                "Use https:// (Entra and Graph speak TLS only)", pos, pointer, related=related)]
-        return [Diagnostic("error", f"{_describe(error.instance)} does not match {error.validator_value}"
+        return [Diagnostic("error", f"{_describe(instance)} does not match {expected}"
                            f"{suffix}", None, pos, pointer, related=related)]
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         word = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
                 "exclusiveMaximum": "less than"}[v]
-        return [Diagnostic("error", f"{_describe(error.instance)} is out of range: must be {word} "
-                           f"{error.validator_value}{suffix}", None, pos, pointer, related=related)]
+        return [Diagnostic("error", f"{_describe(instance)} is out of range: must be {word} "
+                           f"{expected}{suffix}", None, pos, pointer, related=related)]
     if v in ("minLength", "minItems"):
-        return [Diagnostic("error", f"{_describe(error.instance)} is empty{suffix}",
+        return [Diagnostic("error", f"{_describe(instance)} is empty{suffix}",
                            "Give at least one value", pos, pointer, related=related)]
     return [Diagnostic("error", error.message + suffix, None, pos, pointer, related=related)]

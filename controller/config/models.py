@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "API_VERSION",
@@ -23,7 +23,11 @@ __all__ = [
     "Correlation",
     "EnvironmentResource",
     "EnvironmentSpec",
-    "LocalTargetSpec",
+    "AicPlatformSpec",
+    "EmbeddedPlatformSpec",
+    "LegacyTargetSpec",
+    "PostgresStateSpec",
+    "SqliteStateSpec",
     "MapTransform",
     "MappingResource",
     "MappingSource",
@@ -34,6 +38,8 @@ __all__ = [
     "Resource",
     "SafetySpec",
     "ScheduleResource",
+    "RunMode",
+    "RunState",
     "ScheduleSpec",
     "SecretSource",
     "Situation",
@@ -79,6 +85,23 @@ class Action(StrEnum):
     ASYNC = "ASYNC"
 
 
+class RunState(StrEnum):
+    """The states a reconciliation run moves through (IDM's, plus BLOCKED for the safety guard)."""
+
+    ACTIVE = "ACTIVE"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    BLOCKED = "BLOCKED"
+
+
+class RunMode(StrEnum):
+    """A full reconciliation, or an incremental one (Graph delta on embedded, liveSync on AIC)."""
+
+    FULL = "full"
+    INCREMENTAL = "incremental"
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
@@ -96,10 +119,10 @@ class Metadata(_Model):
 # --- Environment -----------------------------------------------------------------------------------
 
 
-class LocalTargetSpec(_Model):
-    """The embedded default: an SQLite file on the controller host's disk."""
+class SqliteStateSpec(_Model):
+    """The default state backend: one SQLite file on the controller host's disk."""
 
-    type: Literal["local"] = Field(description="Embedded SQLite state on this host.")
+    backend: Literal["sqlite"] = Field(description="idmctl's state in an SQLite file on this host.")
     path: str | None = Field(
         None,
         description="SQLite file, relative to the repository root; default .idmctl/<env>.db "
@@ -108,22 +131,61 @@ class LocalTargetSpec(_Model):
     )
 
 
-class PostgresTargetSpec(_Model):
-    """Shared state in PostgreSQL, for CI runners and several controller replicas (not built yet)."""
+class PostgresStateSpec(_Model):
+    """Shared state in PostgreSQL, for CI runners and several controller replicas."""
 
-    type: Literal["postgres"]
-    dsn: str = Field(description="libpq connection string; put the password in a ${secret.x}.")
-    schema_: str = Field("idmctl", alias="schema", description="Database schema holding the state.")
+    backend: Literal["postgres"]
+    dsn: str = Field(min_length=1, description="libpq connection string without the password.",
+                     examples=["host=db.internal dbname=idmctl user=idmctl"])
+    password: str | None = Field(None, pattern=SECRET_REF_PATTERN,
+                                 description="${secret.x} holding the database password (only from a secret).")
+    schema_: str = Field("idmctl", alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+                         description="Database schema holding this environment's state; one per environment.",
+                         examples=["idmctl_prod"])
+    poolSize: int = Field(4, ge=1, le=64, description="Most connections this process opens.")
+    connectTimeoutSeconds: float = Field(10, gt=0, le=300, description="Timeout of one connection attempt.")
 
 
-class AicTargetSpec(_Model):
-    """A PingOne Advanced Identity Cloud / PingIDM tenant over its REST API (not built yet)."""
+StateSpec = Annotated[SqliteStateSpec | PostgresStateSpec, Field(discriminator="backend")]
+
+
+class EmbeddedPlatformSpec(_Model):
+    """The default platform: idmctl's own reconciliation engine and managed store (in the state backend)."""
+
+    type: Literal["embedded"] = Field(description="idmctl's embedded engine and managed store.")
+
+
+class AicPlatformSpec(_Model):
+    """A PingOne Advanced Identity Cloud tenant over its REST API: it runs the reconciliations."""
 
     type: Literal["aic"]
-    tenantUrl: str = Field(description="https://<tenant-env-fqdn>", examples=["https://openam-acme.forgeblocks.com"])
-    realm: str = Field("alpha", description="The realm whose managed objects are written.")
-    serviceAccountId: str = Field(description="Service account id.")
-    serviceAccountKey: str = Field(pattern=SECRET_REF_PATTERN, description="${secret.x} holding the JWK.")
+    tenantUrl: str = Field(pattern=r"^https://", description="https://<tenant-env-fqdn>",
+                           examples=["https://openam-acme.forgeblocks.com"])
+    realm: str = Field("alpha", pattern=r"^[a-z][a-z0-9_]{0,31}$",
+                       description="The realm whose managed objects are written.")
+    serviceAccountId: str = Field(min_length=1, description="The service account's id.",
+                                  examples=["6d8e4b6b-8182-4bd3-a828-a4a4f92daecb"])
+    serviceAccountKey: str = Field(pattern=SECRET_REF_PATTERN,
+                                   description="${secret.x} holding the service account's private key (JWK or PEM).")
+    scopes: list[str] = Field(default_factory=lambda: ["fr:idm:*", "fr:idc:esv:*"], min_length=1,
+                              description="Scopes asked for: fr:idm:* (config, recon), fr:idc:esv:* (ESVs, restart).")
+    caBundle: str | None = Field(None, description="PEM file of CAs to trust (private PKI, the emulator); "
+                                 "relative to the repository root.")
+    timeoutSeconds: float = Field(60, gt=0, le=600, description="Timeout of one HTTP request.")
+    maxRetryWaitSeconds: float = Field(300, ge=0, le=3600,
+                                       description="Total time to wait on 429/503 before failing.")
+    restartTimeoutSeconds: float = Field(900, gt=0, le=3600,
+                                         description="Most time to wait for an ESV restart to reach ready.")
+
+
+PlatformSpec = Annotated[EmbeddedPlatformSpec | AicPlatformSpec, Field(discriminator="type")]
+
+
+class LegacyTargetSpec(_Model):
+    """The form before ``state`` and ``platform``: read as ``state: {backend: sqlite, path}`` + embedded."""
+
+    type: Literal["local"] = Field(description="Embedded SQLite state on this host (deprecated form).")
+    path: str | None = Field(None, description="SQLite file, relative to the repository root.")
 
 
 class SecretSource(_Model):
@@ -137,12 +199,33 @@ class SecretSource(_Model):
 
 
 class EnvironmentSpec(_Model):
-    target: Annotated[
-        LocalTargetSpec | PostgresTargetSpec | AicTargetSpec, Field(discriminator="type")
-    ] = Field(
-        default_factory=lambda: LocalTargetSpec(type="local"),
-        description="Where this environment's state lives.",
+    state: StateSpec = Field(
+        default_factory=lambda: SqliteStateSpec(backend="sqlite"),
+        description="Where idmctl keeps this environment's own bookkeeping: applied snapshot, serial and "
+        "lineage, lock, audit log, fingerprint key (and the embedded platform's managed store).",
     )
+    platform: PlatformSpec = Field(
+        default_factory=lambda: EmbeddedPlatformSpec(type="embedded"),
+        description="The identity platform the configuration is applied to and that runs the reconciliations.",
+    )
+    target: LegacyTargetSpec | None = Field(
+        None, exclude=True,
+        description="Deprecated: write state: {backend: sqlite, path: ...} and platform: {type: embedded}.",
+        json_schema_extra={"deprecated": True},
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_legacy_target(cls, data: Any) -> Any:
+        """``target: {type: local, path: P}`` reads as ``state: {backend: sqlite, path: P}`` + embedded."""
+        if not isinstance(data, dict) or data.get("target") is None:
+            return data
+        if "state" in data or "platform" in data:
+            raise ValueError("spec.target is the old form of spec.state and spec.platform; write only the new form")
+        legacy = data["target"]
+        path = legacy.get("path") if isinstance(legacy, dict) else getattr(legacy, "path", None)
+        state = {"backend": "sqlite"} if path is None else {"backend": "sqlite", "path": path}
+        return {**data, "state": state, "platform": {"type": "embedded"}}
     variables: dict[Annotated[str, Field(pattern=IDENT_PATTERN)], Any] = Field(
         default_factory=dict,
         description="Values referenced as ${var.NAME}. A value that is exactly one ${var.NAME} takes "

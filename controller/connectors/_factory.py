@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
+import requests
+
+from controller.config import ResourceSet
+from controller.config.models import ConnectorResource
 from controller.connectors.msgraph import ConnectionReport, GraphConnector
 from controller.errors import ConnectorError, UsageError
 
@@ -19,34 +22,20 @@ SUPPORTED_TYPES = ("microsoft-graph",)
 _SECRET_REF = re.compile(r"^\$\{secret\.([A-Za-z0-9_.-]+)\}$")
 
 
-def field_of(obj: Any, name: str, default: Any = None) -> Any:
-    """``obj.name`` or ``obj[name]``: resources arrive as models or as canonical dicts."""
-    value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-    return default if value is None else value
-
-
-def secret_name(connector: Any) -> str:
-    """The name of the secret ``spec.clientSecret`` refers to (``${secret.x}`` or its canonical form)."""
-    name = field_of(connector.metadata, "name", "?")
-    ref = field_of(connector.spec, "clientSecret")
-    if isinstance(ref, str):
-        match = _SECRET_REF.match(ref.strip())
-        if match:
-            return match.group(1)
-    else:
-        for attr in ("secret", "name"):
-            value = field_of(ref, attr) if ref is not None else None
-            if isinstance(value, str) and value:
-                return value
+def secret_name(connector: ConnectorResource) -> str:
+    """The name of the secret ``spec.clientSecret`` refers to (``${secret.x}``)."""
+    match = _SECRET_REF.match(connector.spec.clientSecret.strip())
+    if match:
+        return match.group(1)
     raise ConnectorError(
-        f"connector {name!r}: spec.clientSecret is not a secret reference",
+        f"connector {connector.metadata.name!r}: spec.clientSecret is not a secret reference",
         hint="Write clientSecret: ${secret.<name>} and declare the secret in environment.yaml",
     )
 
 
-def pick_connector(resources: Any, name: str | None) -> Any:
+def pick_connector(resources: ResourceSet, name: str | None) -> ConnectorResource:
     """The `Connector` resource called ``name``, or the only one when ``name`` is None."""
-    connectors: dict[str, Any] = dict(resources.connectors)
+    connectors = resources.connectors
     if name is None:
         if len(connectors) == 1:
             return next(iter(connectors.values()))
@@ -62,24 +51,22 @@ def pick_connector(resources: Any, name: str | None) -> Any:
     return connectors[name]
 
 
-def open_connector(resources: Any, name: str | None, *, base_dir: Path | None = None,
-                   **kw: Any) -> GraphConnector:
+def open_connector(resources: ResourceSet, name: str | None, *, base_dir: Path | None = None,
+                   session: requests.Session | None = None) -> GraphConnector:
     """A live connector for ``name`` (its secret read now, from where the environment says)."""
     connector = pick_connector(resources, name)
-    kind = field_of(connector.spec, "type", "microsoft-graph")
+    kind = connector.spec.type
     if kind not in SUPPORTED_TYPES:
         raise ConnectorError(
             f"connector {connector.metadata.name!r}: type {kind!r} is not supported",
             hint=f"Supported types: {', '.join(SUPPORTED_TYPES)}",
         )
     secret = resources.secret(secret_name(connector))
-    if base_dir is None:
-        base_dir = getattr(resources, "root", None)
-    return GraphConnector.from_resource(connector, secret, base_dir=base_dir, **kw)
+    return GraphConnector.from_resource(connector, secret, base_dir=base_dir or resources.root, session=session)
 
 
-def connector_test(resources: Any, name: str | None = None, *, base_dir: Path | None = None,
-                   **kw: Any) -> ConnectionReport:
+def connector_test(resources: ResourceSet, name: str | None = None, *, base_dir: Path | None = None,
+                   session: requests.Session | None = None) -> ConnectionReport:
     """Token, tenant, granted vs needed roles and one read for connector ``name`` (see `check()`)."""
-    with open_connector(resources, name, base_dir=base_dir, **kw) as connector:
+    with open_connector(resources, name, base_dir=base_dir, session=session) as connector:
         return connector.check()

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller.connectors._factory import field_of, open_connector, pick_connector
+import requests
+
+from controller.config import ResourceSet
+from controller.connectors._factory import open_connector, pick_connector
 
 __all__ = ["DEFAULT_PREVIEW_ATTRIBUTES", "PreviewColumn", "SourcePreview", "connector_preview"]
 
@@ -43,33 +46,31 @@ class SourcePreview:
         }
 
 
-def preview_columns(resources: Any, connector_name: str) -> tuple[tuple[str, ...], tuple[PreviewColumn, ...]]:
+def preview_columns(resources: ResourceSet, connector_name: str) -> tuple[tuple[str, ...], tuple[PreviewColumn, ...]]:
     """The mappings that read ``connector_name`` and the source attributes they map, in file order."""
     targets: dict[str, list[str]] = {}
     used_by: list[str] = []
-    for mname, mapping in sorted(dict(resources.mappings).items()):
-        source = field_of(mapping.spec, "source")
-        if source is None or field_of(source, "connector") != connector_name:
+    for mname, mapping in sorted(resources.mappings.items()):
+        if mapping.spec.source.connector != connector_name:
             continue
         used_by.append(mname)
-        for prop in field_of(mapping.spec, "properties") or []:
-            attr = field_of(prop, "source")
-            if attr:
-                targets.setdefault(attr, []).append(f"{mname}/{field_of(prop, 'target')}")
+        for prop in mapping.spec.properties:
+            if prop.source:
+                targets.setdefault(prop.source, []).append(f"{mname}/{prop.target}")
     if not targets:
         return tuple(used_by), tuple(PreviewColumn(a) for a in DEFAULT_PREVIEW_ATTRIBUTES)
     return tuple(used_by), tuple(PreviewColumn(a, tuple(t)) for a, t in targets.items())
 
 
-def connector_preview(resources: Any, name: str, *, limit: int = 20, base_dir: Path | None = None,
-                      **kw: Any) -> SourcePreview:
+def connector_preview(resources: ResourceSet, name: str | None, *, limit: int = 20,
+                      base_dir: Path | None = None, session: requests.Session | None = None) -> SourcePreview:
     """Read the first ``limit`` users of connector ``name`` with the mapped source attributes."""
     connector_res = pick_connector(resources, name)
     cname = connector_res.metadata.name
     mappings, columns = preview_columns(resources, cname)
     select = [c.source for c in columns]
     users: list[dict[str, Any]] = []
-    with open_connector(resources, cname, base_dir=base_dir, **kw) as connector:
+    with open_connector(resources, cname, base_dir=base_dir, session=session) as connector:
         # One extra row tells whether there is more without reading a second page.
         top = min(limit + 1, connector.settings.page_size)
         for page in connector.iter_users(select, page_size=top):

@@ -1,7 +1,7 @@
-"""Plans: desired vs applied state as data, its three renderers, plan files, and the config commands.
+"""Plans as data: desired vs applied state, the plan model, its three renderers, plan files, promotion.
 
-``compute_plan`` is pure (no I/O, no clock); ``plan_environment``/``apply_environment``/``promote``
-wire it to the files (``controller.config``) and the state (``controller.targets``).
+``compute_plan`` is pure (no I/O, no clock); ``controller.commands`` wires it to the files
+(``controller.config``), the state (``controller.backends``) and the platform.
 """
 
 from controller.plan._compute import REPLACE_ON, apply_changes, compute_plan, pointer, resolve_pointer
@@ -10,45 +10,21 @@ from controller.plan._promote import FileChange, PromoteResult, compare_environm
 from controller.plan._render_json import FORMAT_VERSION, plan_to_json_data, render_json
 from controller.plan._render_markdown import render_markdown
 from controller.plan._render_text import render_text, summary_line
-from controller.plan._workflow import (
-    ApplyResult,
-    InitResult,
-    PlanResult,
-    apply_environment,
-    check_environment,
-    effective_resources,
-    force_unlock_environment,
-    git_commit,
-    init_environment,
-    open_environment,
-    plan_environment,
-)
 from controller.plan.planfile import plan_hash, read_plan_file, write_plan_file
 
 __all__ = [
     "FORMAT_VERSION",
     "REPLACE_ON",
-    "ApplyResult",
     "AttributeDiff",
     "ChangeAction",
     "FileChange",
-    "InitResult",
     "Plan",
     "PlanChange",
-    "PlanResult",
     "PlanWarning",
     "PromoteResult",
     "apply_changes",
-    "apply_environment",
-    "check_environment",
     "compare_environments",
     "compute_plan",
-    "effective_resources",
-    "force_unlock_environment",
-    "git_commit",
-    "init_environment",
-    "open_environment",
-    "plan_environment",
     "plan_hash",
     "plan_to_json_data",
     "pointer",

@@ -1,6 +1,6 @@
 """Promotion: make one environment's resource files another's, all but its ``environment.yaml``.
 
-Dev and prod then differ only in their Environment resource (variables, secrets, target). Before any
+Dev and prod then differ only in their Environment resource (variables, secrets, state, platform). Before any
 file is copied, every ``${var.x}``/``${secret.x}`` the copied files use must exist in the target's
 Environment; ``check`` only compares the files (a CI gate that prod's files are dev's).
 """
@@ -14,12 +14,10 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from controller.config import environment_dir, find_references, load_environment, resource_files
+from controller.config import environment_dir, find_references, resource_files
 from controller.diagnostics import Diagnostic, SourcePos
 from controller.errors import ConfigError, UsageError
 from controller.plan._model import Plan
-from controller.plan._workflow import plan_environment
-from controller.targets import open_target
 
 __all__ = ["FileChange", "PromoteResult", "compare_environments", "promote"]
 
@@ -40,7 +38,7 @@ class PromoteResult:
     target: str
     changes: tuple[FileChange, ...]  # empty: the target's files already are the source's
     copied: bool  # False with check=True, or when nothing differed
-    plan: Plan | None  # the target's plan after copying, when it has state
+    plan: Plan | None  # the target's plan after copying, when it has state (``commands.promote`` adds it)
     plan_note: str | None  # why there is no plan
 
 
@@ -140,16 +138,4 @@ def promote(root: Path, source: str, target: str, *, check: bool = False) -> Pro
             (dst_dir / change.path).unlink()
         else:
             _write(dst_dir / change.path, (src_dir / change.path).read_bytes())
-    return PromoteResult(source, target, changes, bool(changes), *_target_plan(root, target))
-
-
-def _target_plan(root: Path, target: str) -> tuple[Plan | None, str | None]:
-    state = open_target(root, load_environment(root, target), must_exist=False)
-    try:
-        exists = state.exists()
-    finally:
-        state.close()
-    if not exists:
-        return None, (f"environment {target!r} has no state yet: run `idmctl init --env {target}`, "
-                      f"then `idmctl plan --env {target}`")
-    return plan_environment(root, target).plan, None
+    return PromoteResult(source, target, changes, bool(changes), None, None)

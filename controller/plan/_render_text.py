@@ -79,7 +79,7 @@ class _Painter:
         self.colour = colour
 
     def __call__(self, text: str, style: object) -> str:
-        code = _COLOURS.get(style)  # type: ignore[call-overload]
+        code = _COLOURS.get(style)
         return f"\x1b[{code}m{text}\x1b[0m" if self.colour and code else text
 
 

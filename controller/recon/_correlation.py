@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from controller.config.models import Correlation as CorrelationSpec
 from controller.recon._properties import PropertyMap
 
 __all__ = ["Correlation"]
@@ -35,10 +36,10 @@ class Correlation:
         self.positions: tuple[int, ...] = tuple(properties.index(p) for p in self.props)
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any] | None, properties: PropertyMap) -> Correlation | None:
-        if not spec:
+    def from_spec(cls, spec: CorrelationSpec | None, properties: PropertyMap) -> Correlation | None:
+        if spec is None:
             return None
-        modes = [(k, v) for k, v in spec.items() if k in ("any", "all") and v]
+        modes = [(k, v) for k, v in (("any", spec.any), ("all", spec.all)) if v]
         if len(modes) != 1:
             raise ValueError("correlation needs exactly one of any: [...] or all: [...]")
         return cls(modes[0][0], modes[0][1], properties)

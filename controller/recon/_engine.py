@@ -24,33 +24,39 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from controller.config.models import Action, Situation
+from controller.backends import (
+    Create,
+    Delete,
+    EntryRecord,
+    Link,
+    Retry,
+    Store,
+    Update,
+    WriteBatch,
+    new_object_id,
+)
+from controller.config.managed import ALPHA_USER, duplicate_username, index_key
+from controller.config.models import Action, RunMode, RunState, Situation
 from controller.errors import DeltaExpired, GraphNotFound, IdmctlError, ReconError
 from controller.recon._mapping import CompiledMapping
 from controller.recon._policy import DESTRUCTIVE
 from controller.recon._prefetch import ReadAhead
+from controller.recon._records import RunRecorder
 from controller.recon._retry import async_mark
 from controller.recon._retry import due as due_retries
-from controller.recon._run import PlanItem, ReconRun, RunState
+from controller.recon._run import PlanItem, ReconRun
 from controller.recon._situations import deleted_source_situation, source_situation, target_situation
-from controller.targets.local import (
-    IdentityStore,
-    WriteBatch,
-    duplicate_username,
-    index_key,
-    new_object_id,
-    schema_error,
-    with_defaults,
-)
 
-__all__ = ["Progress", "Source", "reconcile"]
+__all__ = ["CancelCheck", "Progress", "Source", "cancel_check", "reconcile"]
 
 Progress = Callable[[str, int, int | None], None]
+CancelCheck = Callable[[], bool]
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 _MISS = object()
 
@@ -105,7 +111,7 @@ class _Deferred:
 class _Engine:
     """One run's working state: caches, overlays, the open batch, counters."""
 
-    def __init__(self, store: IdentityStore, source: Source, mapping: CompiledMapping, run: ReconRun, *,
+    def __init__(self, store: Store, source: Source, mapping: CompiledMapping, run: ReconRun, *,
                  dry_run: bool, cancel: Callable[[], bool], progress: Progress | None) -> None:
         self.store = store
         self.source = source
@@ -129,6 +135,7 @@ class _Engine:
         self.track_handled = False  # full runs: remember targets the source phase handled
         self.queued: set[str] = set()
         self.due: set[str] = set()  # the queued marks this incremental run re-reads (see _retry.due)
+        self.delta_link: str | None = None  # the stored delta link an incremental run continues from
         self.removed_held: dict[str, _Deferred] = {}  # held-back @removed decisions of this delta round
         self.ambiguous: list[str] | None = None  # candidates of the AMBIGUOUS decision being carried out
         self.blocking = False  # dry run of a BLOCKED run: plan lines are what the guard stops
@@ -158,29 +165,29 @@ class _Engine:
     def link_of_source(self, sid: str) -> str | None:
         if sid in self.o_src:
             return self.o_src[sid]
-        tid = self.c_src.get(sid, _MISS)
-        if tid is _MISS:
-            tid = self.store.links_for_sources(self.m.name, [sid]).get(sid)
-            self.c_src[sid] = tid
-        return tid  # type: ignore[return-value]
+        try:
+            return self.c_src[sid]
+        except KeyError:  # not prefetched: one lookup, remembered
+            tid = self.c_src[sid] = self.store.links_for_sources(self.m.name, [sid]).get(sid)
+            return tid
 
     def link_of_target(self, tid: str) -> str | None:
         if tid in self.o_tgt:
             return self.o_tgt[tid]
-        sid = self.c_tgt.get(tid, _MISS)
-        if sid is _MISS:
-            sid = self.store.links_for_targets(self.m.name, [tid]).get(tid)
-            self.c_tgt[tid] = sid
-        return sid  # type: ignore[return-value]
+        try:
+            return self.c_tgt[tid]
+        except KeyError:
+            sid = self.c_tgt[tid] = self.store.links_for_targets(self.m.name, [tid]).get(tid)
+            return sid
 
     def obj(self, tid: str) -> tuple[int, dict[str, Any]] | None:
         if tid in self.o_obj:
             return self.o_obj[tid]
-        got = self.c_obj.get(tid, _MISS)
-        if got is _MISS:
-            got = self.store.get_many([tid]).get(tid)
-            self.c_obj[tid] = got
-        return got  # type: ignore[return-value]
+        try:
+            return self.c_obj[tid]
+        except KeyError:
+            got = self.c_obj[tid] = self.store.get_many([tid]).get(tid)
+            return got
 
     def name_holder(self, user_name: str) -> str | None:
         """The id of the object that holds ``user_name`` (any case) now, or None."""
@@ -278,7 +285,7 @@ class _Engine:
         if old is not None:
             self.batch.links_remove.append(sid)
             self.o_tgt[old] = None
-        self.batch.links_add.append((sid, tid))
+        self.batch.links_add.append(Link(sid, tid))
         self.o_src[sid] = tid
         self.o_tgt[tid] = sid
         if self.track_handled:
@@ -306,14 +313,14 @@ class _Engine:
                 self.run.plan.append(PlanItem(op, str(action), situation and str(situation), sid, tid,
                                               label or tid or sid or "?", changes, message, self.blocking))
             return
-        self.batch.entries.append((phase, sid, tid, situation and str(situation), str(action), status, message,
-                                   _dumps(changes) if changes else None))
+        self.batch.entries.append(EntryRecord(phase, sid, tid, situation and str(situation), str(action), status,
+                                              message, _dumps(changes) if changes else None))
 
     def _retry_mark(self, sid: str | None, outcome: str | None) -> None:
         if sid is None or self.dry_run:
             return
         if outcome is not None:
-            self.batch.retry_add.append((sid, outcome))
+            self.batch.retry_add.append(Retry(sid, outcome))
         elif sid in self.queued:
             self.batch.retry_remove.append(sid)
 
@@ -383,8 +390,8 @@ class _Engine:
         if tid is not None and self.obj(tid) is not None:
             return self._fail(phase, situation, act, sid, tid,
                               f"target object already exists: managed/alpha_user/{tid}", values)
-        props = with_defaults(self.m.properties.to_props(values))
-        problem = schema_error(props)
+        props = ALPHA_USER.with_defaults(self.m.properties.to_props(values))
+        problem = ALPHA_USER.schema_error(props)
         if problem:
             return self._fail(phase, situation, act, sid, None, f"cannot create managed/alpha_user: {problem}",
                               values)
@@ -393,7 +400,7 @@ class _Engine:
             return self._fail(phase, situation, act, sid, holder,
                               duplicate_username(props["userName"], holder), values)
         oid = new_object_id()
-        self.batch.creates.append((oid, props))
+        self.batch.creates.append(Create(oid, props))
         self._put_object(oid, 1, props)
         self._link(sid, oid)
         self._entry(phase, situation, act, sid, oid, op="+", label=props["userName"])
@@ -424,11 +431,11 @@ class _Engine:
             if any(get(t, _MISS) != v for t, v in zip(self.targets, values, strict=True)):
                 new = dict(old)
                 new.update(zip(self.targets, values, strict=True))
-                with_defaults(new)
+                ALPHA_USER.with_defaults(new)
                 if new == old:
                     new = None
         if new is not None:
-            problem = schema_error(new)
+            problem = ALPHA_USER.schema_error(new)
             if problem:
                 return self._fail(phase, situation, action, sid, tid,
                                   f"cannot update managed/alpha_user/{tid}: {problem}", values)
@@ -438,7 +445,7 @@ class _Engine:
                     return self._fail(phase, situation, action, sid, tid,
                                       duplicate_username(new["userName"], holder), values)
             changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k, _MISS) != v}
-            self.batch.updates.append((tid, rev + 1, new, old))
+            self.batch.updates.append(Update(tid, rev + 1, new, old))
             self._put_object(tid, rev + 1, new)
         if relink and sid is not None:
             self._link(sid, tid)
@@ -527,7 +534,7 @@ class _Engine:
             current = self.obj(tid) if tid is not None else None
             deleted = False
             if tid is not None and current is not None:
-                self.batch.deletes.append((tid, current[1]))
+                self.batch.deletes.append(Delete(tid, current[1]))
                 self.o_obj[tid] = None
                 deleted = True
             unlinked = self._unlink_source(sid) if sid is not None else None
@@ -692,13 +699,13 @@ def _matches(value: Any, key: str) -> bool:
     return index_key(value) == key
 
 
-def cancel_check(cancel: Any) -> Callable[[], bool]:
-    """A callable answering "stop now?" from None, an Event-like object or a callable."""
+def cancel_check(cancel: CancelCheck | threading.Event | None) -> CancelCheck:
+    """A callable answering "stop now?" from None, an Event or a callable."""
     if cancel is None:
         return lambda: False
-    if hasattr(cancel, "is_set"):
-        return cancel.is_set  # type: ignore[no-any-return]
-    return cancel  # type: ignore[no-any-return]
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set
+    return cancel
 
 
 def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -708,40 +715,57 @@ def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def reconcile(
-    store: IdentityStore,
+    store: Store,
     source: Source,
     mapping: CompiledMapping,
     *,
-    mode: str = "full",
+    mode: RunMode = RunMode.FULL,
     dry_run: bool = False,
     allow_deletes: int | None = None,
     reset_delta: bool = False,
-    cancel: Any = None,
+    cancel: CancelCheck | threading.Event | None = None,
     progress: Progress | None = None,
     holder: str | None = None,
     batch_size: int = 5000,
     warnings: Sequence[str] = (),
+    recorder: RunRecorder | None = None,
 ) -> ReconRun:
     """Run one reconciliation of ``mapping`` from ``source`` into ``store`` and return what happened.
 
-    ``mode`` is "full" or "incremental" (which becomes full, with the reason in ``full_because``,
-    when there is no usable delta link). ``allow_deletes`` lets the guard pass up to that many
-    DELETE/UNLINK actions (and an empty source); it is audited. ``cancel`` is a callable or an
-    Event checked between batches. Never raises for a run that started: the outcome is the state.
+    ``mode`` full or incremental (which becomes full, with the reason in ``full_because``, when there
+    is no usable delta link). ``allow_deletes`` lets the guard pass up to that many DELETE/UNLINK
+    actions (and an empty source). ``cancel`` is checked between batches. ``recorder`` writes the run
+    record (a plain ``RunRecorder`` when not given; none for a dry run). Never raises for a run that
+    started: the outcome is the state.
     """
-    if mode not in ("full", "incremental"):
-        raise ReconError(f"mode must be 'full' or 'incremental', not {mode!r}")
-    started = _now()
-    run = ReconRun(id=str(uuid.uuid4()), mapping=mapping.name, mode=mode, started=started, dry_run=dry_run,
+    mode = RunMode(mode)
+    run = ReconRun(id=str(uuid.uuid4()), mapping=mapping.name, mode=mode, started=_now(), dry_run=dry_run,
                    requested_mode=mode, warnings=list(warnings))
-    name = mapping.name
+    engine = _prepare(store, source, mapping, run, reset_delta=reset_delta, cancel=cancel_check(cancel),
+                      progress=progress)
+    records = None if dry_run else (recorder or RunRecorder(store, holder=holder))
+    if records is not None:
+        records.start(run)
+    new_link = _execute(engine, allow_deletes, batch_size)
+    run.ended = _now()
+    run.duration_ms = int((datetime.fromisoformat(run.ended)
+                           - datetime.fromisoformat(run.started)).total_seconds() * 1000)
+    if records is not None:
+        records.finish(run, delta_link=new_link, select_hash=mapping.select_hash, allow_deletes=allow_deletes)
+    return run
+
+
+def _prepare(store: Store, source: Source, mapping: CompiledMapping, run: ReconRun, *, reset_delta: bool,
+             cancel: CancelCheck, progress: Progress | None) -> _Engine:
+    """Decide the run's real mode, carry a renamed mapping's links over, index correlation, load retries."""
+    name, dry_run = mapping.name, run.dry_run
     if mapping.renamed_from and not dry_run and store.link_count(name) == 0 and store.delta_state(name) is None:
         moved = store.rename_mapping(mapping.renamed_from, name)
         if moved:
             run.warnings.append(f"carried {moved} links and the delta link over from mapping "
                                 f"{mapping.renamed_from!r} (renamedFrom)")
     delta = store.delta_state(name)
-    if mode == "incremental":
+    if run.mode is RunMode.INCREMENTAL:
         if reset_delta:
             run.full_because = "--reset-delta was given"
         elif delta is None:
@@ -750,58 +774,51 @@ def reconcile(
             run.full_because = ("the mapping's selected attributes or source filter changed since its delta "
                                 "link was stored")
         if run.full_because:
-            run.mode = "full"
+            run.mode = RunMode.FULL
     if not dry_run and mapping.correlation is not None:
         # Correlation looks its properties up page by page; without an index each is one scan of
-        # every object. Indexing is a write, so a dry run scans instead (IdentityStore.find).
+        # every object. Indexing is a write, so a dry run scans instead (Store.find).
         store.ensure_indexed(mapping.correlation.props)
     run.linked = store.link_count(name)
-    engine = _Engine(store, source, mapping, run, dry_run=dry_run, cancel=cancel_check(cancel), progress=progress)
+    engine = _Engine(store, source, mapping, run, dry_run=dry_run, cancel=cancel, progress=progress)
+    engine.delta_link = delta[0] if delta is not None else None
     marks = store.retry_marks(name)
-    engine.queued = {sid for sid, _, _, _ in marks}
+    engine.queued = {mark.source_id for mark in marks}
     engine.due = due_retries(marks, mapping.policy)
-    if not dry_run:
-        for stale in store.fail_interrupted_runs(name):
-            run.warnings.append(f"run {stale} had been interrupted; it is now marked FAILED")
-        store.start_run(run.id, name, run.mode, started=started, full_because=run.full_because, holder=holder)
+    return engine
+
+
+def _execute(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str | None:
+    """The engine proper: read, assess, guard, write; the run's state says how it ended. The new delta link."""
+    run = engine.run
     new_link: str | None = None
     try:
         try:
-            if run.mode == "incremental":
-                assert delta is not None
-                new_link = _incremental(engine, delta[0], allow_deletes, batch_size)
+            if run.mode is RunMode.INCREMENTAL:
+                assert engine.delta_link is not None
+                new_link = _incremental(engine, engine.delta_link, allow_deletes, batch_size)
         except _GoFull as exc:
-            run.mode = "full"
+            run.mode = RunMode.FULL
             run.full_because = str(exc)
-        if run.mode == "full":
+        if run.mode is RunMode.FULL:
             new_link = _full(engine, allow_deletes, batch_size)
         run.state = RunState.SUCCESS
     except _Blocked as exc:
         run.state = RunState.BLOCKED
         run.reason = str(exc)
-        if dry_run:
+        if engine.dry_run:
             engine.plan_blocked()
         engine.deferred.clear()
     except (_Cancelled, KeyboardInterrupt):
         run.state = RunState.CANCELED
         run.reason = "canceled: batches committed before the cancel are kept; nothing destructive was skipped half-way"
-    except IdmctlError as exc:
+    except IdmctlError as exc:  # LockLost among them: a writer that lost the lock commits nothing more
         run.state = RunState.FAILED
         run.reason = str(exc)
     except Exception as exc:  # a bug or an unexpected library error: the run record must still close
         run.state = RunState.FAILED
         run.reason = f"internal error ({type(exc).__name__}: {exc})"
-    ended = _now()
-    run.ended = ended
-    run.duration_ms = int((datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds() * 1000)
-    if not dry_run:
-        link = (name, new_link, mapping.select_hash) if run.state == RunState.SUCCESS and new_link else None
-        store.finish_run(run.id, state=run.state, counts=run.counts(), processed=run.processed,
-                         failures=run.failures, ended=ended, reason=run.reason, mode=run.mode,
-                         full_because=run.full_because, delta=link)
-        if allow_deletes is not None and run.state == RunState.SUCCESS:
-            store.record_override(run.id, name, allowed=allow_deletes, deletes=run.deletes, holder=holder or "?")
-    return run
+    return new_link
 
 
 def _guard(engine: _Engine, allow_deletes: int | None) -> None:
@@ -832,7 +849,8 @@ def _full(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str:
         for page in pages:
             engine.check_cancel()
             if m.listing_scope is not None:
-                users, dropped = [], []
+                users: list[dict[str, Any]] = []
+                dropped: list[dict[str, Any]] = []
                 for u in page:
                     (users if m.listing_scope(u) else dropped).append(u)
                 if dropped:

@@ -1,7 +1,7 @@
 """A mapping compiled once per run: properties, correlation, scope and validity filters, policy, safety.
 
-Built from the mapping's spec as applied (a plain dict, or the pydantic model), so that per-account
-code never touches a pydantic object. ``select_hash`` fingerprints what a delta link depends on: the
+Built from the mapping's spec as applied (its model), so that per-account code never touches a
+pydantic object. ``select_hash`` fingerprints what a delta link depends on: the
 selected attributes and the source filter; when it changes, the next run must be full.
 """
 
@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from controller.config.models import SafetySpec
+from controller.config.models import MappingSpec
 from controller.errors import ConfigError, FilterSyntaxError, ReconError
-from controller.filters import compile_filter, filter_attributes, parse_filter, to_graph
+from controller.filters import Filter, compile_filter, filter_attributes, parse_filter, to_graph
 from controller.recon._correlation import Correlation
 from controller.recon._policy import SituationPolicy
 from controller.recon._properties import PropertyMap
@@ -25,16 +25,13 @@ __all__ = ["CompiledMapping", "Safety", "compile_mapping"]
 Predicate = Callable[[Mapping[str, Any]], bool]
 
 
-_SAFETY_DEFAULTS = SafetySpec()  # the model is the one source of the defaults
-
-
 @dataclass(frozen=True, slots=True)
 class Safety:
-    """The guard's limits (``spec.safety``); None means no limit of that kind."""
+    """The guard's limits (``spec.safety``, whose model holds the defaults); None means no limit of that kind."""
 
-    max_deletes: int | None = _SAFETY_DEFAULTS.maxDeletes
-    max_delete_percent: float | None = _SAFETY_DEFAULTS.maxDeletePercent
-    allow_empty_source: bool = _SAFETY_DEFAULTS.allowEmptySource
+    max_deletes: int | None
+    max_delete_percent: float | None
+    allow_empty_source: bool
 
 
 @dataclass(frozen=True)
@@ -67,39 +64,30 @@ class CompiledMapping:
         }
 
 
-def _plain(spec: Any) -> dict[str, Any]:
-    if hasattr(spec, "model_dump"):
-        return spec.model_dump(mode="json", exclude_none=False)
-    return dict(spec)
-
-
-def _filter(text: str | None, name: str, field: str) -> tuple[Any, Predicate | None]:
-    if text is None or not str(text).strip():
+def _filter(text: str | None, name: str, field: str) -> tuple[Filter | None, Predicate | None]:
+    if text is None or not text.strip():
         return None, None
     try:
-        parsed = parse_filter(str(text))
+        parsed = parse_filter(text)
     except FilterSyntaxError as exc:
         raise ReconError(f"mapping {name!r}: spec.{field} does not parse: {exc}",
                          hint="Fix it, run `idmctl validate`, then plan and apply") from exc
     return parsed, compile_filter(parsed)
 
 
-def compile_mapping(name: str, spec: Any) -> CompiledMapping:
-    """Compile a mapping's spec (dict or model); raises ``ReconError`` when it cannot run as given."""
-    s = _plain(spec)
+def compile_mapping(name: str, spec: MappingSpec) -> CompiledMapping:
+    """Compile a mapping's spec; raises ``ReconError`` when it cannot run as given."""
     try:
-        properties = PropertyMap(s.get("properties") or [])
-        correlation = Correlation.from_spec(s.get("correlation"), properties)
-        policies = s.get("policies") or {}
-        policy = SituationPolicy.from_spec(policies)
+        properties = PropertyMap(spec.properties)
+        correlation = Correlation.from_spec(spec.correlation, properties)
+        policy = SituationPolicy.from_spec(spec.policies)
     except (ValueError, ConfigError) as exc:
         raise ReconError(f"mapping {name!r}: {exc}", hint="Fix the mapping, validate, plan and apply") from exc
-    target = s.get("target") or "managed/alpha_user"
-    if target != "managed/alpha_user":
-        raise ReconError(f"mapping {name!r}: target {target!r} is not supported",
+    if spec.target != "managed/alpha_user":
+        raise ReconError(f"mapping {name!r}: target {spec.target!r} is not supported",
                          hint="Reconciliation writes managed/alpha_user")
-    scope_tree, scope = _filter(s.get("sourceFilter"), name, "sourceFilter")
-    valid_tree, valid = _filter(s.get("validSource"), name, "validSource")
+    scope_tree, scope = _filter(spec.sourceFilter, name, "sourceFilter")
+    valid_tree, valid = _filter(spec.validSource, name, "validSource")
     pushdown = None
     listing_scope = scope
     if scope_tree is not None:
@@ -115,16 +103,11 @@ def compile_mapping(name: str, spec: Any) -> CompiledMapping:
     source_filter = str(scope_tree) if scope_tree is not None else None
     digest = hashlib.sha256(json.dumps({"select": ordered, "filter": source_filter},
                                        sort_keys=True).encode()).hexdigest()
-    safety_spec = s.get("safety") or {}
-    safety = Safety(
-        max_deletes=safety_spec.get("maxDeletes", _SAFETY_DEFAULTS.maxDeletes),
-        max_delete_percent=safety_spec.get("maxDeletePercent", _SAFETY_DEFAULTS.maxDeletePercent),
-        allow_empty_source=bool(safety_spec.get("allowEmptySource", _SAFETY_DEFAULTS.allowEmptySource)),
-    )
-    source = s.get("source") or {}
+    safety = Safety(max_deletes=spec.safety.maxDeletes, max_delete_percent=spec.safety.maxDeletePercent,
+                    allow_empty_source=spec.safety.allowEmptySource)
     return CompiledMapping(
-        name=name, connector=source.get("connector") or "", target=target, properties=properties,
+        name=name, connector=spec.source.connector, target=spec.target, properties=properties,
         correlation=correlation, source_filter=source_filter, scope=scope, listing_scope=listing_scope,
-        pushdown=pushdown, valid=valid, target_scope=s.get("targetScope") or "linked", policy=policy,
-        safety=safety, select=ordered, select_hash=f"sha256:{digest[:32]}", renamed_from=s.get("renamedFrom"),
+        pushdown=pushdown, valid=valid, target_scope=spec.targetScope, policy=policy,
+        safety=safety, select=ordered, select_hash=f"sha256:{digest[:32]}", renamed_from=spec.renamedFrom,
     )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
 
-from controller.config.models import Action, Situation
+from controller.config.models import Action, PolicySpec, Situation
 
 __all__ = ["DEFAULT_ACTIONS", "DESTRUCTIVE", "SituationPolicy"]
 
@@ -48,10 +47,11 @@ class SituationPolicy:
         self.digest = hashlib.sha256(repr(sorted(self.table().items())).encode()).hexdigest()[:16]
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any] | None) -> SituationPolicy:
-        """From a mapping's ``policies`` (``{"base": ..., "rules": {...}}``; None = engine defaults)."""
-        spec = spec or {}
-        return cls(spec.get("base") or "default", spec.get("rules") or {})
+    def from_spec(cls, spec: PolicySpec | None) -> SituationPolicy:
+        """From a mapping's ``policies`` (None = the engine defaults)."""
+        if spec is None:
+            return cls()
+        return cls(spec.base, {str(k): str(v) for k, v in spec.rules.items()})
 
     def action(self, situation: Situation) -> Action:
         return self._table[situation]

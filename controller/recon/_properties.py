@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from controller.config.models import MapTransform, PropertyMapping, SimpleTransform
+from controller.config.models import Transform as TransformSpec
+
 __all__ = ["PropertyMap", "compile_transform"]
 
 Transform = Callable[[Any], Any]
@@ -36,21 +39,19 @@ def _map_key(v: Any) -> str:
     return v if isinstance(v, str) else str(v)
 
 
-def _compile_one(spec: Any, where: str) -> Transform:
-    if isinstance(spec, str):
-        try:
-            return _SIMPLE[spec]
-        except KeyError:
-            raise ValueError(f"{where}: unknown transform {spec!r}; use lower, upper, trim or {{map: ...}}") from None
-    if isinstance(spec, Mapping) and "map" in spec:
-        table = {str(k): v for k, v in (spec.get("map") or {}).items()}
-        fallback = spec.get("default")
+def _compile_one(spec: SimpleTransform | MapTransform, where: str) -> Transform:
+    if isinstance(spec, MapTransform):
+        table = {str(k): v for k, v in spec.map.items()}
+        fallback = spec.default
         # A null source value is not in the table either: it gets the table's default, as in IDM.
         return lambda v: fallback if v is None else table.get(_map_key(v), fallback)
-    raise ValueError(f"{where}: a transform is lower, upper, trim, {{map: {{...}}, default: ...}} or a list")
+    try:
+        return _SIMPLE[spec]
+    except KeyError:
+        raise ValueError(f"{where}: unknown transform {spec!r}; use lower, upper, trim or {{map: ...}}") from None
 
 
-def compile_transform(spec: Any, where: str = "transform") -> Transform | None:
+def compile_transform(spec: TransformSpec | None, where: str = "transform") -> Transform | None:
     """One function for a transform spec (a name, a ``{map, default}`` table, or a list applied in order).
 
     Map keys are text: a boolean is looked up as "true"/"false", a number as its decimal text; a value
@@ -58,7 +59,7 @@ def compile_transform(spec: Any, where: str = "transform") -> Transform | None:
     """
     if spec is None:
         return None
-    if isinstance(spec, list | tuple):
+    if isinstance(spec, list):
         steps = [_compile_one(s, f"{where}[{i}]") for i, s in enumerate(spec)]
         if not steps:
             return None
@@ -85,16 +86,13 @@ class PropertyMap:
 
     __slots__ = ("targets", "sources", "values", "_index")
 
-    def __init__(self, properties: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(self, properties: Sequence[PropertyMapping]) -> None:
         if not properties:
             raise ValueError("a mapping needs at least one property")
         rules: dict[str, tuple[str | None, Transform | None, Any]] = {}
         for i, prop in enumerate(properties):
-            target = prop.get("target")
-            if not target:
-                raise ValueError(f"properties[{i}]: target is required")
-            rules[target] = (prop.get("source"), compile_transform(prop.get("transform"), f"properties[{i}].transform"),
-                             prop.get("default"))
+            rules[prop.target] = (prop.source, compile_transform(prop.transform, f"properties[{i}].transform"),
+                                  prop.default)
         self.targets: tuple[str, ...] = tuple(rules)
         self.sources: tuple[str, ...] = tuple(dict.fromkeys(s for s, _, _ in rules.values() if s))
         self._index = {t: i for i, t in enumerate(self.targets)}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from controller.backends import RetryMark
 from controller.config.models import Action, Situation
 from controller.recon._policy import SituationPolicy
 
@@ -32,7 +33,7 @@ def async_mark(situation: Situation, policy: SituationPolicy) -> str:
     return f"ASYNC {situation} {policy.digest}"
 
 
-def due(marks: Iterable[tuple[str, str, int, int | None]], policy: SituationPolicy) -> set[str]:
+def due(marks: Iterable[RetryMark], policy: SituationPolicy) -> set[str]:
     """The source ids to re-read among ``(source id, reason, attempts, runs since it was last tried)``.
 
     ``runs since`` counts runs of the mapping started after the one that wrote the mark, before this

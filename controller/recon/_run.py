@@ -6,17 +6,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PlanItem", "ReconRun", "RunState"]
+from controller.config.models import RunMode, RunState
+from controller.errors import ExitCode
 
-
-class RunState:
-    """The states a run moves through (IDM's, plus BLOCKED for the safety guard)."""
-
-    ACTIVE = "ACTIVE"
-    SUCCESS = "SUCCESS"
-    FAILED = "FAILED"
-    CANCELED = "CANCELED"
-    BLOCKED = "BLOCKED"
+__all__ = ["PlanItem", "ReconRun"]
 
 
 @dataclass(slots=True)
@@ -59,8 +52,8 @@ class ReconRun:
 
     id: str
     mapping: str
-    mode: str
-    state: str = RunState.ACTIVE
+    mode: RunMode
+    state: RunState = RunState.ACTIVE
     started: str = ""
     ended: str | None = None
     duration_ms: int | None = None
@@ -76,18 +69,18 @@ class ReconRun:
     linked: int = 0  # links of the mapping when the run started
     reason: str | None = None
     full_because: str | None = None
-    requested_mode: str | None = None
+    requested_mode: RunMode | None = None
     warnings: list[str] = field(default_factory=list)
     plan: list[PlanItem] = field(default_factory=list)
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """0 success, 4 success with failed entries, 3 blocked, 1 failed or canceled."""
         if self.state == RunState.SUCCESS:
-            return 4 if self.failures else 0
+            return ExitCode.PARTIAL if self.failures else ExitCode.OK
         if self.state == RunState.BLOCKED:
-            return 3
-        return 1
+            return ExitCode.BLOCKED
+        return ExitCode.ERROR
 
     def counts(self) -> dict[str, Any]:
         """What the run record stores as ``counts``."""
@@ -108,7 +101,7 @@ class ReconRun:
         only) lists what would happen per object, with ``blocked`` set on the lines the guard stops.
         """
         out: dict[str, Any] = {
-            "id": self.id, "mapping": self.mapping, "mode": self.mode, "state": self.state,
+            "id": self.id, "mapping": self.mapping, "mode": str(self.mode), "state": str(self.state),
             "situations": dict(sorted(self.situations.items())), "actions": dict(sorted(self.actions.items())),
             "processed": self.processed, "failures": self.failures, "started": self.started,
             "ended": self.ended, "durationMs": self.duration_ms, "dryRun": self.dry_run,

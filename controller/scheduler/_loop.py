@@ -23,23 +23,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from controller.backends import ScheduleStateStore, iso_utc
+from controller.config.models import RunMode, RunState, ScheduleResource
 from controller.cron import CronExpression, parse_cron, resolve_zone
 from controller.errors import IdmctlError, RunBlocked
 
-if TYPE_CHECKING:
-    from controller.targets.local import ScheduleStore
+__all__ = ["Clock", "OverrideCheck", "Runner", "Schedule", "Scheduler", "SystemClock"]
 
-__all__ = ["Clock", "Schedule", "Scheduler", "SystemClock"]
-
-Runner = Callable[[str, str], Mapping[str, Any]]
+Runner = Callable[[str, RunMode], Mapping[str, Any]]
+"""Runs one reconciliation of a mapping; returns the run's JSON (``id``, ``state``, ``reason`` ...)."""
+OverrideCheck = Callable[[str, datetime], bool]
+"""Whether a person ran the mapping with ``--allow-deletes`` successfully after the given time."""
 # How soon to look again at a fire that is due but whose mapping is running elsewhere.
 _BUSY_POLL_SECONDS = 5.0
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Clock(Protocol):
@@ -66,33 +64,23 @@ class SystemClock:
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """One schedule as the loop needs it (from a ``Schedule`` resource, applied or loaded)."""
+    """One schedule as the loop needs it (from a ``Schedule`` resource, whose model holds the defaults)."""
 
     name: str
     mapping: str
     cron: CronExpression
-    mode: str = "incremental"
-    time_zone: str = "UTC"
-    enabled: bool = True
-    misfire_policy: str = "fireAndProceed"
+    mode: RunMode
+    time_zone: str
+    enabled: bool
+    misfire_policy: str
 
     @classmethod
-    def from_resource(cls, resource: Any) -> Schedule:
-        """From a ``ScheduleResource`` model or its canonical dict ``{"kind", "name", "spec"}``."""
-        if isinstance(resource, Mapping):
-            name, spec = resource["name"], dict(resource["spec"])
-        else:
-            name, spec = resource.metadata.name, resource.spec.model_dump()
-        resolve_zone(spec.get("timeZone", "UTC"))  # fail early on an unknown zone
-        return cls(
-            name=name,
-            mapping=spec["mapping"],
-            cron=parse_cron(spec["cron"]),
-            mode=spec.get("mode", "incremental"),
-            time_zone=spec.get("timeZone", "UTC"),
-            enabled=spec.get("enabled", True),
-            misfire_policy=spec.get("misfirePolicy", "fireAndProceed"),
-        )
+    def from_resource(cls, resource: ScheduleResource) -> Schedule:
+        spec = resource.spec
+        resolve_zone(spec.timeZone)  # fail early on an unknown zone
+        return cls(name=resource.metadata.name, mapping=spec.mapping, cron=parse_cron(spec.cron),
+                   mode=RunMode(spec.mode), time_zone=spec.timeZone, enabled=spec.enabled,
+                   misfire_policy=spec.misfirePolicy)
 
 
 class Scheduler:
@@ -105,10 +93,11 @@ class Scheduler:
     def __init__(
         self,
         schedules: Iterable[Schedule] | Callable[[], Iterable[Schedule]],
-        store: ScheduleStore,
+        store: ScheduleStateStore,
         runner: Runner,
         clock: Clock | None = None,
         *,
+        overridden_since: OverrideCheck | None = None,
         log: Callable[[dict[str, Any]], None] | None = None,
         holder: str | None = None,
         misfire_threshold: float = 60.0,
@@ -118,6 +107,7 @@ class Scheduler:
         self._schedules = schedules
         self.store = store
         self.runner = runner
+        self.overridden_since: OverrideCheck = overridden_since or (lambda mapping, since: False)
         self.clock = clock or SystemClock()
         self.log = log or (lambda record: None)
         self.holder = holder or f"scheduler {socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -179,7 +169,7 @@ class Scheduler:
         for spec in self.specs():
             state = self.store.ensure(spec.name, spec.mapping, str(spec.cron), spec.time_zone,
                                       spec.cron.next_fire(now, spec.time_zone), now)
-            if state.paused and state.paused_at and self.store.overridden_since(spec.mapping, state.paused_at):
+            if state.paused and state.paused_at and self.overridden_since(spec.mapping, state.paused_at):
                 self.store.resume_mapping(spec.mapping, now)
                 state = self.store.get(spec.name) or state
             if state.paused or state.next_fire is None or state.next_fire > now:
@@ -211,20 +201,20 @@ class Scheduler:
         if claim != "claimed":
             return None
         started = time.monotonic()
-        run_id, state, message = None, "FAILED", None
+        run_id, state, message = None, str(RunState.FAILED), None
         try:
             result = dict(self.runner(spec.mapping, spec.mode))
-            run_id, state = result.get("id"), str(result.get("state", "FAILED"))
+            run_id, state = result.get("id"), str(result.get("state", RunState.FAILED))
             message = result.get("reason") or result.get("message")
         except RunBlocked as exc:
-            state, message = "BLOCKED", str(exc)
+            state, message = str(RunState.BLOCKED), str(exc)
         except IdmctlError as exc:
             message = str(exc)
         except Exception as exc:  # a bug in one run must not stop the other schedules
             message = f"internal error ({type(exc).__name__}: {exc})"
         ended = self.clock.now()
         pause = None
-        if state == "BLOCKED":
+        if state == RunState.BLOCKED:
             pause = (f"run {run_id or '?'} was BLOCKED by the safety guard; rerun it with "
                      f"`idmctl reconcile --mapping {spec.mapping} --allow-deletes N` to resume")
         self.store.finish(spec.name, spec.mapping, self.holder, run_id=run_id, state=state,

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from controller.backends import open_backend
+from controller.backends.sqlite import SqliteBackend
 from controller.cli import run
 from controller.config import load_environment
-from controller.targets import LocalTarget, open_target
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def state_of(root: Path, env: str = "dev"):  # type: ignore[no-untyped-def]
-    target = open_target(root, load_environment(root, env))
+    target = open_backend(root, load_environment(root, env).resources.environment)
     try:
         return target.read_applied(), target.audit_log()
     finally:
@@ -92,7 +93,7 @@ def test_failed_apply_leaves_state_as_it_was(inited: Path, capsys: pytest.Captur
     (inited / "environments/dev/schedule.yaml").unlink()
     mapping = inited / "environments/dev/mapping.yaml"
     mapping.write_text(mapping.read_text().replace("maxDeletes: 500", "maxDeletes: 50"))
-    original = LocalTarget._write_resource
+    original = SqliteBackend._write_resource
     calls: list[str] = []
 
     def fail_after_first_row(self, conn, address, canonical):  # type: ignore[no-untyped-def]
@@ -101,7 +102,7 @@ def test_failed_apply_leaves_state_as_it_was(inited: Path, capsys: pytest.Captur
         calls.append(address)
         original(self, conn, address, canonical)
 
-    monkeypatch.setattr(LocalTarget, "_write_resource", fail_after_first_row)
+    monkeypatch.setattr(SqliteBackend, "_write_resource", fail_after_first_row)
     capsys.readouterr()
     assert run(["apply", "--env", "dev", "--auto-approve"]) == 1
     assert "injected" in capsys.readouterr().err
@@ -111,13 +112,13 @@ def test_failed_apply_leaves_state_as_it_was(inited: Path, capsys: pytest.Captur
     monkeypatch.undo()
     monkeypatch.setenv("ENTRA_CLIENT_SECRET", "Sup3r-S3cret-V4lue-7f1c9e")
     assert state_of(inited)[0].serial == 1
-    target = open_target(inited, load_environment(inited, "dev"))
+    target = open_backend(inited, load_environment(inited, "dev").resources.environment)
     assert target.current_lock() is None  # the lock was released despite the failure
     target.close()
 
 
 def test_lock_held_elsewhere_fails_naming_the_holder(inited: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    target = open_target(inited, load_environment(inited, "dev"))
+    target = open_backend(inited, load_environment(inited, "dev").resources.environment)
     with target.lock("idmctl reconcile (scheduler)", timeout=0) as lease:
         assert run(["apply", "--env", "dev", "--auto-approve", "--lock-timeout", "0"]) == 1
     target.close()

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from controller.backends import open_backend
 from controller.cli import run
 from controller.config import load_environment
-from controller.targets import open_target
 
 
 def test_secret_value_is_found_nowhere(state_repo: Path, state_secret: str, capsys: pytest.CaptureFixture[str],
@@ -34,7 +34,7 @@ def test_secret_value_is_found_nowhere(state_repo: Path, state_secret: str, caps
     assert cli("plan", "--env", "dev", "--format", "markdown") == 0
     assert cli("apply", "--env", "dev", "--auto-approve") == 0
     assert cli("apply", "--env", "dev", "rotate.plan") == 1  # stale: the error message is checked too
-    target = open_target(state_repo, load_environment(state_repo, "dev"))
+    target = open_backend(state_repo, load_environment(state_repo, "dev").resources.environment)
     with target.lock("leak test", timeout=0):
         assert cli("apply", "--env", "dev", "--auto-approve") == 1  # lock error message
     audit = json.dumps([e.to_dict() for e in target.audit_log()])

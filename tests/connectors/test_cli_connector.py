@@ -100,12 +100,12 @@ def test_preview_shows_mapped_attributes(emulator_session: Emulator, tmp_path: P
 
 def test_applied_configuration_wins_over_the_files(emulator_session: Emulator, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str], demo_repo: DemoRepo) -> None:
+    from controller.backends import open_backend
     from controller.config import load_environment
-    from controller.targets import open_target
 
     root = demo_repo(tmp_path, emulator_session)
     loaded = load_environment(root, "demo")
-    target = open_target(root, loaded, must_exist=False)
+    target = open_backend(root, loaded.resources.environment, must_exist=False)
     target.init()
     try:
         state = target.read_applied()

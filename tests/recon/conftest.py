@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from controller.backends.sqlite import IDENTITY_DDL, SqliteScheduleState, SqliteStore
+from controller.backends.sqlite._database import split_statements
+from controller.config.models import MappingSpec
 from controller.errors import DeltaExpired, GraphError, GraphNotFound
 from controller.filters import compile_filter, parse_filter
 from controller.recon import compile_mapping, reconcile
-from controller.targets.local._database import split_statements
-from controller.targets.local._identities import IdentityStore
-from controller.targets.local._schema import IDENTITY_DDL
 
 TENANT = "contoso.onmicrosoft.com"
 
@@ -140,15 +140,15 @@ class FakeGraph:
             yield Page(users, removed, f"delta:{len(self.log)}" if n == len(pages) - 1 else None)
 
 
-def open_store(path: Path) -> IdentityStore:
+def open_store(path: Path) -> SqliteStore:
     conn = sqlite3.connect(path, isolation_level=None)
     for statement in split_statements(IDENTITY_DDL):
         conn.execute(statement)
-    return IdentityStore(conn)
+    return SqliteStore(conn, SqliteScheduleState(conn))
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[IdentityStore]:
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
     s = open_store(tmp_path / "state.db")
     yield s
     s.conn.close()
@@ -169,24 +169,24 @@ def spec(**changes: Any) -> dict[str, Any]:
 class Runner:
     """Runs reconciliations of one mapping spec against a fake graph and a store."""
 
-    def __init__(self, store: IdentityStore, graph: FakeGraph) -> None:
+    def __init__(self, store: SqliteStore, graph: FakeGraph) -> None:
         self.store = store
         self.graph = graph
         self.spec = copy.deepcopy(DEMO_SPEC)
 
     def __call__(self, mode: str = "full", **kw: Any):
-        mapping = compile_mapping(kw.pop("name", "entra-users"), self.spec)
+        mapping = compile_mapping(kw.pop("name", "entra-users"), MappingSpec.model_validate(self.spec))
         if mapping.source_filter and self.graph.scope is None:
             self.graph.scope = compile_filter(parse_filter(mapping.source_filter))
         return reconcile(self.store, self.graph, mapping, mode=mode, batch_size=kw.pop("batch_size", 2), **kw)
 
 
 @pytest.fixture
-def recon(store: IdentityStore, graph: FakeGraph) -> Runner:
+def recon(store: SqliteStore, graph: FakeGraph) -> Runner:
     return Runner(store, graph)
 
 
-def snapshot(store: IdentityStore) -> dict[str, Any]:
+def snapshot(store: SqliteStore) -> dict[str, Any]:
     """Objects (by userName) and links, without generated ids, for convergence comparisons."""
     objs = {o.id: o for o in store.iter_objects()}
     links = store.conn.execute("SELECT mapping, source_id, target_id FROM links ORDER BY 1, 2").fetchall()

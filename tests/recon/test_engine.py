@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import threading
 
-from controller.targets.local._identities import IdentityStore
+from controller.backends.sqlite import SqliteStore
+from controller.recon import RunRecorder
 from tests.recon.conftest import PEOPLE, ROOM, SAM, TENANT, FakeGraph, Runner, snapshot, user
 
 
-def obj_by_name(store: IdentityStore, name: str):
+def obj_by_name(store: SqliteStore, name: str):
     for o in store.iter_objects():
         if o.properties["userName"].lower() == name.lower():
             return o
     return None
 
 
-def rows(store: IdentityStore, table: str) -> list[tuple]:
+def rows(store: SqliteStore, table: str) -> list[tuple]:
     return store.conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
 
 
-def test_first_full_run_creates_and_links_everyone(recon: Runner, store: IdentityStore) -> None:
+def test_first_full_run_creates_and_links_everyone(recon: Runner, store: SqliteStore) -> None:
     run = recon()
     assert run.state == "SUCCESS" and run.mode == "full"
     assert run.situations == {"ABSENT": len(PEOPLE)} and run.actions == {"CREATE": len(PEOPLE)}
@@ -31,11 +32,11 @@ def test_first_full_run_creates_and_links_everyone(recon: Runner, store: Identit
     assert store.links_for_sources("entra-users", [SAM["id"]]) == {SAM["id"]: sam.id}
     assert store.delta_state("entra-users")[0] == "delta:0"
     entries = store.entries(run.id)
-    assert [e["action"] for e in entries] == ["CREATE"] * len(PEOPLE)
+    assert [e.action for e in entries] == ["CREATE"] * len(PEOPLE)
     assert store.get_run(run.id).state == "SUCCESS"
 
 
-def test_second_full_run_writes_no_object_and_no_link(recon: Runner, store: IdentityStore) -> None:
+def test_second_full_run_writes_no_object_and_no_link(recon: Runner, store: SqliteStore) -> None:
     recon()
     before = (rows(store, "alpha_user"), rows(store, "links"))
     run = recon()
@@ -44,7 +45,7 @@ def test_second_full_run_writes_no_object_and_no_link(recon: Runner, store: Iden
     assert store.entries(run.id) == []
 
 
-def test_incremental_change_updates_only_what_changed(recon: Runner, store: IdentityStore, graph: FakeGraph) -> None:
+def test_incremental_change_updates_only_what_changed(recon: Runner, store: SqliteStore, graph: FakeGraph) -> None:
     recon()
     graph.update(SAM["id"], givenName="Samantha")
     run = recon("incremental")
@@ -53,11 +54,11 @@ def test_incremental_change_updates_only_what_changed(recon: Runner, store: Iden
     sam = obj_by_name(store, f"scarter@{TENANT}")
     assert sam.rev == 2 and sam.properties["givenName"] == "Samantha"
     [entry] = store.entries(run.id)
-    assert entry["changes"] == {"givenName": ["Sam", "Samantha"]}
+    assert entry.changes == {"givenName": ["Sam", "Samantha"]}
     assert store.delta_state("entra-users")[0] == f"delta:{len(graph.log)}"
 
 
-def test_update_keeps_unmapped_properties(recon: Runner, store: IdentityStore, graph: FakeGraph) -> None:
+def test_update_keeps_unmapped_properties(recon: Runner, store: SqliteStore, graph: FakeGraph) -> None:
     recon()
     sam = obj_by_name(store, f"scarter@{TENANT}")
     store.update(sam.id, {**sam.properties, "telephoneNumber": "+1 555 0100"})
@@ -67,7 +68,7 @@ def test_update_keeps_unmapped_properties(recon: Runner, store: IdentityStore, g
     assert after.properties["telephoneNumber"] == "+1 555 0100" and after.properties["sn"] == "Carter-Jones"
 
 
-def test_found_links_an_existing_object_case_insensitively(recon: Runner, store: IdentityStore) -> None:
+def test_found_links_an_existing_object_case_insensitively(recon: Runner, store: SqliteStore) -> None:
     existing = store.create({"userName": f"SCARTER@{TENANT.upper()}", "givenName": "S", "sn": "Carter",
                              "mail": "old@example.com"})
     run = recon()
@@ -78,7 +79,7 @@ def test_found_links_an_existing_object_case_insensitively(recon: Runner, store:
     assert store.count() == len(PEOPLE)
 
 
-def test_found_already_linked_is_an_exception(store: IdentityStore) -> None:
+def test_found_already_linked_is_an_exception(store: SqliteStore) -> None:
     twin = user("5f1b2c3d-0000-4000-8000-0000000000aa", "Sam", "Carter", mail="scarter@example.com",
                 upn=f"sam.carter@{TENANT}")
     graph = FakeGraph([SAM])
@@ -89,11 +90,11 @@ def test_found_already_linked_is_an_exception(store: IdentityStore) -> None:
     run = r()
     assert run.situations["FOUND_ALREADY_LINKED"] == 1 and run.actions["EXCEPTION"] == 1
     [entry] = store.entries(run.id)
-    assert entry["status"] == "SUCCESS" and "marked as EXCEPTION" in entry["message"]
+    assert entry.status == "SUCCESS" and "marked as EXCEPTION" in entry.message
     assert run.failures == 0
 
 
-def test_ambiguous_correlation_records_candidates(store: IdentityStore) -> None:
+def test_ambiguous_correlation_records_candidates(store: SqliteStore) -> None:
     a = store.create({"userName": f"scarter@{TENANT}", "givenName": "S", "sn": "C", "mail": "x@example.com"})
     b = store.create({"userName": "other", "givenName": "S", "sn": "C", "mail": "SCARTER@example.com"})
     r = Runner(store, FakeGraph([SAM]))
@@ -101,11 +102,11 @@ def test_ambiguous_correlation_records_candidates(store: IdentityStore) -> None:
     run = r()
     assert run.situations == {"AMBIGUOUS": 1} and run.actions == {"EXCEPTION": 1}
     [entry] = store.entries(run.id)
-    assert a.id in entry["message"] and b.id in entry["message"]
+    assert a.id in entry.message and b.id in entry.message
     assert store.link_count("entra-users") == 0
 
 
-def test_correlation_all_needs_every_property(store: IdentityStore) -> None:
+def test_correlation_all_needs_every_property(store: SqliteStore) -> None:
     store.create({"userName": f"scarter@{TENANT}", "givenName": "S", "sn": "C", "mail": "different@example.com"})
     r = Runner(store, FakeGraph([SAM]))
     r.spec["correlation"] = {"all": ["userName", "mail"]}
@@ -113,10 +114,10 @@ def test_correlation_all_needs_every_property(store: IdentityStore) -> None:
     # no hit, so ABSENT -> CREATE, which fails on the unique userName (a FAILURE entry, the run goes on)
     assert run.situations == {"ABSENT": 1} and run.failures == 1
     [entry] = store.entries(run.id, status="FAILURE")
-    assert "already used" in entry["message"]
+    assert "already used" in entry.message
 
 
-def test_no_correlation_makes_every_unlinked_source_absent(store: IdentityStore) -> None:
+def test_no_correlation_makes_every_unlinked_source_absent(store: SqliteStore) -> None:
     store.create({"userName": f"scarter@{TENANT}", "givenName": "S", "sn": "C", "mail": "s@example.com"})
     r = Runner(store, FakeGraph([SAM]))
     r.spec["correlation"] = None
@@ -124,14 +125,14 @@ def test_no_correlation_makes_every_unlinked_source_absent(store: IdentityStore)
     assert run.situations == {"ABSENT": 1} and run.actions == {"CREATE": 1} and run.failures == 1
 
 
-def test_missing_when_linked_object_was_deleted(recon: Runner, store: IdentityStore) -> None:
+def test_missing_when_linked_object_was_deleted(recon: Runner, store: SqliteStore) -> None:
     recon()
     store.delete(obj_by_name(store, f"scarter@{TENANT}").id)
     run = recon()
     assert run.situations["MISSING"] == 1 and run.actions["EXCEPTION"] == 1
 
 
-def test_unqualified_deletes_by_default(recon: Runner, store: IdentityStore, graph: FakeGraph) -> None:
+def test_unqualified_deletes_by_default(recon: Runner, store: SqliteStore, graph: FakeGraph) -> None:
     recon.spec["validSource"] = "accountEnabled eq true"
     recon()
     graph.update(SAM["id"], accountEnabled=False)
@@ -141,16 +142,16 @@ def test_unqualified_deletes_by_default(recon: Runner, store: IdentityStore, gra
     assert store.links_for_sources("entra-users", [SAM["id"]]) == {}
 
 
-def test_source_ignored_is_reported(store: IdentityStore) -> None:
+def test_source_ignored_is_reported(store: SqliteStore) -> None:
     graph = FakeGraph([*PEOPLE, ROOM])
     r = Runner(store, graph)
     r.spec["validSource"] = "accountEnabled eq true"
     run = r()
     assert run.situations["SOURCE_IGNORED"] == 1 and run.actions["REPORT"] == 1
-    assert [e["situation"] for e in store.entries(run.id, action="REPORT")] == ["SOURCE_IGNORED"]
+    assert [e.situation for e in store.entries(run.id, action="REPORT")] == ["SOURCE_IGNORED"]
 
 
-def test_source_missing_in_full_run_kept_by_default_deleted_by_rule(recon: Runner, store: IdentityStore,
+def test_source_missing_in_full_run_kept_by_default_deleted_by_rule(recon: Runner, store: SqliteStore,
                                                                   graph: FakeGraph) -> None:
     recon()
     graph.delete(SAM["id"])
@@ -163,7 +164,7 @@ def test_source_missing_in_full_run_kept_by_default_deleted_by_rule(recon: Runne
     assert store.link_count("entra-users") == len(PEOPLE) - 1
 
 
-def test_filtered_full_run_proves_absence_by_id(store: IdentityStore) -> None:
+def test_filtered_full_run_proves_absence_by_id(store: SqliteStore) -> None:
     graph = FakeGraph(PEOPLE)
     r = Runner(store, graph)
     r.spec["sourceFilter"] = 'mail eq "scarter@example.com" or surname eq "Vance"'
@@ -185,17 +186,17 @@ def test_filtered_full_run_proves_absence_by_id(store: IdentityStore) -> None:
     assert run.situations == {"CONFIRMED": 1, "SOURCE_MISSING": 1}
 
 
-def test_incremental_removed_soft_and_hard(recon: Runner, store: IdentityStore, graph: FakeGraph) -> None:
+def test_incremental_removed_soft_and_hard(recon: Runner, store: SqliteStore, graph: FakeGraph) -> None:
     recon()
     graph.delete(PEOPLE[1]["id"], reason="changed")
     graph.delete(PEOPLE[2]["id"], reason="deleted")
     run = recon("incremental")
     assert run.situations == {"SOURCE_MISSING": 2} and run.actions == {"EXCEPTION": 2}
-    messages = sorted(e["message"] for e in store.entries(run.id))
+    messages = sorted(e.message for e in store.entries(run.id))
     assert "soft-deleted" in messages[1] and "permanently deleted" in messages[0]
 
 
-def test_link_only_unlinks_and_all_gone_is_silent(recon: Runner, store: IdentityStore, graph: FakeGraph) -> None:
+def test_link_only_unlinks_and_all_gone_is_silent(recon: Runner, store: SqliteStore, graph: FakeGraph) -> None:
     recon()
     store.delete(obj_by_name(store, f"scarter@{TENANT}").id)
     graph.delete(SAM["id"])
@@ -207,11 +208,11 @@ def test_link_only_unlinks_and_all_gone_is_silent(recon: Runner, store: Identity
     assert run.situations == {"LINK_ONLY": 1, "ALL_GONE": 1}
     assert run.actions == {"UNLINK": 1, "NOREPORT": 1}
     assert store.links_for_sources("entra-users", [SAM["id"]]) == {}
-    assert [e["action"] for e in store.entries(run.id)] == ["UNLINK"]
+    assert [e.action for e in store.entries(run.id)] == ["UNLINK"]
     assert run.deletes == 0  # LINK_ONLY does not count against the guard
 
 
-def test_link_only_default_is_exception(recon: Runner, store: IdentityStore, graph: FakeGraph) -> None:
+def test_link_only_default_is_exception(recon: Runner, store: SqliteStore, graph: FakeGraph) -> None:
     recon.spec["policies"] = {"base": "default"}
     recon()
     store.delete(obj_by_name(store, f"scarter@{TENANT}").id)
@@ -220,7 +221,7 @@ def test_link_only_default_is_exception(recon: Runner, store: IdentityStore, gra
     assert run.actions == {"EXCEPTION": 1} and store.link_count("entra-users") == len(PEOPLE)
 
 
-def test_unassigned_with_target_scope_all(recon: Runner, store: IdentityStore) -> None:
+def test_unassigned_with_target_scope_all(recon: Runner, store: SqliteStore) -> None:
     recon.spec["targetScope"] = "all"
     store.create({"userName": "admin", "givenName": "Ad", "sn": "Min", "mail": "admin@example.com"})
     run = recon()
@@ -230,7 +231,7 @@ def test_unassigned_with_target_scope_all(recon: Runner, store: IdentityStore) -
     assert "UNASSIGNED" not in run.situations
 
 
-def test_link_action_links_without_updating(store: IdentityStore) -> None:
+def test_link_action_links_without_updating(store: SqliteStore) -> None:
     existing = store.create({"userName": f"scarter@{TENANT}", "givenName": "S", "sn": "C", "mail": "s@x.com"})
     r = Runner(store, FakeGraph([SAM]))
     r.spec["policies"]["rules"]["FOUND"] = "LINK"
@@ -240,7 +241,7 @@ def test_link_action_links_without_updating(store: IdentityStore) -> None:
     assert store.links_for_sources("entra-users", [SAM["id"]]) == {SAM["id"]: existing.id}
 
 
-def test_unlink_rule_keeps_the_object(recon: Runner, store: IdentityStore, graph: FakeGraph) -> None:
+def test_unlink_rule_keeps_the_object(recon: Runner, store: SqliteStore, graph: FakeGraph) -> None:
     recon()
     recon.spec["policies"]["rules"]["SOURCE_MISSING"] = "UNLINK"
     graph.delete(SAM["id"])
@@ -250,7 +251,7 @@ def test_unlink_rule_keeps_the_object(recon: Runner, store: IdentityStore, graph
     assert store.links_for_sources("entra-users", [SAM["id"]]) == {}
 
 
-def test_ignore_and_async_change_nothing(recon: Runner, store: IdentityStore, graph: FakeGraph) -> None:
+def test_ignore_and_async_change_nothing(recon: Runner, store: SqliteStore, graph: FakeGraph) -> None:
     recon.spec["policies"] = {"base": "read-only"}
     run = recon()
     assert run.actions == {"ASYNC": len(PEOPLE)} and store.count() == 0
@@ -261,26 +262,26 @@ def test_ignore_and_async_change_nothing(recon: Runner, store: IdentityStore, gr
     assert store.retry_queue("entra-users") == []
 
 
-def test_create_fails_when_a_target_is_bound(recon: Runner, store: IdentityStore) -> None:
+def test_create_fails_when_a_target_is_bound(recon: Runner, store: SqliteStore) -> None:
     recon()
     recon.spec["policies"]["rules"]["CONFIRMED"] = "CREATE"
     run = recon()
     assert run.failures == len(PEOPLE)
-    assert "already exists" in store.entries(run.id)[0]["message"]
+    assert "already exists" in store.entries(run.id)[0].message
 
 
-def test_required_fields_fail_the_entry_not_the_run(store: IdentityStore, graph: FakeGraph) -> None:
+def test_required_fields_fail_the_entry_not_the_run(store: SqliteStore, graph: FakeGraph) -> None:
     graph.add(ROOM)
     r = Runner(store, graph)
     run = r()
     assert run.state == "SUCCESS" and run.failures == 1 and run.exit_code == 4
     [entry] = store.entries(run.id, status="FAILURE")
-    assert entry["sourceId"] == ROOM["id"] and "givenName" in entry["message"]
+    assert entry.source_id == ROOM["id"] and "givenName" in entry.message
     assert store.count() == len(PEOPLE)
     assert [s for s, _, _ in store.retry_queue("entra-users")] == [ROOM["id"]]
 
 
-def test_failed_entries_are_retried_by_id(store: IdentityStore, graph: FakeGraph) -> None:
+def test_failed_entries_are_retried_by_id(store: SqliteStore, graph: FakeGraph) -> None:
     graph.add(ROOM)
     r = Runner(store, graph)
     r()
@@ -293,7 +294,7 @@ def test_failed_entries_are_retried_by_id(store: IdentityStore, graph: FakeGraph
     assert obj_by_name(store, f"Rainier@{TENANT}").properties["sn"] == "Room"
 
 
-def test_duplicate_username_in_one_run_fails_the_second(store: IdentityStore) -> None:
+def test_duplicate_username_in_one_run_fails_the_second(store: SqliteStore) -> None:
     twin = user("5f1b2c3d-0000-4000-8000-0000000000cc", "Sam", "Carter", upn=f"SCARTER@{TENANT}")
     r = Runner(store, FakeGraph([SAM, twin]))
     r.spec["correlation"] = None
@@ -301,7 +302,7 @@ def test_duplicate_username_in_one_run_fails_the_second(store: IdentityStore) ->
     assert run.actions == {"CREATE": 2} and run.failures == 1 and store.count() == 1
 
 
-def test_transforms_and_defaults(store: IdentityStore) -> None:
+def test_transforms_and_defaults(store: SqliteStore) -> None:
     r = Runner(store, FakeGraph([{**SAM, "displayName": "  Sam Carter  "},
                                  {**PEOPLE[1], "accountEnabled": False, "displayName": None}]))
     r.spec["properties"] = [
@@ -318,7 +319,7 @@ def test_transforms_and_defaults(store: IdentityStore) -> None:
     assert adele.properties["accountStatus"] == "inactive" and adele.properties["cn"] == "(no name)"
 
 
-def test_guard_max_deletes_blocks_before_any_destructive_write(recon: Runner, store: IdentityStore,
+def test_guard_max_deletes_blocks_before_any_destructive_write(recon: Runner, store: SqliteStore,
                                                                graph: FakeGraph) -> None:
     recon.spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
     recon.spec["safety"] = {"maxDeletes": 1, "maxDeletePercent": 100, "allowEmptySource": False}
@@ -334,12 +335,14 @@ def test_guard_max_deletes_blocks_before_any_destructive_write(recon: Runner, st
     assert store.delta_state("entra-users") == link_before
     run = recon("incremental", allow_deletes=1)
     assert run.state == "BLOCKED"
-    run = recon("incremental", allow_deletes=2, holder="alice")
+    audited: list[tuple[str, int, int]] = []
+    recorder = RunRecorder(store, holder="alice", audit_override=lambda r, n: audited.append((r.id, n, r.deletes)))
+    run = recon("incremental", allow_deletes=2, holder="alice", recorder=recorder)
     assert run.state == "SUCCESS" and store.count() == len(PEOPLE) - 2
-    assert store.overrides("entra-users")[-1]["deletes"] == 2
+    assert audited == [(run.id, 2, 2)]  # recorded once, by the run's recorder
 
 
-def test_guard_percent_applies_from_ten_affected(store: IdentityStore) -> None:
+def test_guard_percent_applies_from_ten_affected(store: SqliteStore) -> None:
     people = [user(f"5f1b2c3d-0000-4000-8000-{i:012d}", f"P{i}", f"Person{i}") for i in range(100, 130)]
     graph = FakeGraph(people, page_size=7)
     r = Runner(store, graph)
@@ -355,7 +358,7 @@ def test_guard_percent_applies_from_ten_affected(store: IdentityStore) -> None:
     assert run.state == "BLOCKED" and "maxDeletePercent" in run.reason and run.linked == 21
 
 
-def test_guard_empty_source(recon: Runner, store: IdentityStore, graph: FakeGraph) -> None:
+def test_guard_empty_source(recon: Runner, store: SqliteStore, graph: FakeGraph) -> None:
     recon()
     for p in PEOPLE:
         graph.delete(p["id"])
@@ -367,7 +370,7 @@ def test_guard_empty_source(recon: Runner, store: IdentityStore, graph: FakeGrap
     assert run.state == "SUCCESS" and run.situations == {"SOURCE_MISSING": len(PEOPLE)}
 
 
-def test_dry_run_writes_nothing_and_shows_the_plan(recon: Runner, store: IdentityStore, graph: FakeGraph,
+def test_dry_run_writes_nothing_and_shows_the_plan(recon: Runner, store: SqliteStore, graph: FakeGraph,
                                                   tmp_path) -> None:
     recon()
     graph.update(SAM["id"], givenName="Samantha")
@@ -387,7 +390,7 @@ def test_dry_run_writes_nothing_and_shows_the_plan(recon: Runner, store: Identit
     assert run.to_dict()["plan"][0]["op"] in "+~-"
 
 
-def test_mapping_change_reset_and_expiry_force_a_full_run(recon: Runner, store: IdentityStore,
+def test_mapping_change_reset_and_expiry_force_a_full_run(recon: Runner, store: SqliteStore,
                                                           graph: FakeGraph) -> None:
     assert recon("incremental").full_because.startswith("no delta link")
     run = recon("incremental", reset_delta=True)
@@ -403,7 +406,7 @@ def test_mapping_change_reset_and_expiry_force_a_full_run(recon: Runner, store: 
     assert recon("incremental").mode == "incremental"
 
 
-def test_a_read_that_does_not_complete_fails_the_run(recon: Runner, store: IdentityStore,
+def test_a_read_that_does_not_complete_fails_the_run(recon: Runner, store: SqliteStore,
                                                      graph: FakeGraph) -> None:
     recon.spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
     recon()
@@ -414,7 +417,7 @@ def test_a_read_that_does_not_complete_fails_the_run(recon: Runner, store: Ident
     assert store.count() == len(PEOPLE) and store.delta_state("entra-users") == link
 
 
-def test_cancel_between_batches(recon: Runner, store: IdentityStore) -> None:
+def test_cancel_between_batches(recon: Runner, store: SqliteStore) -> None:
     stop = threading.Event()
     calls = []
 

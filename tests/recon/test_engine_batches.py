@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from controller.targets.local._identities import IdentityStore
+from controller.backends.sqlite import SqliteStore
 from tests.recon.conftest import PEOPLE, SAM, TENANT, FakeGraph, Runner
 
 
-def count_calls(store: IdentityStore, name: str) -> list[Any]:
+def count_calls(store: SqliteStore, name: str) -> list[Any]:
     """Record the calls of one store method (the method still runs)."""
     calls: list[Any] = []
     real = getattr(store, name)
@@ -22,7 +22,7 @@ def count_calls(store: IdentityStore, name: str) -> list[Any]:
     return calls
 
 
-def test_pages_are_gathered_into_batches_of_whole_pages(store: IdentityStore) -> None:
+def test_pages_are_gathered_into_batches_of_whole_pages(store: SqliteStore) -> None:
     graph = FakeGraph(PEOPLE, page_size=3)  # pages of 3, 3 and 1
     applied = count_calls(store, "apply")
     run = Runner(store, graph)(batch_size=5)
@@ -33,7 +33,7 @@ def test_pages_are_gathered_into_batches_of_whole_pages(store: IdentityStore) ->
     assert not any(t.name == "idmctl-read-ahead" for t in threading.enumerate())
 
 
-def test_the_target_phase_reads_links_only_when_the_mapping_had_some(store: IdentityStore) -> None:
+def test_the_target_phase_reads_links_only_when_the_mapping_had_some(store: SqliteStore) -> None:
     graph = FakeGraph(PEOPLE)
     reads = count_calls(store, "iter_links")
     recon = Runner(store, graph)
@@ -48,7 +48,7 @@ def test_the_target_phase_reads_links_only_when_the_mapping_had_some(store: Iden
     assert store.count() == store.link_count("entra-users") == len(PEOPLE) - 1
 
 
-def test_a_run_indexes_its_correlation_properties_and_a_dry_run_writes_nothing(store: IdentityStore) -> None:
+def test_a_run_indexes_its_correlation_properties_and_a_dry_run_writes_nothing(store: SqliteStore) -> None:
     existing = store.create({"userName": "sam.carter.old", "givenName": "Sam", "sn": "Carter",
                              "mail": "SCarter@example.com"})
     recon = Runner(store, FakeGraph([SAM]))

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import pytest
 
+from controller.backends.sqlite import SqliteStore
 from controller.errors import ManagedObjectInvalid
-from controller.targets.local._identities import IdentityStore
 from tests.recon.conftest import PEOPLE, ROOM, SAM, TENANT, FakeGraph, Page, Runner, user
 
 
-def obj_by_name(store: IdentityStore, name: str):
+def obj_by_name(store: SqliteStore, name: str):
     for o in store.iter_objects():
         if o.properties["userName"].lower() == name.lower():
             return o
     return None
 
 
-def test_map_default_applies_to_a_null_source_value(store: IdentityStore) -> None:
+def test_map_default_applies_to_a_null_source_value(store: SqliteStore) -> None:
     # A guest invited but not yet redeemed: Graph returns accountEnabled and department as null.
     guest = user("5f1b2c3d-0000-4000-8000-0000000000e1", "Lee", "Gu", accountEnabled=None, department=None)
     r = Runner(store, FakeGraph([SAM, guest]))
@@ -35,7 +35,7 @@ def test_map_default_applies_to_a_null_source_value(store: IdentityStore) -> Non
     assert obj_by_name(store, f"scarter@{TENANT}").properties["accountStatus"] == "active"
 
 
-def test_store_duplicate_username_is_a_typed_error(store: IdentityStore) -> None:
+def test_store_duplicate_username_is_a_typed_error(store: SqliteStore) -> None:
     sam = store.create({"userName": f"scarter@{TENANT}", "givenName": "Sam", "sn": "Carter",
                         "mail": "scarter@example.com"})
     adele = store.create({"userName": f"avance@{TENANT}", "givenName": "Adele", "sn": "Vance",
@@ -55,7 +55,7 @@ def test_store_duplicate_username_is_a_typed_error(store: IdentityStore) -> None
     assert store.count() == 2
 
 
-def test_link_cleanup_unlinks_are_counted_as_actions(store: IdentityStore) -> None:
+def test_link_cleanup_unlinks_are_counted_as_actions(store: SqliteStore) -> None:
     graph = FakeGraph(PEOPLE)
     r = Runner(store, graph)
     r.spec["correlation"] = None
@@ -70,11 +70,11 @@ def test_link_cleanup_unlinks_are_counted_as_actions(store: IdentityStore) -> No
     assert sum(run.actions.values()) == sum(run.situations.values()) + run.links_cleaned
     assert run.to_dict()["actions"]["UNLINK"] == 1
     [entry] = store.entries(run.id)
-    assert (entry["situation"], entry["action"], entry["sourceId"]) == (None, "UNLINK", SAM["id"])
+    assert (entry.situation, entry.action, entry.source_id) == (None, "UNLINK", SAM["id"])
     assert store.links_for_sources("entra-users", [SAM["id"]]) == {}
 
 
-def test_dry_run_of_a_blocked_run_lists_what_the_guard_stops(store: IdentityStore) -> None:
+def test_dry_run_of_a_blocked_run_lists_what_the_guard_stops(store: SqliteStore) -> None:
     staff = [user(f"5f1b2c3d-0000-4000-8000-{i:012d}", f"Given{i}", f"Staff{i}") for i in range(200, 240)]
     graph = FakeGraph(staff, page_size=10)
     r = Runner(store, graph)
@@ -99,7 +99,7 @@ def test_dry_run_of_a_blocked_run_lists_what_the_guard_stops(store: IdentityStor
         t.removesuffix(" [blocked by the safety guard]") for t in texts]
 
 
-def test_async_marks_are_reread_only_when_the_policy_changes(store: IdentityStore) -> None:
+def test_async_marks_are_reread_only_when_the_policy_changes(store: SqliteStore) -> None:
     graph = FakeGraph(PEOPLE)
     r = Runner(store, graph)
     r.spec["policies"] = {"base": "read-only"}
@@ -121,7 +121,7 @@ def test_async_marks_are_reread_only_when_the_policy_changes(store: IdentityStor
     assert store.retry_queue("entra-users") == []
 
 
-def test_failures_are_retried_with_back_off(store: IdentityStore) -> None:
+def test_failures_are_retried_with_back_off(store: SqliteStore) -> None:
     graph = FakeGraph([*PEOPLE, ROOM])
     r = Runner(store, graph)
     assert r().failures == 1
@@ -141,7 +141,7 @@ def test_failures_are_retried_with_back_off(store: IdentityStore) -> None:
     assert run.actions == {"CREATE": 1} and run.failures == 0 and store.retry_queue("entra-users") == []
 
 
-def test_ambiguous_candidates_are_recorded_for_every_action(store: IdentityStore) -> None:
+def test_ambiguous_candidates_are_recorded_for_every_action(store: SqliteStore) -> None:
     # Two identities match Sam's mail or surname: a stale copy and a contractor sharing his mailbox.
     stale = store.create({"userName": "sam.carter.old", "givenName": "Sam", "sn": "Carter", "mail": "old@example.com"})
     shared = store.create({"userName": "contractor7", "givenName": "Kim", "sn": "Abercrombie",
@@ -154,12 +154,12 @@ def test_ambiguous_candidates_are_recorded_for_every_action(store: IdentityStore
         run = r(name=f"entra-{action.lower()}")
         assert run.situations == {"AMBIGUOUS": 1} and run.actions == {action: 1}
         [entry] = store.entries(run.id)
-        assert sorted(entry["changes"]["ambiguousTargetIds"]) == expected
+        assert sorted(entry.changes["ambiguousTargetIds"]) == expected
         if action != "CREATE":
-            assert f"candidates: {', '.join(expected)}" in entry["message"]
+            assert f"candidates: {', '.join(expected)}" in entry.message
 
 
-def test_users_dropped_by_a_local_filter_are_counted_once_and_not_reread(store: IdentityStore) -> None:
+def test_users_dropped_by_a_local_filter_are_counted_once_and_not_reread(store: SqliteStore) -> None:
     graph = FakeGraph(PEOPLE)
     r = Runner(store, graph)
     r()
@@ -188,7 +188,7 @@ class ReplayingGraph(FakeGraph):
                        [(i, "changed") for i in removed], "delta:99" if n == len(self.pages) - 1 else None)
 
 
-def test_delta_round_last_event_by_id_wins(store: IdentityStore) -> None:
+def test_delta_round_last_event_by_id_wins(store: SqliteStore) -> None:
     sam, adele, diego = PEOPLE[0]["id"], PEOPLE[1]["id"], PEOPLE[3]["id"]
     graph = ReplayingGraph(PEOPLE, [])
     r = Runner(store, graph)
@@ -207,4 +207,4 @@ def test_delta_round_last_event_by_id_wins(store: IdentityStore) -> None:
     assert PEOPLE[1]["userPrincipalName"] not in names and PEOPLE[3]["userPrincipalName"] not in names
     assert set(store.links_for_sources("entra-users", [sam, adele, diego])) == {sam}
     deleted = store.entries(run.id, action="DELETE")
-    assert sorted(e["sourceId"] for e in deleted) == sorted([adele, diego])
+    assert sorted(e.source_id for e in deleted) == sorted([adele, diego])

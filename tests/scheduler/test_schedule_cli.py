@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from controller import commands
 from controller.cli import run as cli
-from controller.plan import apply_environment, init_environment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,8 +64,8 @@ def applied_dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository root with environments/dev initialised and applied (secret deliberately unset)."""
     shutil.copytree(REPO / "environments" / "dev", tmp_path / "environments" / "dev")
     monkeypatch.delenv("ENTRA_CLIENT_SECRET", raising=False)
-    init_environment(tmp_path, "dev")
-    apply_environment(tmp_path, "dev", approve=lambda plan: True)
+    commands.init(tmp_path, "dev")
+    commands.apply(tmp_path, "dev", approve=lambda plan: True)
     return tmp_path
 
 

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
+from controller.config.models import ConnectorResource
 from controller.connectors.msgraph._errors import READ_ROLES, graph_error
 from controller.connectors.msgraph._report import ConnectionReport, ReadOutcome
 from controller.connectors.msgraph._settings import GraphSettings, origin
@@ -67,10 +68,11 @@ class GraphConnector:
 
     @classmethod
     def from_resource(
-        cls, connector: Any, secret: str, *, base_dir: Path | None = None, **kw: Any
+        cls, connector: ConnectorResource, secret: str, *, base_dir: Path | None = None,
+        session: requests.Session | None = None,
     ) -> GraphConnector:
         """A connector for a `Connector` resource; ``secret`` is the client secret's value."""
-        return cls(GraphSettings.from_resource(connector, secret, base_dir=base_dir), **kw)
+        return cls(GraphSettings.from_resource(connector, secret, base_dir=base_dir), session=session)
 
     def close(self) -> None:
         self._transport.close()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
+from controller.config.models import ConnectorResource, ConnectorSpec
 from controller.errors import ConnectorError
 
 __all__ = [
@@ -22,11 +22,13 @@ __all__ = [
     "origin",
 ]
 
-DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
-DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
-DEFAULT_PAGE_SIZE = 999
-DEFAULT_MAX_RETRY_WAIT = 300.0
-DEFAULT_TIMEOUT = 60.0
+# The defaults are the Connector model's (the one source of them); settings built by hand get the same.
+_FIELDS = ConnectorSpec.model_fields
+DEFAULT_AUTHORITY_HOST: str = _FIELDS["authorityHost"].default
+DEFAULT_GRAPH_URL: str = _FIELDS["graphUrl"].default
+DEFAULT_PAGE_SIZE: int = _FIELDS["pageSize"].default
+DEFAULT_MAX_RETRY_WAIT = float(_FIELDS["maxRetryWaitSeconds"].default)
+DEFAULT_TIMEOUT = float(_FIELDS["timeoutSeconds"].default)
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
 # The login hosts Microsoft runs (public, US Government, China, sovereign clouds). Only these get
@@ -138,21 +140,13 @@ class GraphSettings:
         return origin(self.authority_host)[1] in MICROSOFT_AUTHORITY_HOSTS
 
     @classmethod
-    def from_resource(cls, connector: Any, secret: str, *, base_dir: Path | None = None) -> GraphSettings:
-        """Build settings from a `Connector` resource (``.metadata.name``, camelCase ``.spec`` fields).
-
-        A relative ``caBundle`` is resolved against ``base_dir`` (the repository root).
-        """
-        spec = connector.spec
-        name = getattr(getattr(connector, "metadata", None), "name", None) or "msgraph"
-
-        def get(attr: str, default: Any = None) -> Any:
-            value = spec.get(attr) if isinstance(spec, dict) else getattr(spec, attr, None)
-            return default if value is None else value
-
+    def from_resource(cls, connector: ConnectorResource, secret: str, *, base_dir: Path | None = None) -> GraphSettings:
+        """Build settings from a `Connector` resource; a relative ``caBundle`` is resolved against
+        ``base_dir`` (the repository root)."""
+        spec, name = connector.spec, connector.metadata.name
         ca_bundle: Path | None = None
-        if get("caBundle"):
-            ca_bundle = Path(str(get("caBundle"))).expanduser()
+        if spec.caBundle:
+            ca_bundle = Path(spec.caBundle).expanduser()
             if not ca_bundle.is_absolute() and base_dir is not None:
                 ca_bundle = base_dir / ca_bundle
             if not ca_bundle.is_file():
@@ -160,18 +154,17 @@ class GraphSettings:
                     f"connector {name!r}: caBundle {str(ca_bundle)!r} is not a readable file",
                     hint="Point spec.caBundle at a PEM file (relative paths are from the repository root)",
                 )
-        read_timeout = float(get("timeoutSeconds", DEFAULT_TIMEOUT))
-        timeouts = Timeouts(connect=min(DEFAULT_CONNECT_TIMEOUT, read_timeout), read=read_timeout)
+        read_timeout = float(spec.timeoutSeconds)
         return cls(
-            tenant_id=str(get("tenantId", "")),
-            client_id=str(get("clientId", "")),
+            tenant_id=spec.tenantId,
+            client_id=spec.clientId,
             client_secret=secret,
-            authority_host=str(get("authorityHost", DEFAULT_AUTHORITY_HOST)),
-            graph_url=str(get("graphUrl", DEFAULT_GRAPH_URL)),
-            token_scope=get("tokenScope"),
+            authority_host=spec.authorityHost,
+            graph_url=spec.graphUrl,
+            token_scope=spec.tokenScope,
             ca_bundle=ca_bundle,
-            page_size=int(get("pageSize", DEFAULT_PAGE_SIZE)),
-            timeouts=timeouts,
-            max_retry_wait=float(get("maxRetryWaitSeconds", DEFAULT_MAX_RETRY_WAIT)),
+            page_size=spec.pageSize,
+            timeouts=Timeouts(connect=min(DEFAULT_CONNECT_TIMEOUT, read_timeout), read=read_timeout),
+            max_retry_wait=float(spec.maxRetryWaitSeconds),
             name=name,
         )

@@ -1,7 +1,7 @@
 """The SQLite file of a local target: creating it private, connecting with the right pragmas,
 transactions, and creating or upgrading the versioned schema.
 
-Only ``controller/targets/local`` uses this module; every other package goes through ``LocalTarget``.
+Only ``controller/backends/sqlite`` uses this module; every other package goes through ``SqliteBackend``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from controller.backends.sqlite import _schema
 from controller.errors import StateError
-from controller.targets.local import _schema
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -44,10 +44,10 @@ def create_file(path: Path) -> bool:
         if path.parent.is_dir():
             return False
         raise StateError(f"cannot create the state at {path}: {path.parent} exists and is not a folder",
-                         hint="Point spec.target.path in environment.yaml at a file in a folder") from None
+                         hint="Point spec.state.path in environment.yaml at a file in a folder") from None
     except OSError as exc:
         raise StateError(f"cannot create the state at {path}: {exc.strerror or exc}",
-                         hint="Point spec.target.path in environment.yaml at a folder you may write, "
+                         hint="Point spec.state.path in environment.yaml at a folder you may write, "
                               "or fix that folder's permissions") from None
     os.close(fd)
     os.chmod(path, 0o600)  # in case a umask widened nothing but a filesystem ignored the mode

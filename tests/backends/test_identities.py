@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from controller.targets.local import new_object_id
+from controller.backends import new_object_id
 
 
 def test_ids_are_version_7_uuids_in_creation_order() -> None:

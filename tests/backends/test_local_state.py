@@ -8,11 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from targets_docs import environment
+from backend_docs import environment
 
+from controller.backends import StateBackend, open_backend
+from controller.backends.sqlite import SqliteBackend, _schema
 from controller.errors import StalePlanError, StateError, StateNotInitialized
-from controller.targets import LocalTarget, Target, open_target
-from controller.targets.local import _schema
 
 CONNECTOR = {"apiVersion": "idmctl/v1", "kind": "Connector", "name": "entra", "metadata": {"name": "entra"},
              "spec": {"type": "microsoft-graph", "tenantId": "f7ff6108-c26f-48dd-ae9e-9743eefbd11f",
@@ -26,14 +26,14 @@ MAPPING = {"apiVersion": "idmctl/v1", "kind": "Mapping", "name": "entra-users",
 
 def test_missing_state_says_to_run_init(tmp_path: Path) -> None:
     with pytest.raises(StateNotInitialized) as info:
-        open_target(tmp_path, environment("prod"))
+        open_backend(tmp_path, environment("prod"))
     assert "idmctl init --env prod" in str(info.value)
     assert not (tmp_path / ".idmctl").exists() or not any((tmp_path / ".idmctl").iterdir())
 
 
-def test_init_creates_a_private_wal_file_and_is_idempotent(fresh_target: LocalTarget) -> None:
+def test_init_creates_a_private_wal_file_and_is_idempotent(fresh_target: SqliteBackend) -> None:
     assert fresh_target.init() is True
-    assert isinstance(fresh_target, Target)
+    assert isinstance(fresh_target, StateBackend)
     lineage = fresh_target.read_applied().lineage
     assert fresh_target.init() is False
     assert fresh_target.read_applied().lineage == lineage
@@ -46,14 +46,14 @@ def test_init_creates_a_private_wal_file_and_is_idempotent(fresh_target: LocalTa
     assert len(fresh_target.fingerprint_key) == 32
 
 
-def test_init_on_an_empty_file_left_by_a_crash_creates_the_state(fresh_target: LocalTarget) -> None:
+def test_init_on_an_empty_file_left_by_a_crash_creates_the_state(fresh_target: SqliteBackend) -> None:
     fresh_target.path.parent.mkdir(parents=True)
     fresh_target.path.touch()
     assert not fresh_target.exists()
     assert fresh_target.init() is True and fresh_target.exists()
 
 
-def test_write_applied_bumps_serial_and_audits(target: LocalTarget) -> None:
+def test_write_applied_bumps_serial_and_audits(target: SqliteBackend) -> None:
     state = target.read_applied()
     assert (state.serial, state.resources, state.applied_at) == (0, {}, None)
     with target.lock("test", timeout=5) as lease:
@@ -71,7 +71,7 @@ def test_write_applied_bumps_serial_and_audits(target: LocalTarget) -> None:
     assert log[1].plan_hash == "sha256:p" and log[1].git_commit == "abc" and log[1].user and log[1].host
 
 
-def test_stale_serial_or_lineage_is_refused(target: LocalTarget) -> None:
+def test_stale_serial_or_lineage_is_refused(target: SqliteBackend) -> None:
     lineage = target.read_applied().lineage
     with target.lock("test", timeout=5) as lease:
         with pytest.raises(StalePlanError, match="serial 3"):
@@ -83,18 +83,18 @@ def test_stale_serial_or_lineage_is_refused(target: LocalTarget) -> None:
     assert target.read_applied().resources == {}
 
 
-def test_failure_mid_write_leaves_state_as_it_was(target: LocalTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_mid_write_leaves_state_as_it_was(target: SqliteBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     lineage = target.read_applied().lineage
     written: list[str] = []
-    original = LocalTarget._write_resource
+    original = SqliteBackend._write_resource
 
-    def failing(self: LocalTarget, conn: sqlite3.Connection, address: str, canonical: object) -> None:
+    def failing(self: SqliteBackend, conn: sqlite3.Connection, address: str, canonical: object) -> None:
         if written:
             raise OSError("disk full (injected)")
         original(self, conn, address, canonical)  # type: ignore[arg-type]
         written.append(address)
 
-    monkeypatch.setattr(LocalTarget, "_write_resource", failing)
+    monkeypatch.setattr(SqliteBackend, "_write_resource", failing)
     with target.lock("test", timeout=5) as lease, pytest.raises(OSError, match="injected"):
         target.write_applied({"Connector.entra": CONNECTOR, "Mapping.entra-users": MAPPING},
                              expected_serial=0, expected_lineage=lineage, lease=lease, summary="x")
@@ -104,7 +104,7 @@ def test_failure_mid_write_leaves_state_as_it_was(target: LocalTarget, monkeypat
     assert target.audit_log() == []
 
 
-def test_older_schema_is_upgraded_in_one_transaction(target: LocalTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_older_schema_is_upgraded_in_one_transaction(target: SqliteBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     path = target.path
     with target.lock("t", 5) as lease:
         target.write_applied({"Connector.entra": CONNECTOR}, expected_serial=0,
@@ -115,7 +115,7 @@ def test_older_schema_is_upgraded_in_one_transaction(target: LocalTarget, monkey
     monkeypatch.setitem(_schema.UPGRADES, _schema.SCHEMA_VERSION,
                         "-- fake upgrade\nALTER TABLE applied_resources ADD COLUMN note TEXT;\n"
                         "UPDATE applied_resources SET note = 'upgraded';")
-    upgraded = open_target(path.parent.parent, environment())
+    upgraded = open_backend(path.parent.parent, environment())
     conn = upgraded.connection
     assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == _schema.SCHEMA_VERSION
     assert conn.execute("SELECT note FROM applied_resources").fetchall() == [("upgraded",)]
@@ -123,36 +123,36 @@ def test_older_schema_is_upgraded_in_one_transaction(target: LocalTarget, monkey
     upgraded.close()
 
 
-def test_failed_upgrade_changes_nothing(target: LocalTarget, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_upgrade_changes_nothing(target: SqliteBackend, monkeypatch: pytest.MonkeyPatch) -> None:
     path, version = target.path, _schema.SCHEMA_VERSION
     target.close()
     monkeypatch.setattr(_schema, "SCHEMA_VERSION", version + 1)
     monkeypatch.setitem(_schema.UPGRADES, version + 1,
                         "ALTER TABLE applied_resources ADD COLUMN note TEXT;\nSELECT * FROM no_such_table;")
     with pytest.raises(sqlite3.OperationalError):
-        open_target(path.parent.parent, environment())
+        open_backend(path.parent.parent, environment())
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT schema_version FROM meta").fetchone()[0] == version
     assert "note" not in {row[1] for row in conn.execute("PRAGMA table_info(applied_resources)")}
     conn.close()
 
 
-def test_state_from_a_newer_idmctl_is_refused(target: LocalTarget) -> None:
+def test_state_from_a_newer_idmctl_is_refused(target: SqliteBackend) -> None:
     target.connection.execute("UPDATE meta SET schema_version = 99")
     target.close()
     with pytest.raises(StateError, match="schema version 99"):
-        open_target(target.path.parent.parent, environment())
+        open_backend(target.path.parent.parent, environment())
 
 
 def test_target_path_is_relative_to_the_root_and_parents_are_created(tmp_path: Path) -> None:
-    target = open_target(tmp_path, environment("qa", "state/deep/qa.sqlite"), must_exist=False)
+    target = open_backend(tmp_path, environment("qa", "state/deep/qa.sqlite"), must_exist=False)
     target.init()
     assert target.path == (tmp_path / "state/deep/qa.sqlite").resolve()
     assert os.path.isfile(target.path)
     target.close()
 
 
-def test_identity_and_schedule_stores_share_the_state_file(target: LocalTarget) -> None:
-    assert target.identities.count() == 0
-    assert target.identities is target.identities
-    assert target.schedules.all() == {}
+def test_identity_and_schedule_stores_share_the_state_file(target: SqliteBackend) -> None:
+    assert target.store().count() == 0
+    assert target.store() is target.store()
+    assert target.store().schedules.all() == {}

@@ -1,8 +1,8 @@
-"""``LocalTarget``: an environment's state in one SQLite file on this host (the default target).
+"""``SqliteBackend``: an environment's state in one SQLite file on this host (the default backend).
 
 It owns the file's lifecycle (init, schema upgrades), the applied resources with serial and lineage,
-the audit log and the environment lock. The identity store and schedule state live in the same file
-and are reached through ``identities`` and ``schedules``, built by their own modules.
+the audit log and the environment lock. The embedded platform's store (managed objects, links, runs,
+schedule state) lives in the same file and is reached through ``store()``, built by its own modules.
 """
 
 from __future__ import annotations
@@ -17,16 +17,17 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from controller.errors import LockHeldError, StalePlanError, StateError, StateNotInitialized
-from controller.targets._base import AppliedState, AuditEntry, LockLease, format_time
-from controller.targets.local import _database as db
-from controller.targets.local import _lock, _schema
+from controller.backends._protocol import AppliedState, AuditEntry, LockLease, format_time
+from controller.backends.sqlite import _database as db
+from controller.backends.sqlite import _lock, _schema
+from controller.backends.sqlite._schedules import SqliteScheduleState
+from controller.backends.sqlite._store import SqliteStore
+from controller.errors import LockLost, StalePlanError, StateError, StateNotInitialized
 
-__all__ = ["LocalTarget"]
+__all__ = ["SqliteBackend"]
 
 
 def _json(data: Any) -> str:
@@ -40,7 +41,7 @@ def _user() -> str:
         return f"uid {os.getuid()}"
 
 
-class LocalTarget:
+class SqliteBackend:
     """The SQLite state of environment ``env`` at ``path`` (absolute)."""
 
     def __init__(self, env: str, path: Path) -> None:
@@ -48,9 +49,10 @@ class LocalTarget:
         self.path = path
         self.location = str(path)
         self._conn: sqlite3.Connection | None = None
+        self._store: SqliteStore | None = None
 
     def __repr__(self) -> str:
-        return f"LocalTarget(env={self.env!r}, path={self.location!r})"
+        return f"SqliteBackend(env={self.env!r}, path={self.location!r})"
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -78,7 +80,7 @@ class LocalTarget:
             db.upgrade_schema(conn, self.location)
         return created
 
-    def open_existing(self) -> LocalTarget:
+    def open_existing(self) -> SqliteBackend:
         """Check the state exists (else ``StateNotInitialized``) and is at the current schema version."""
         if not self.exists():
             raise StateNotInitialized(self.env, self.location)
@@ -86,16 +88,19 @@ class LocalTarget:
         return self
 
     def close(self) -> None:
+        self._store = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    # --- for the sibling stores in this package (identities, schedules) -----------------------------
+    # --- for the store in this package -------------------------------------------------------------
 
     @property
     def connection(self) -> sqlite3.Connection:
         """The target's connection (autocommit; wrap writes in ``transaction()``)."""
         if self._conn is None:
+            if not self.path.is_file():  # never create a state by reading it: only init does
+                raise StateNotInitialized(self.env, self.location)
             self._conn = db.connect(self.path)
         return self._conn
 
@@ -103,38 +108,33 @@ class LocalTarget:
         """One all-or-nothing write transaction on the target's connection."""
         return db.transaction(self.connection)
 
-    def assert_lease(self, lease: LockLease) -> None:
-        """Inside a transaction: refuse to write when ``lease`` is no longer the environment's lock."""
-        current = _lock.read_lease(self.connection)
+    def assert_lease(self, lease: LockLease, conn: sqlite3.Connection | None = None) -> None:
+        """Inside a transaction: refuse to write when ``lease`` is no longer the environment's lock (fencing)."""
+        current = _lock.read_lease(conn or self.connection)
         if current is None or current.lock_id != lease.lock_id:
+            lease.lost.set()
             other = f"; it is now held by {current.describe()}" if current else ""
-            raise LockHeldError(
+            raise LockLost(
                 f"environment {self.env!r}: lock {lease.lock_id} was lost before writing (force-unlocked, "
                 f"or expired while this process stalled){other}; nothing was written",
                 lock_id=lease.lock_id, holder=lease.holder, hint="Run the command again")
 
-    @cached_property
-    def identities(self) -> Any:
-        """The identity store (managed objects, links, runs, entries, sync tokens) in this state."""
-        from controller.targets.local import _identities  # owned by the engine; loaded on first use
-
-        return _identities.IdentityStore(self.connection)
-
-    @cached_property
-    def schedules(self) -> Any:
-        """Schedule state (fire times, pauses) in this state."""
-        from controller.targets.local import _schedules  # owned by the scheduler; loaded on first use
-
-        return _schedules.ScheduleStore(self)
+    def store(self) -> SqliteStore:
+        """The embedded platform's store in this file (managed objects, links, runs, schedule state)."""
+        if self._store is None:
+            conn = self.connection
+            self._store = SqliteStore(conn, SqliteScheduleState(conn),
+                                      fence=lambda c, lease: self.assert_lease(lease, c))
+        return self._store
 
     # --- applied resources -------------------------------------------------------------------------
 
-    def _meta(self) -> sqlite3.Row | tuple[Any, ...]:
+    def _meta(self) -> tuple[Any, ...]:
         row = self.connection.execute(
             "SELECT serial, lineage, applied_at, fingerprint_key FROM meta WHERE id = 1").fetchone()
         if row is None:
             raise StateNotInitialized(self.env, self.location)
-        return row
+        return tuple(row)
 
     @property
     def fingerprint_key(self) -> bytes:
@@ -164,6 +164,7 @@ class LocalTarget:
         summary: str,
         plan_hash: str | None = None,
         git_commit: str | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> AppliedState:
         conn = self.connection
         with db.transaction(conn):
@@ -184,9 +185,8 @@ class LocalTarget:
             new_serial = serial + 1
             now = format_time(time.time())
             conn.execute("UPDATE meta SET serial = ?, applied_at = ? WHERE id = 1", (new_serial, now))
-            self._insert_audit(conn, "apply", summary, new_serial, plan_hash=plan_hash,
-                               git_commit=git_commit, details={"lockId": lease.lock_id,
-                                                               "addresses": sorted(changes)})
+            self._insert_audit(conn, "apply", summary, new_serial, plan_hash=plan_hash, git_commit=git_commit,
+                               details={**(details or {}), "lockId": lease.lock_id, "addresses": sorted(changes)})
         return self.read_applied()
 
     def _write_resource(self, conn: sqlite3.Connection, address: str,
@@ -240,9 +240,12 @@ class LocalTarget:
         plan_hash: str | None = None,
         git_commit: str | None = None,
         details: Mapping[str, Any] | None = None,
+        lease: LockLease | None = None,
     ) -> AuditEntry:
         conn = self.connection
         with db.transaction(conn):
+            if lease is not None:
+                self.assert_lease(lease)
             entry_id = self._insert_audit(conn, action, summary, self._meta()[0], plan_hash=plan_hash,
                                           git_commit=git_commit, details=details)
         return self._audit_entries("WHERE id = ?", (entry_id,))[0]
@@ -265,4 +268,5 @@ class LocalTarget:
         rows = self.connection.execute(
             "SELECT id, time, user, host, action, serial, git_commit, plan_hash, summary, details "
             f"FROM audit_log {where}", params).fetchall()
-        return [AuditEntry(*row[:9], details=json.loads(row[9])) for row in rows]
+        return [AuditEntry(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                           details=json.loads(row[9])) for row in rows]

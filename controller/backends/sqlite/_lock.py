@@ -1,4 +1,4 @@
-"""The environment lock of a local target: one lease row, renewed by a daemon thread while held.
+"""The environment lock of the SQLite backend: one lease row, renewed by a daemon thread while held.
 
 A lease whose expiry passed belongs to nobody, so a killed holder blocks others for at most ``ttl``
 seconds; ``force_unlock`` frees it at once for people who know the holder is gone.
@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from controller.backends._protocol import LockLease, format_time
+from controller.backends.sqlite._database import connect, transaction
 from controller.errors import LockHeldError
-from controller.targets._base import LockLease, format_time
-from controller.targets.local._database import connect, transaction
 
 __all__ = ["hold_lock", "read_lease", "remove_lease"]
 

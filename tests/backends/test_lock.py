@@ -11,11 +11,13 @@ import time
 from pathlib import Path
 
 import pytest
-from targets_docs import environment
+from backend_docs import environment
 
+from controller.backends import open_backend
+from controller.backends.sqlite import SqliteBackend
 from controller.errors import LockHeldError, StateError
-from controller.targets import LocalTarget, open_target
 
+ENV = environment().model_dump(by_alias=True)  # what a child process rebuilds the Environment from
 CONNECTOR = {"apiVersion": "idmctl/v1", "kind": "Connector", "name": "entra", "spec": {"type": "microsoft-graph"}}
 
 
@@ -24,8 +26,9 @@ def holder_process(root: Path, ttl: float, *, hold_until: Path | None = None) ->
     script = textwrap.dedent(f"""
         import sys, time
         from pathlib import Path
-        from controller.targets import open_target
-        target = open_target(Path({str(root)!r}), {environment()!r})
+        from controller.backends import open_backend
+        from controller.config.models import EnvironmentResource
+        target = open_backend(Path({str(root)!r}), EnvironmentResource.model_validate({ENV!r}))
         with target.lock("holder-process", timeout=60, ttl={ttl}) as lease:
             print(lease.lock_id, flush=True)
             stop = {str(hold_until) if hold_until else None!r}
@@ -37,7 +40,7 @@ def holder_process(root: Path, ttl: float, *, hold_until: Path | None = None) ->
                             cwd=Path(__file__).resolve().parents[2])
 
 
-def test_second_writer_gets_an_error_naming_the_holder(target: LocalTarget) -> None:
+def test_second_writer_gets_an_error_naming_the_holder(target: SqliteBackend) -> None:
     with target.lock("idmctl apply (alice)", timeout=5) as lease:
         assert target.current_lock() == lease
         with pytest.raises(LockHeldError) as info, target.lock("idmctl reconcile", timeout=0):
@@ -52,7 +55,7 @@ def test_second_writer_gets_an_error_naming_the_holder(target: LocalTarget) -> N
         assert again.lock_id != lease.lock_id
 
 
-def test_waiter_is_told_once_and_gets_the_lock_when_released(target: LocalTarget, tmp_path: Path) -> None:
+def test_waiter_is_told_once_and_gets_the_lock_when_released(target: SqliteBackend, tmp_path: Path) -> None:
     release = tmp_path / "release"
     proc = holder_process(tmp_path, ttl=30, hold_until=release)
     assert proc.stdout is not None
@@ -69,7 +72,7 @@ def test_waiter_is_told_once_and_gets_the_lock_when_released(target: LocalTarget
     assert proc.communicate(timeout=60)[0].strip() == "released" and proc.returncode == 0
 
 
-def test_lease_is_renewed_while_held(target: LocalTarget) -> None:
+def test_lease_is_renewed_while_held(target: SqliteBackend) -> None:
     with target.lock("long job", timeout=0, ttl=0.6) as lease:
         first_expiry = lease.expires
         deadline = time.monotonic() + 30
@@ -80,7 +83,7 @@ def test_lease_is_renewed_while_held(target: LocalTarget) -> None:
         assert not lease.lost.is_set()
 
 
-def test_lock_of_a_killed_process_is_taken_over_after_expiry(target: LocalTarget, tmp_path: Path) -> None:
+def test_lock_of_a_killed_process_is_taken_over_after_expiry(target: SqliteBackend, tmp_path: Path) -> None:
     proc = holder_process(tmp_path, ttl=1.0)
     assert proc.stdout is not None
     dead_id = proc.stdout.readline().strip()
@@ -92,7 +95,7 @@ def test_lock_of_a_killed_process_is_taken_over_after_expiry(target: LocalTarget
         assert lease.holder == "survivor" and lease.lock_id != dead_id
 
 
-def test_force_unlock_frees_the_lock_and_is_audited(target: LocalTarget, tmp_path: Path) -> None:
+def test_force_unlock_frees_the_lock_and_is_audited(target: SqliteBackend, tmp_path: Path) -> None:
     proc = holder_process(tmp_path, ttl=3600)
     assert proc.stdout is not None
     held_id = proc.stdout.readline().strip()
@@ -108,7 +111,7 @@ def test_force_unlock_frees_the_lock_and_is_audited(target: LocalTarget, tmp_pat
         pass
 
 
-def test_a_lost_lease_cannot_write(target: LocalTarget) -> None:
+def test_a_lost_lease_cannot_write(target: SqliteBackend) -> None:
     lineage = target.read_applied().lineage
     with target.lock("slow", timeout=0) as lease:
         target.force_unlock(lease.lock_id)
@@ -118,12 +121,13 @@ def test_a_lost_lease_cannot_write(target: LocalTarget) -> None:
     assert target.read_applied().resources == {}
 
 
-def test_concurrent_writers_serialise(tmp_path: Path, target: LocalTarget) -> None:
+def test_concurrent_writers_serialise(tmp_path: Path, target: SqliteBackend) -> None:
     """Each process reads the serial under the lock and writes serial+1: none is ever stale."""
     script = textwrap.dedent(f"""
         from pathlib import Path
-        from controller.targets import open_target
-        target = open_target(Path({str(tmp_path)!r}), {environment()!r})
+        from controller.backends import open_backend
+        from controller.config.models import EnvironmentResource
+        target = open_backend(Path({str(tmp_path)!r}), EnvironmentResource.model_validate({ENV!r}))
         for i in range(5):
             with target.lock("writer", timeout=120) as lease:
                 state = target.read_applied()
@@ -138,6 +142,6 @@ def test_concurrent_writers_serialise(tmp_path: Path, target: LocalTarget) -> No
 
 
 def test_open_target_accepts_a_different_root(tmp_path: Path) -> None:
-    target = open_target(tmp_path, environment(), must_exist=False)
+    target = open_backend(tmp_path, environment(), must_exist=False)
     assert target.location == str((tmp_path / ".idmctl/dev.db").resolve())
     target.close()

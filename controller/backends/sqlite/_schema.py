@@ -1,4 +1,4 @@
-"""The SQLite schema of an environment's local state, one section per owning module.
+"""The SQLite schema of an environment's state, one section per owning module.
 
 Each section is plain DDL run inside one transaction when the state is created or upgraded.
 ``SCHEMA_VERSION`` goes up by one for each released change; upgrades live in ``UPGRADES``.
@@ -10,7 +10,7 @@ __all__ = ["IDENTITY_DDL", "SCHEDULE_DDL", "SCHEMA_VERSION", "STATE_DDL", "UPGRA
 
 SCHEMA_VERSION = 1
 
-# Owner: controller/targets/local (state, serial, lineage, applied resources, audit, lock).
+# Owner: controller/backends/sqlite/_backend.py (state, serial, lineage, applied resources, audit, lock).
 STATE_DDL = """
 -- One row: what this state is. fingerprint_key is the HMAC key for secret fingerprints (never a secret
 -- value itself); lineage is fixed at init, serial goes up by one with every apply that changes something.
@@ -60,7 +60,7 @@ CREATE TABLE env_lock (
 );
 """
 
-# Owner: controller/targets/local/_identities.py (managed objects, links, runs, entries, sync tokens).
+# Owner: controller/backends/sqlite/_store.py (managed objects, links, runs, entries, sync tokens).
 IDENTITY_DDL = """
 -- Managed objects of type alpha_user. properties is a JSON object; username_lower keeps userName unique
 -- case-insensitively (Python str.lower, as the filter language compares strings).
@@ -157,7 +157,7 @@ CREATE TABLE recon_overrides (
 );
 """
 
-# Owner: controller/targets/local/_schedules.py (last/next fire times, pauses).
+# Owner: controller/backends/sqlite/_schedules.py (last/next fire times, pauses).
 SCHEDULE_DDL = """
 -- One row per schedule the scheduler has seen. Times are ISO 8601 UTC with a Z ('2026-01-01T00:15:00Z'),
 -- so they compare as text; next_fire is the compare-and-set token that lets one replica claim a fire.

@@ -1,4 +1,4 @@
-"""Schedule state of a local target: next and last fire times, the last run's result, pauses, and the
+"""Schedule state in the SQLite backend: next and last fire times, the last run's result, pauses, and the
 per-mapping run claim, in the environment's SQLite file.
 
 Replicas of the scheduler share this state. A fire is claimed by compare-and-set on ``next_fire``
@@ -11,53 +11,17 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from controller.targets._base import format_time
-from controller.targets.local._database import transaction
+from controller.backends._protocol import Claim, RunClaim, ScheduleState, iso_utc
+from controller.backends.sqlite._database import transaction
 
-__all__ = ["ScheduleState", "ScheduleStore", "iso_utc"]
-
-Claim = Literal["claimed", "taken", "busy"]
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    """An aware datetime as sortable ISO 8601 UTC with a Z, whole seconds (None stays None)."""
-    return None if moment is None else format_time(moment.timestamp())
+__all__ = ["SqliteScheduleState"]
 
 
 def _parse(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleState:
-    """What the state remembers of one schedule."""
-
-    name: str
-    mapping: str
-    cron: str
-    time_zone: str
-    next_fire: datetime | None
-    last_fire: datetime | None
-    last_run_id: str | None
-    last_run_state: str | None
-    last_run_ended: datetime | None
-    last_message: str | None
-    paused: bool
-    paused_reason: str | None
-    paused_at: datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name, "mapping": self.mapping, "cron": self.cron, "timeZone": self.time_zone,
-            "nextFire": iso_utc(self.next_fire), "lastFire": iso_utc(self.last_fire),
-            "lastRunId": self.last_run_id, "lastRunState": self.last_run_state,
-            "lastRunEnded": iso_utc(self.last_run_ended), "lastMessage": self.last_message,
-            "paused": self.paused, "pausedReason": self.paused_reason, "pausedAt": iso_utc(self.paused_at),
-        }
 
 
 _COLUMNS = ("name, mapping, cron, time_zone, next_fire, last_fire, last_run_id, last_run_state, "
@@ -81,15 +45,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class ScheduleStore:
-    """Schedule state over the target's SQLite connection (or a bare connection, in tests)."""
+class SqliteScheduleState:
+    """Schedule state over the backend's SQLite connection."""
 
-    def __init__(self, owner: Any) -> None:
-        self._owner = owner
-
-    @property
-    def _conn(self) -> sqlite3.Connection:
-        return self._owner if isinstance(self._owner, sqlite3.Connection) else self._owner.connection
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -101,12 +61,11 @@ class ScheduleStore:
         rows = self._conn.execute(f"SELECT {_COLUMNS} FROM schedule_state ORDER BY name").fetchall()
         return {r[0]: _row(r) for r in rows}
 
-    def running(self) -> dict[str, dict[str, Any]]:
-        """Mapping -> the claim of its run in flight (expired claims included, with ``expired``)."""
+    def running(self) -> dict[str, RunClaim]:
+        """Mapping -> the claim of its run in flight (expired claims included)."""
         rows = self._conn.execute(
             "SELECT mapping, schedule, holder, pid, host, started, expires FROM schedule_runs").fetchall()
-        return {m: {"schedule": s, "holder": h, "pid": p, "host": host, "started": st, "expires": ex}
-                for m, s, h, p, host, st, ex in rows}
+        return {row[0]: RunClaim(*row) for row in rows}
 
     # --- writing -----------------------------------------------------------------------------------
 
@@ -166,7 +125,8 @@ class ScheduleStore:
     @staticmethod
     def _stale(run: tuple[Any, ...], now: datetime) -> bool:
         _holder, pid, host, expires = run
-        if _parse(expires) <= now:  # type: ignore[operator]
+        ends = _parse(expires)
+        if ends is None or ends <= now:
             return True
         # A holder on this host whose process is gone will never release its claim.
         return host == socket.gethostname() and not _pid_alive(pid)
@@ -197,17 +157,3 @@ class ScheduleStore:
                 "UPDATE schedule_state SET paused = 0, paused_reason = NULL, paused_at = NULL, updated = ? "
                 "WHERE mapping = ? AND paused = 1", (stamp, mapping))
         return names
-
-    def overridden_since(self, mapping: str, since: datetime) -> bool:
-        """Whether a person ran ``mapping`` with ``--allow-deletes`` after ``since`` and it succeeded.
-
-        Reads the engine's ``recon_overrides`` and ``recon_runs`` (same file); False when they are absent.
-        """
-        try:
-            row = self._conn.execute(
-                "SELECT 1 FROM recon_overrides o JOIN recon_runs r ON r.id = o.run_id "
-                "WHERE o.mapping = ? AND r.state = 'SUCCESS' AND replace(o.time, 'Z', '+00:00') > ? "
-                "LIMIT 1", (mapping, since.astimezone(UTC).isoformat())).fetchone()
-        except sqlite3.OperationalError:  # the identity tables are not there (a bare test database)
-            return False
-        return row is not None

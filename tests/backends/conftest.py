@@ -5,19 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from targets_docs import environment
+from backend_docs import environment
 
-from controller.targets import LocalTarget, open_target
+from controller.backends import open_backend
+from controller.backends.sqlite import SqliteBackend
 
 
 @pytest.fixture
 def fresh_target(tmp_path: Path):  # type: ignore[no-untyped-def]
-    target = open_target(tmp_path, environment(), must_exist=False)
+    target = open_backend(tmp_path, environment(), must_exist=False)
     yield target
     target.close()
 
 
 @pytest.fixture
-def target(fresh_target: LocalTarget) -> LocalTarget:
+def target(fresh_target: SqliteBackend) -> SqliteBackend:
     fresh_target.init()
     return fresh_target

@@ -1,44 +1,49 @@
-"""The config half's commands as core functions: init, plan, apply and force-unlock of one environment.
+"""The config half's commands: init, validate, plan, apply, force-unlock, promote, effective resources.
 
-Each reads the files through ``controller.config`` and the state through ``controller.targets`` and
-hands the pure planning to ``compute_plan``; the CLI only parses, calls one of these, and renders.
+Each reads the files through ``controller.config``, the state through a ``StateBackend`` and the
+platform through a ``Platform``, and hands the pure planning to ``controller.plan``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.backends import AppliedState, JsonObject, LockLease, StateBackend, open_backend
 from controller.config import (
     LoadedEnvironment,
-    ResourceSet,
     ValidationReport,
     canonical_hash,
     load_environment,
     validate_environment,
 )
 from controller.diagnostics import Diagnostic
-from controller.errors import ConfigError, StalePlanError, StateNotInitialized, UsageError
-from controller.plan._compute import compute_plan
-from controller.plan._model import Plan
-from controller.plan._render_text import summary_line
-from controller.plan.planfile import plan_hash, read_plan_file
-from controller.targets import AppliedState, LockLease, Target, open_target
+from controller.errors import StalePlanError, StateNotInitialized, UsageError
+from controller.plan import (
+    Plan,
+    PromoteResult,
+    compute_plan,
+    plan_hash,
+    read_plan_file,
+    summary_line,
+)
+from controller.plan import promote as copy_files
+from controller.platforms import open_platform
 
 __all__ = [
     "ApplyResult",
     "InitResult",
     "PlanResult",
-    "apply_environment",
-    "check_environment",
-    "effective_resources",
-    "force_unlock_environment",
+    "apply",
+    "force_unlock",
     "git_commit",
-    "init_environment",
-    "open_environment",
-    "plan_environment",
+    "init",
+    "plan",
+    "promote",
+    "validate",
 ]
 
 
@@ -81,24 +86,28 @@ def git_commit(root: Path) -> str | None:
     return f"{sha}+dirty" if status.returncode == 0 and status.stdout.strip() else sha
 
 
-def init_environment(root: Path, env: str) -> InitResult:
+def _backend(root: Path, loaded: LoadedEnvironment, *, must_exist: bool = True) -> StateBackend:
+    return open_backend(root, loaded.resources.environment, must_exist=must_exist)
+
+
+def init(root: Path, env: str) -> InitResult:
     """Create the environment's state (idempotent: an existing state is left as it is)."""
     loaded = load_environment(root, env)
-    target = open_target(root, loaded, must_exist=False)
+    backend = _backend(root, loaded, must_exist=False)
     try:
-        created = target.init()
-        state = target.read_applied()
-        return InitResult(env, target.location, created, state.serial, state.lineage)
+        created = backend.init()
+        state = backend.read_applied()
+        return InitResult(env, backend.location, created, state.serial, state.lineage)
     finally:
-        target.close()
+        backend.close()
 
 
-def _desired(loaded: LoadedEnvironment, target: Target) -> tuple[dict[str, dict], str]:  # type: ignore[type-arg]
-    desired = loaded.resources.canonical(target.fingerprint_key)
+def _desired(loaded: LoadedEnvironment, backend: StateBackend) -> tuple[dict[str, JsonObject], str]:
+    desired = loaded.resources.canonical(backend.fingerprint_key)
     return desired, canonical_hash(desired)
 
 
-def _refuse_empty(plan: Plan, desired: dict[str, dict], env: str) -> None:  # type: ignore[type-arg]
+def _refuse_empty(plan: Plan, desired: dict[str, JsonObject], env: str) -> None:
     """Argo CD's allowEmpty=false: planning every resource away is almost always a mistake."""
     if any(doc.get("kind") != "Environment" for doc in desired.values()):
         return
@@ -110,8 +119,8 @@ def _refuse_empty(plan: Plan, desired: dict[str, dict], env: str) -> None:  # ty
             hint="If that is really intended, pass --allow-empty")
 
 
-def _plan_against(loaded: LoadedEnvironment, target: Target, state: AppliedState, allow_empty: bool) -> Plan:
-    desired, digest = _desired(loaded, target)
+def _plan_against(loaded: LoadedEnvironment, backend: StateBackend, state: AppliedState, allow_empty: bool) -> Plan:
+    desired, digest = _desired(loaded, backend)
     plan = compute_plan(desired, state.resources, applied_serial=state.serial, applied_lineage=state.lineage,
                         desired_hash=digest, environment=loaded.name)
     if not allow_empty:
@@ -119,15 +128,15 @@ def _plan_against(loaded: LoadedEnvironment, target: Target, state: AppliedState
     return plan
 
 
-def plan_environment(root: Path, env: str, *, allow_empty: bool = False) -> PlanResult:
+def plan(root: Path, env: str, *, allow_empty: bool = False) -> PlanResult:
     """Desired (the files) vs applied (the state) for ``env``; reads only, takes no lock."""
     loaded = load_environment(root, env)
-    target = open_target(root, loaded)
+    backend = _backend(root, loaded)
     try:
-        plan = _plan_against(loaded, target, target.read_applied(), allow_empty)
+        result = _plan_against(loaded, backend, backend.read_applied(), allow_empty)
     finally:
-        target.close()
-    return PlanResult(plan, tuple(loaded.diagnostics))
+        backend.close()
+    return PlanResult(result, tuple(loaded.diagnostics))
 
 
 def _check_saved(plan: Plan, env: str, state: AppliedState, digest: str, source: Path) -> None:
@@ -150,7 +159,7 @@ def _check_saved(plan: Plan, env: str, state: AppliedState, digest: str, source:
             f"{plan.desired_hash[:19]}...)", hint=again)
 
 
-def apply_environment(
+def apply(
     root: Path,
     env: str,
     *,
@@ -165,69 +174,54 @@ def apply_environment(
 
     The environment lock is held from reading the state to writing it, so the plan that is approved
     is the plan that is written. A saved plan is not asked about: it was reviewed when it was made.
+    The platform receives the configuration first; the state records it only when that succeeded.
     """
     saved = read_plan_file(plan_file) if plan_file is not None else None
     loaded = load_environment(root, env)
-    target = open_target(root, loaded)
+    backend = _backend(root, loaded)
     diagnostics = tuple(loaded.diagnostics)
     try:
-        with target.lock(holder, lock_timeout, on_wait=on_wait) as lease:
-            state = target.read_applied()
+        platform = open_platform(root, loaded.resources.environment, backend, loaded.resources)
+        with backend.lock(holder, lock_timeout, on_wait=on_wait) as lease:
+            state = backend.read_applied()
             if saved is not None:
                 assert plan_file is not None
-                _check_saved(saved, env, state, _desired(loaded, target)[1], plan_file)
-                plan = saved
+                _check_saved(saved, env, state, _desired(loaded, backend)[1], plan_file)
+                chosen = saved
             else:
-                plan = _plan_against(loaded, target, state, allow_empty)
-            if not plan.has_changes:
-                return ApplyResult(plan, False, state, None, diagnostics)
-            if saved is None and not approve(plan):
-                return ApplyResult(plan, False, state, None, diagnostics)
-            digest = plan_hash(plan)
-            new_state = target.write_applied(
-                {c.address: c.after for c in plan.changes if c.after != c.before},
-                expected_serial=plan.applied_serial,
-                expected_lineage=plan.applied_lineage or state.lineage,
+                chosen = _plan_against(loaded, backend, state, allow_empty)
+            if not chosen.has_changes:
+                return ApplyResult(chosen, False, state, None, diagnostics)
+            if saved is None and not approve(chosen):
+                return ApplyResult(chosen, False, state, None, diagnostics)
+            changes = [c for c in chosen.changes if c.after != c.before]
+            platform.apply(changes, loaded.resources, lease)
+            digest = plan_hash(chosen)
+            new_state = backend.write_applied(
+                {c.address: c.after for c in changes},
+                expected_serial=chosen.applied_serial,
+                expected_lineage=chosen.applied_lineage or state.lineage,
                 lease=lease,
-                summary=summary_line(plan),
+                summary=summary_line(chosen),
                 plan_hash=digest,
                 git_commit=git_commit(root),
             )
-            return ApplyResult(plan, True, new_state, digest, diagnostics)
+            return ApplyResult(chosen, True, new_state, digest, diagnostics)
     finally:
-        target.close()
+        backend.close()
 
 
-def force_unlock_environment(root: Path, env: str, lock_id: str) -> LockLease:
+def force_unlock(root: Path, env: str, lock_id: str) -> LockLease:
     """Remove the environment lock ``lock_id`` (left by a dead process); audited."""
     loaded = load_environment(root, env)
-    target = open_target(root, loaded)
+    backend = _backend(root, loaded)
     try:
-        return target.force_unlock(lock_id)
+        return backend.force_unlock(lock_id)
     finally:
-        target.close()
+        backend.close()
 
 
-def effective_resources(root: Path, env: str) -> tuple[ResourceSet, str]:
-    """The environment's applied configuration when it has one, else its files; and which (applied|files).
-
-    Commands that only read a source (`connector test`, `preview`) work before the first apply too.
-    """
-    loaded = load_environment(root, env)
-    try:
-        target = open_target(root, loaded, must_exist=True)
-    except StateNotInitialized:
-        return loaded.resources, "files"
-    try:
-        applied = target.read_applied()
-    finally:
-        target.close()
-    if not applied.resources:
-        return loaded.resources, "files"
-    return ResourceSet.from_canonical(applied.resources, root=root), "applied"
-
-
-def check_environment(root: Path, env: str) -> ValidationReport:
+def validate(root: Path, env: str) -> ValidationReport:
     """`validate`: every check of the files, then what only the environment's state can tell.
 
     With a state, it warns about application owners that are no managed identity and schedules whose
@@ -236,17 +230,18 @@ def check_environment(root: Path, env: str) -> ValidationReport:
     report = validate_environment(root, env)
     if report.resources is None:
         return report
+    environment = report.resources.environment
     try:
-        target = open_target(root, report.resources, must_exist=True)
+        backend = open_backend(root, environment, must_exist=True)
     except StateNotInitialized:
         return report
     try:
-        applied = {doc["name"] for doc in target.read_applied().resources.values() if doc["kind"] == "Mapping"}
-        store = getattr(target, "identities", None)
+        platform = open_platform(root, environment, backend, report.resources)
+        applied = {doc["name"] for doc in backend.read_applied().resources.values() if doc["kind"] == "Mapping"}
         for app in report.resources.applications.values():
-            taken = store.usernames_taken(app.spec.owners) if store is not None else {}
+            missing = set(platform.missing_identities(app.spec.owners))
             for i, owner in enumerate(app.spec.owners):
-                if owner.lower() not in taken:
+                if owner in missing:
                     report.diagnostics.append(Diagnostic(
                         "warning", f"owner {owner!r} of application {app.metadata.name!r} is no managed identity "
                         f"in environment {env!r}", "Use the userName of an existing identity (idmctl identities "
@@ -260,20 +255,25 @@ def check_environment(root: Path, env: str) -> ValidationReport:
                     f"--env {env} and apply", report.position(f"Schedule.{schedule.metadata.name}", "/spec/mapping"),
                     "/spec/mapping"))
     finally:
-        target.close()
+        backend.close()
     return report
 
 
-def open_environment(root: Path, env: str) -> tuple[Target, ResourceSet | None, list[str]]:
-    """``(target, working-tree resources or None, warnings)``; runs work from applied state even when
-    the working tree does not load."""
+def promote(root: Path, source: str, target: str, *, check: bool = False) -> PromoteResult:
+    """Copy ``source``'s resource files to ``target`` (or, with ``check``, only compare them), then plan it.
+
+    Raises ``ConfigError`` listing every variable and secret the target lacks, before copying anything.
+    """
+    result = copy_files(root, source, target, check=check)
+    if check:
+        return result
+    backend = open_backend(root, load_environment(root, target).resources.environment, must_exist=False)
     try:
-        loaded = load_environment(root, env)
-    except ConfigError as exc:
-        if not (root / "environments" / env).is_dir():
-            raise UsageError(f"no environment {env!r} under {root / 'environments'}",
-                             hint="Pass --env with the name of a folder under environments/") from None
-        target = open_target(root, {"name": env, "spec": {"target": {"type": "local"}}})
-        return target, None, [f"the working tree of {env!r} does not load ({exc}); using applied state "
-                              f"at {target.location}"]
-    return open_target(root, loaded), loaded.resources, []
+        exists = backend.exists()
+    finally:
+        backend.close()
+    if not exists:
+        return dataclasses.replace(result, plan_note=(
+            f"environment {target!r} has no state yet: run `idmctl init --env {target}`, "
+            f"then `idmctl plan --env {target}`"))
+    return dataclasses.replace(result, plan=plan(root, target).plan)

@@ -1,181 +1,50 @@
-"""The identity store of a local target: managed objects, links, runs and their entries, delta state.
+"""The embedded platform's store in SQLite: managed objects, links, runs and their entries, delta state.
 
 Everything reconciliation writes lives here, in the environment's SQLite file. The store enforces the
 managed schema on every write (``controller.config.managed.ALPHA_USER``) and writes in batches: one
 ``apply`` call is one transaction holding objects, links, entries and retry marks together, so a run
-killed between two batches leaves no object without its link.
+killed between two batches leaves no object without its link. Inside ``fenced(lease)`` every write
+transaction first checks that the lease is still the environment's lock.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
-import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from controller.config.managed import ALPHA_USER
+from controller.backends._ids import new_object_id
+from controller.backends._protocol import (
+    Create,
+    Delete,
+    LockLease,
+    ManagedObject,
+    RetryMark,
+    RunEntry,
+    RunRecord,
+    ScheduleStateStore,
+    Update,
+    WriteBatch,
+)
+from controller.backends.sqlite._database import transaction
+from controller.config.managed import ALPHA_USER, duplicate_username, index_key, index_keys
+from controller.config.models import RunMode, RunState
 from controller.errors import ManagedObjectInvalid, StateError
-from controller.targets.local._database import transaction
 
-__all__ = [
-    "IdentityStore",
-    "ManagedObject",
-    "RunRecord",
-    "WriteBatch",
-    "duplicate_username",
-    "index_key",
-    "new_object_id",
-    "schema_error",
-    "with_defaults",
-]
+__all__ = ["SqliteStore"]
 
 _CHUNK = 2000  # bound parameters per IN (...) query; SQLite allows 32766
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads
 
+Fence = Callable[[sqlite3.Connection], None]
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-_id_lock = threading.Lock()
-_id_last = 0
-
-
-def new_object_id() -> str:
-    """A new managed-object id: a time-ordered UUID (RFC 9562 version 7) as canonical text.
-
-    Ids that sort by creation time keep inserts into the ``alpha_user`` primary key and the links'
-    ``UNIQUE (mapping, target_id)`` at the right edge of their B-trees instead of scattering page
-    writes over the whole file, as random (version 4) ids do. 48 bits of Unix milliseconds, then 74
-    random bits; ids made within the same millisecond count up from the first one's random bits
-    (RFC 9562, 6.2 method 2), so they stay unique and ordered within one process.
-    """
-    global _id_last
-    ms = time.time_ns() // 1_000_000
-    with _id_lock:
-        # Within one millisecond: count up (a carry reaches the timestamp only after 2**74 ids).
-        value = _id_last + 1 if ms == _id_last >> 74 else (ms << 74) | int.from_bytes(os.urandom(10)) >> 6
-        _id_last = value
-    # Spread the 122 payload bits over the UUID layout: version 7 and variant 0b10 go in between.
-    n = ((value >> 74) << 80) | (0x7 << 76) | (((value >> 62) & 0xFFF) << 64) | (0x2 << 62) | (value & ((1 << 62) - 1))
-    h = f"{n:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def index_key(value: Any) -> str | None:
-    """The case-insensitive key of a property value, as correlation compares it (None: not indexable)."""
-    if isinstance(value, str):
-        return value.lower()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return None
-
-
-def _index_keys(value: Any) -> list[str]:
-    if isinstance(value, list):
-        keys = (index_key(v) for v in value)
-        return list(dict.fromkeys(k for k in keys if k is not None))
-    key = index_key(value)
-    return [] if key is None else [key]
-
-
-def duplicate_username(name: str, holder: str) -> str:
-    """The one way to say a userName is taken (the store and the engine both check it)."""
-    return f"userName {name!r} is already used by managed/alpha_user/{holder} (userName is unique regardless of case)"
-
-
-def schema_error(props: Mapping[str, Any]) -> str | None:
-    """Why ``props`` cannot be an alpha_user (the first problem found), or None when it can."""
-    for name in ALPHA_USER.required:
-        value = props.get(name)
-        if not isinstance(value, str) or not value.strip():
-            if value is None:
-                return f"required property {name!r} is missing (alpha_user needs {', '.join(ALPHA_USER.required)})"
-            return f"required property {name!r} must be a non-empty string, not {value!r}"
-    user_name: str = props[ALPHA_USER.unique_ci]
-    for char in ALPHA_USER.forbidden_chars:
-        if char in user_name:
-            return f"userName {user_name!r} contains {char!r}, which alpha_user does not allow"
-    if len(user_name) > ALPHA_USER.max_length:
-        return f"userName is {len(user_name)} characters long; alpha_user allows {ALPHA_USER.max_length}"
-    return None
-
-
-def with_defaults(props: dict[str, Any]) -> dict[str, Any]:
-    """``props`` with the managed type's defaults filled in where a value is missing or null."""
-    for name, default in ALPHA_USER.defaults:
-        if props.get(name) is None:
-            props[name] = default
-    return props
-
-
-@dataclass(frozen=True, slots=True)
-class ManagedObject:
-    """One managed object: id, revision and properties."""
-
-    id: str
-    rev: int
-    properties: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"_id": self.id, "_rev": self.rev, **self.properties}
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """A stored run (``counts`` holds situations, actions and the rest as stored)."""
-
-    id: str
-    mapping: str
-    mode: str
-    state: str
-    counts: dict[str, Any]
-    processed: int
-    failures: int
-    started: str
-    ended: str | None
-    reason: str | None
-    full_because: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id, "mapping": self.mapping, "mode": self.mode, "state": self.state,
-            "situations": self.counts.get("situations", {}), "actions": self.counts.get("actions", {}),
-            "processed": self.processed, "failures": self.failures, "started": self.started,
-            "ended": self.ended, "durationMs": self.counts.get("durationMs"), "reason": self.reason,
-            "fullBecause": self.full_because,
-        }
-
-
-@dataclass(slots=True)
-class WriteBatch:
-    """The writes of one batch of a run, applied atomically by ``IdentityStore.apply``.
-
-    ``entries`` rows are ``(phase, source_id, target_id, situation, action, status, message,
-    changes)`` with ``changes`` already JSON text or None.
-    """
-
-    creates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    updates: list[tuple[str, int, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
-    deletes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    links_add: list[tuple[str, str]] = field(default_factory=list)
-    links_remove: list[str] = field(default_factory=list)
-    entries: list[tuple[Any, ...]] = field(default_factory=list)
-    retry_add: list[tuple[str, str]] = field(default_factory=list)
-    retry_remove: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return (len(self.creates) + len(self.updates) + len(self.deletes) + len(self.links_add)
-                + len(self.links_remove) + len(self.entries) + len(self.retry_add) + len(self.retry_remove))
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -189,20 +58,40 @@ def _select_in(conn: sqlite3.Connection, sql: str, keys: Sequence[Any], *prefix:
         yield from conn.execute(sql.format(marks=",".join("?" * len(chunk))), (*prefix, *chunk))
 
 
-class IdentityStore:
-    """Managed objects, links, runs, entries, retry marks and delta links in one SQLite connection."""
+class SqliteStore:
+    """Managed objects, links, runs, entries, retry marks and delta links in one SQLite connection.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    ``fence(conn, lease)`` is the backend's check that ``lease`` is still the environment's lock; it
+    runs first in every write transaction made inside ``fenced(lease)``.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, schedules: ScheduleStateStore,
+                 fence: Callable[[sqlite3.Connection, LockLease], None] | None = None) -> None:
         self.conn = conn
+        self.schedules = schedules
+        self._check_lease = fence
+        self._fence: Fence | None = None
         self._indexed: set[str] | None = None
         self._scans: dict[str, dict[str, list[str]]] = {}
 
     # -- transactions ------------------------------------------------------------------------------
 
     @contextmanager
+    def fenced(self, lease: LockLease) -> Iterator[None]:
+        check = self._check_lease
+        previous = self._fence
+        self._fence = None if check is None else (lambda conn: check(conn, lease))
+        try:
+            yield
+        finally:
+            self._fence = previous
+
+    @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (a savepoint when the caller already holds one)."""
+        """One write transaction (a savepoint when the caller already holds one), fenced when asked."""
         with transaction(self.conn, "identities") as conn:
+            if self._fence is not None:
+                self._fence(conn)
             yield conn
 
     # -- managed objects ---------------------------------------------------------------------------
@@ -251,14 +140,14 @@ class IdentityStore:
 
     def create(self, properties: Mapping[str, Any], object_id: str | None = None) -> ManagedObject:
         """Create one object (schema enforced, defaults filled); raises ``ManagedObjectInvalid``."""
-        props = with_defaults(dict(properties))
+        props = ALPHA_USER.with_defaults(dict(properties))
         oid = object_id or new_object_id()
         if object_id is not None and self.get(object_id) is not None:
             raise ManagedObjectInvalid(f"managed/alpha_user/{object_id} already exists", object_id=object_id,
                                        hint="Update it instead, or create without an id to get a new one")
         self._check(oid, props)
         with self.transaction() as conn:
-            self._insert(conn, [(oid, props)])
+            self._insert(conn, [Create(oid, props)])
         return ManagedObject(oid, 1, props)
 
     def update(self, object_id: str, properties: Mapping[str, Any]) -> ManagedObject:
@@ -270,7 +159,7 @@ class IdentityStore:
         props = dict(properties)
         self._check(object_id, props)
         with self.transaction() as conn:
-            self._update(conn, [(object_id, current.rev + 1, props, current.properties)])
+            self._update(conn, [Update(object_id, current.rev + 1, props, current.properties)])
         return ManagedObject(object_id, current.rev + 1, props)
 
     def delete(self, object_id: str) -> ManagedObject | None:
@@ -279,11 +168,11 @@ class IdentityStore:
         if current is None:
             return None
         with self.transaction() as conn:
-            self._delete(conn, [(object_id, current.properties)])
+            self._delete(conn, [Delete(object_id, current.properties)])
         return current
 
     def _check(self, object_id: str, props: Mapping[str, Any]) -> None:
-        problem = schema_error(props)
+        problem = ALPHA_USER.schema_error(props)
         if problem:
             raise ManagedObjectInvalid(f"managed/alpha_user/{object_id}: {problem}", object_id=object_id)
         # Checked here so that a duplicate is a typed error naming both objects, not sqlite's IntegrityError.
@@ -319,7 +208,7 @@ class IdentityStore:
             for oid, props_json in conn.execute("SELECT id, properties FROM alpha_user").fetchall():
                 props_obj = _loads(props_json)
                 for prop in new:
-                    rows.extend((prop, key, oid) for key in _index_keys(props_obj.get(prop)))
+                    rows.extend((prop, key, oid) for key in index_keys(props_obj.get(prop)))
             conn.executemany("INSERT OR IGNORE INTO managed_index VALUES (?, ?, ?)", rows)
         self._indexed = None
         self._scans.clear()
@@ -353,7 +242,7 @@ class IdentityStore:
             if scan is None:
                 scan = {}
                 for oid, props_json in self.conn.execute("SELECT id, properties FROM alpha_user"):
-                    for key in _index_keys(_loads(props_json).get(prop)):
+                    for key in index_keys(_loads(props_json).get(prop)):
                         scan.setdefault(key, []).append(oid)
                 self._scans[prop] = scan
             hits = {k: scan[k] for k in keys if k in scan}
@@ -464,10 +353,10 @@ class IdentityStore:
             for prop in indexed:
                 value = props.get(prop)
                 if value is not None:
-                    rows.extend((prop, key, oid) for key in _index_keys(value))
+                    rows.extend((prop, key, oid) for key in index_keys(value))
         return rows
 
-    def _insert(self, conn: sqlite3.Connection, creates: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    def _insert(self, conn: sqlite3.Connection, creates: Sequence[Create]) -> None:
         conn.executemany(
             "INSERT INTO alpha_user (id, rev, username_lower, properties) VALUES (?, 1, ?, ?)",
             [(oid, props["userName"].lower(), _dumps(props)) for oid, props in creates])
@@ -476,8 +365,7 @@ class IdentityStore:
             conn.executemany("INSERT OR IGNORE INTO managed_index VALUES (?, ?, ?)", rows)
         self._scans.clear()
 
-    def _update(self, conn: sqlite3.Connection,
-                updates: Sequence[tuple[str, int, dict[str, Any], dict[str, Any]]]) -> None:
+    def _update(self, conn: sqlite3.Connection, updates: Sequence[Update]) -> None:
         conn.executemany(
             "UPDATE alpha_user SET rev = ?, username_lower = ?, properties = ? WHERE id = ?",
             [(rev, props["userName"].lower(), _dumps(props), oid) for oid, rev, props, _ in updates])
@@ -490,7 +378,7 @@ class IdentityStore:
             conn.executemany("INSERT OR IGNORE INTO managed_index VALUES (?, ?, ?)", new_rows)
         self._scans.clear()
 
-    def _delete(self, conn: sqlite3.Connection, deletes: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+    def _delete(self, conn: sqlite3.Connection, deletes: Sequence[Delete]) -> None:
         conn.executemany("DELETE FROM alpha_user WHERE id = ?", [(oid,) for oid, _ in deletes])
         rows = self._index_rows(deletes)
         if rows:
@@ -500,15 +388,15 @@ class IdentityStore:
 
     # -- runs --------------------------------------------------------------------------------------
 
-    def start_run(self, run_id: str, mapping: str, mode: str, *, started: str,
+    def start_run(self, run_id: str, mapping: str, mode: RunMode, *, started: str,
                   full_because: str | None = None, holder: str | None = None) -> None:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO recon_runs (id, mapping, mode, state, started, full_because, holder) "
                 "VALUES (?, ?, ?, 'ACTIVE', ?, ?, ?)", (run_id, mapping, mode, started, full_because, holder))
 
-    def finish_run(self, run_id: str, *, state: str, counts: Mapping[str, Any], processed: int, failures: int,
-                   ended: str, reason: str | None = None, mode: str | None = None,
+    def finish_run(self, run_id: str, *, state: RunState, counts: Mapping[str, Any], processed: int,
+                   failures: int, ended: str, reason: str | None = None, mode: RunMode | None = None,
                    full_because: str | None = None,
                    delta: tuple[str, str, str] | None = None) -> None:
         """Close a run; with ``delta=(mapping, link, hash)`` store the delta link in the same transaction."""
@@ -540,8 +428,8 @@ class IdentityStore:
         return ids
 
     def _run(self, row: Sequence[Any]) -> RunRecord:
-        return RunRecord(row[0], row[1], row[2], row[3], _loads(row[4]), row[5], row[6], row[7], row[8],
-                         row[9], row[10])
+        return RunRecord(row[0], row[1], RunMode(row[2]), RunState(row[3]), _loads(row[4]), row[5], row[6],
+                         row[7], row[8], row[9], row[10])
 
     _RUN_COLUMNS = "id, mapping, mode, state, counts, processed, failures, started, ended, reason, full_because"
 
@@ -570,7 +458,7 @@ class IdentityStore:
         return None if row is None else self._run(row)
 
     def entries(self, run_id: str, *, situation: str | None = None, action: str | None = None,
-                status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+                status: str | None = None, limit: int | None = None) -> list[RunEntry]:
         """The entries of a run in order, optionally only those of one situation, action or status."""
         sql = ("SELECT seq, phase, source_id, target_id, situation, action, status, message, changes "
                "FROM recon_entries WHERE run_id = ?")
@@ -584,8 +472,7 @@ class IdentityStore:
             sql += " LIMIT ?"
             params.append(limit)
         return [
-            {"seq": r[0], "phase": r[1], "sourceId": r[2], "targetId": r[3], "situation": r[4], "action": r[5],
-             "status": r[6], "message": r[7], "changes": _loads(r[8]) if r[8] else None}
+            RunEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], _loads(r[8]) if r[8] else None)
             for r in self.conn.execute(sql, params)
         ]
 
@@ -606,19 +493,6 @@ class IdentityStore:
                 conn.executemany("DELETE FROM recon_runs WHERE id = ?", [(d,) for d in doomed])
         return doomed
 
-    def record_override(self, run_id: str, mapping: str, *, allowed: int, deletes: int, holder: str) -> None:
-        """Audit one `--allow-deletes N` that let a run delete or unlink ``deletes`` objects."""
-        with self.transaction() as conn:
-            conn.execute("INSERT INTO recon_overrides VALUES (?, ?, ?, ?, ?, ?)",
-                         (run_id, mapping, allowed, deletes, _now(), holder))
-
-    def overrides(self, mapping: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT run_id, mapping, allowed, deletes, time, holder FROM recon_overrides"
-        rows = self.conn.execute(sql + (" WHERE mapping = ?" if mapping else "") + " ORDER BY time",
-                                 (mapping,) if mapping else ()).fetchall()
-        return [dict(zip(("runId", "mapping", "allowed", "deletes", "time", "holder"), r, strict=True))
-                for r in rows]
-
     # -- delta state and retries -------------------------------------------------------------------
 
     def delta_state(self, mapping: str) -> tuple[str, str] | None:
@@ -633,14 +507,14 @@ class IdentityStore:
             "SELECT source_id, reason, attempts FROM recon_retry WHERE mapping = ? ORDER BY source_id", (mapping,)
         ).fetchall()
 
-    def retry_marks(self, mapping: str) -> list[tuple[str, str, int, int | None]]:
+    def retry_marks(self, mapping: str) -> list[RetryMark]:
         """``[(source id, reason, attempts, runs since)]``: runs since = runs of ``mapping`` started after
         the run that last wrote the mark (None when that run's record was pruned). For retry back-off."""
         runs = [r[0] for r in self.conn.execute("SELECT id FROM recon_runs WHERE mapping = ? ORDER BY rowid",
                                                 (mapping,))]
         position = {rid: i for i, rid in enumerate(runs)}
         last = len(runs) - 1
-        return [(sid, reason, attempts, last - position[rid] if rid in position else None)
+        return [RetryMark(sid, reason, attempts, last - position[rid] if rid in position else None)
                 for sid, reason, attempts, rid in self.conn.execute(
                     "SELECT source_id, reason, attempts, run_id FROM recon_retry WHERE mapping = ? "
                     "ORDER BY source_id", (mapping,))]

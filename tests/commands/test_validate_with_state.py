@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from controller import commands
+from controller.backends import open_backend
 from controller.config import load_environment
-from controller.plan import apply_environment, check_environment, init_environment
-from controller.targets import open_target
 
 
 def test_without_state_only_the_files_are_checked(state_repo: Path) -> None:
-    report = check_environment(state_repo, "dev")
+    report = commands.validate(state_repo, "dev")
     assert report.ok
     assert not [d for d in report.diagnostics if d.severity == "warning"]
 
 
 def test_an_unapplied_schedule_and_an_unknown_owner_are_warned_about(state_repo: Path) -> None:
-    init_environment(state_repo, "dev")
-    report = check_environment(state_repo, "dev")
+    commands.init(state_repo, "dev")
+    report = commands.validate(state_repo, "dev")
     assert report.ok  # warnings never make a configuration invalid
     warnings = {d.format() for d in report.diagnostics if d.severity == "warning"}
     assert (
@@ -30,13 +30,13 @@ def test_an_unapplied_schedule_and_an_unknown_owner_are_warned_about(state_repo:
 
 
 def test_once_applied_and_the_owner_exists_there_is_nothing_to_say(state_repo: Path) -> None:
-    init_environment(state_repo, "dev")
-    apply_environment(state_repo, "dev", approve=lambda plan: True)
-    target = open_target(state_repo, load_environment(state_repo, "dev"))
+    commands.init(state_repo, "dev")
+    commands.apply(state_repo, "dev", approve=lambda plan: True)
+    target = open_backend(state_repo, load_environment(state_repo, "dev").resources.environment)
     try:
-        target.identities.create({"userName": "app-owner", "givenName": "App", "sn": "Owner",
+        target.store().create({"userName": "app-owner", "givenName": "App", "sn": "Owner",
                                   "mail": "app-owner@example.com"})
     finally:
         target.close()
-    report = check_environment(state_repo, "dev")
+    report = commands.validate(state_repo, "dev")
     assert not [d for d in report.diagnostics if d.severity == "warning"]

@@ -1,0 +1,160 @@
+"""The run half's commands: reconcile, runs, identities, connectors and schedules of one environment.
+
+Each opens the environment (its state backend and platform, ``controller.platforms``), asks the
+platform for one thing, and closes it again; the CLI renders what comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from controller.backends import JsonObject, ManagedObject, RunEntry, RunRecord, open_backend
+from controller.config import ResourceSet, load_environment
+from controller.config.models import RunMode
+from controller.connectors import ConnectionReport, SourcePreview
+from controller.platforms import (
+    DEFAULT_LOCK_TIMEOUT,
+    CancelCheck,
+    OpenEnvironment,
+    Platform,
+    ReconRequest,
+    RunLogger,
+    open_environment,
+    open_platform,
+)
+from controller.recon import Progress, ReconRun
+from controller.scheduler import preview_cron
+
+__all__ = [
+    "connector_preview",
+    "connector_test",
+    "delete_identity",
+    "get_identity",
+    "list_runs",
+    "preview_cron",
+    "preview_schedule",
+    "prune_runs",
+    "reconcile",
+    "schedule_report",
+    "search_identities",
+    "serve_schedules",
+    "show_run",
+]
+
+
+@contextmanager
+def _opened(root: Path, env: str) -> Iterator[OpenEnvironment]:
+    opened = open_environment(root, env)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def reconcile(root: Path, env: str, mapping: str, *, mode: RunMode = RunMode.FULL, dry_run: bool = False,
+              allow_deletes: int | None = None, reset_delta: bool = False,
+              lock_timeout: float = DEFAULT_LOCK_TIMEOUT, progress: Progress | None = None,
+              cancel: CancelCheck | None = None,
+              on_warning: Callable[[str], None] | None = None) -> ReconRun:
+    """Run (or preview with ``dry_run``) one reconciliation of the applied mapping ``mapping``."""
+    with _opened(root, env) as opened:
+        for warning in opened.warnings:
+            if on_warning is not None:
+                on_warning(warning)
+        request = ReconRequest(mapping, mode, dry_run=dry_run, allow_deletes=allow_deletes,
+                               reset_delta=reset_delta, lock_timeout=lock_timeout)
+        return opened.platform.reconcile(request, progress=progress, cancel=cancel)
+
+
+def list_runs(root: Path, env: str, mapping: str | None = None, limit: int | None = 20) -> list[RunRecord]:
+    """Runs, newest first (optionally of one mapping)."""
+    with _opened(root, env) as opened:
+        return opened.platform.list_runs(mapping, limit)
+
+
+def show_run(root: Path, env: str, run_id: str, *, situation: str | None = None, action: str | None = None,
+             status: str | None = None, limit: int | None = None) -> tuple[RunRecord, list[RunEntry]]:
+    """One run (id or unique prefix) and its entries, filtered by situation, action and status."""
+    with _opened(root, env) as opened:
+        return opened.platform.show_run(run_id, situation=situation, action=action, status=status, limit=limit)
+
+
+def prune_runs(root: Path, env: str, *, keep: int | None = None, older_than_days: float | None = None,
+               mapping: str | None = None) -> list[str]:
+    """Delete old runs and their entries; returns the ids pruned."""
+    with _opened(root, env) as opened:
+        return opened.platform.prune_runs(keep=keep, older_than_days=older_than_days, mapping=mapping)
+
+
+def search_identities(root: Path, env: str, query: str | None = None, limit: int | None = None) -> list[ManagedObject]:
+    """Managed identities matching the filter (case-insensitive), ordered by userName."""
+    with _opened(root, env) as opened:
+        return opened.platform.search_identities(query, limit)
+
+
+def get_identity(root: Path, env: str, object_id: str) -> tuple[ManagedObject, list[tuple[str, str]]]:
+    """One managed identity and its links as (mapping, source id)."""
+    with _opened(root, env) as opened:
+        return opened.platform.get_identity(object_id)
+
+
+def delete_identity(root: Path, env: str, object_id: str) -> ManagedObject:
+    """Delete one managed identity; its links stay, for the next run to report (MISSING, LINK_ONLY)."""
+    with _opened(root, env) as opened:
+        return opened.platform.delete_identity(object_id)
+
+
+@contextmanager
+def _for_connectors(root: Path, env: str) -> Iterator[tuple[Platform, ResourceSet, str]]:
+    """The platform, and the configuration a connector command uses: applied when there is one, else the
+    files (so `connector test` works before `init` and the first apply); and which of the two."""
+    loaded = load_environment(root, env)
+    environment = loaded.resources.environment
+    backend = open_backend(root, environment, must_exist=False)
+    try:
+        resources, source = loaded.resources, "files"
+        if backend.exists():
+            state = backend.read_applied()
+            if state.resources:
+                resources, source = ResourceSet.from_canonical(state.resources, root=root), "applied"
+        platform = open_platform(root, environment, backend, loaded.resources)
+        try:
+            yield platform, resources, source
+        finally:
+            platform.close()
+    finally:
+        backend.close()
+
+
+def connector_test(root: Path, env: str, name: str | None = None) -> tuple[ConnectionReport, str]:
+    """Token, granted vs needed roles and one read; and which configuration was used (applied|files)."""
+    with _for_connectors(root, env) as (platform, resources, source):
+        return platform.connector_test(resources, name), source
+
+
+def connector_preview(root: Path, env: str, name: str | None = None, *, limit: int = 20) -> tuple[SourcePreview, str]:
+    """The console's Data tab for connector ``name``; and which configuration was used (applied|files)."""
+    with _for_connectors(root, env) as (platform, resources, source):
+        return platform.connector_preview(resources, name, limit), source
+
+
+def schedule_report(root: Path, env: str, now: datetime | None = None) -> JsonObject:
+    """Every applied schedule with its words, next fire, last run and pause, plus warnings."""
+    with _opened(root, env) as opened:
+        return opened.platform.schedule_report(opened.working, now)
+
+
+def preview_schedule(root: Path, env: str, name: str, count: int = 5, after: datetime | None = None) -> JsonObject:
+    """The next fire times of schedule ``name`` (as applied, else as in the working tree)."""
+    with _opened(root, env) as opened:
+        return opened.platform.preview_schedule(opened.working, name, count, after)
+
+
+def serve_schedules(root: Path, env: str, *, once: bool = False, log: RunLogger | None = None,
+                    handle_signals: bool = True) -> list[JsonObject]:
+    """The scheduler loop on the environment's applied schedules until SIGTERM/SIGINT (or one pass)."""
+    with _opened(root, env) as opened:
+        return opened.platform.serve_schedules(once=once, log=log, handle_signals=handle_signals)

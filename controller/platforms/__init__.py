@@ -1,0 +1,19 @@
+"""Where configuration is applied and reconciliations run: the ``Platform`` protocol and its factory.
+
+``embedded`` (idmctl's own engine and managed store) now; ``aic`` (a PingOne Advanced Identity Cloud
+tenant) next. ``open_environment`` opens an environment's state backend and platform together.
+"""
+
+from controller.platforms._factory import OpenEnvironment, open_environment, open_platform
+from controller.platforms._protocol import DEFAULT_LOCK_TIMEOUT, CancelCheck, Platform, ReconRequest, RunLogger
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "CancelCheck",
+    "OpenEnvironment",
+    "Platform",
+    "ReconRequest",
+    "RunLogger",
+    "open_environment",
+    "open_platform",
+]

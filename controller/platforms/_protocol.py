@@ -1,0 +1,122 @@
+"""The contract every platform implements (``embedded`` now; ``aic`` next), and what crosses it.
+
+A platform is the identity system the configuration is applied to and that runs the reconciliations.
+The state backend stays idmctl's own bookkeeping (the applied snapshot, lock, audit); the platform is
+what that configuration *does*: on ``embedded`` idmctl's engine and managed store, on ``aic`` a tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from controller.backends import JsonObject, LockLease, ManagedObject, RunEntry, RunRecord
+from controller.config import ResourceSet
+from controller.config.models import RunMode
+from controller.connectors import ConnectionReport, SourcePreview
+from controller.plan import PlanChange
+from controller.recon import Progress, ReconRun
+
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "CancelCheck", "Platform", "ReconRequest", "RunLogger"]
+
+# Longer than the lease's 30 s life: a rerun after a killed run waits the dead lease out.
+DEFAULT_LOCK_TIMEOUT = 45.0
+
+CancelCheck = Callable[[], bool]
+RunLogger = Callable[[JsonObject], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ReconRequest:
+    """One reconciliation a person or a schedule asks for."""
+
+    mapping: str
+    mode: RunMode = RunMode.FULL
+    dry_run: bool = False
+    allow_deletes: int | None = None  # let the guard pass up to N deletes/unlinks (audited)
+    reset_delta: bool = False
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    holder: str | None = None  # who holds the lock, for messages ("reconcile entra-users (full)")
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """What a platform offers; every command that acts on an environment goes through one."""
+
+    type: str  # "embedded" | "aic"
+
+    def apply(self, changes: Sequence[PlanChange], applied: ResourceSet, lease: LockLease) -> None:
+        """Make the platform run ``applied`` (the resources after the plan's ``changes``).
+
+        Called under the environment lock before the state records the apply; raising leaves the
+        state as it was, so a rerun converges.
+        """
+        ...
+
+    def live_configuration(self) -> dict[str, JsonObject] | None:
+        """The platform's own copy of the configuration idmctl owns, for drift; None when the applied
+        snapshot in the state *is* the platform's configuration (embedded)."""
+        ...
+
+    def reconcile(self, request: ReconRequest, *, progress: Progress | None = None,
+                  cancel: CancelCheck | None = None) -> ReconRun:
+        """Run (or, with ``dry_run``, preview) one reconciliation of an applied mapping."""
+        ...
+
+    def list_runs(self, mapping: str | None = None, limit: int | None = 20) -> list[RunRecord]:
+        """Recorded runs, newest first."""
+        ...
+
+    def show_run(self, run_id: str, *, situation: str | None = None, action: str | None = None,
+                 status: str | None = None, limit: int | None = None) -> tuple[RunRecord, list[RunEntry]]:
+        """One run (id or unique prefix) and its entries, filtered."""
+        ...
+
+    def prune_runs(self, *, keep: int | None = None, older_than_days: float | None = None,
+                   mapping: str | None = None) -> list[str]:
+        """Delete old runs and their entries; the ids pruned."""
+        ...
+
+    def search_identities(self, query: str | None = None, limit: int | None = None) -> list[ManagedObject]:
+        """Managed identities matching an IDM/SCIM filter, ordered by userName."""
+        ...
+
+    def get_identity(self, object_id: str) -> tuple[ManagedObject, list[tuple[str, str]]]:
+        """One managed identity and its links as (mapping, source id)."""
+        ...
+
+    def delete_identity(self, object_id: str) -> ManagedObject:
+        """Delete one managed identity (its links stay, for the next run to report)."""
+        ...
+
+    def missing_identities(self, user_names: Sequence[str]) -> list[str]:
+        """The userNames among ``user_names`` that no managed identity has (application owners)."""
+        ...
+
+    def connector_test(self, resources: ResourceSet, name: str | None) -> ConnectionReport:
+        """Token, granted vs needed roles, one read of connector ``name`` of ``resources``."""
+        ...
+
+    def connector_preview(self, resources: ResourceSet, name: str | None, limit: int) -> SourcePreview:
+        """The console's Data tab: the first accounts of a connector with the mapped attributes."""
+        ...
+
+    def schedule_report(self, working: ResourceSet | None, now: datetime | None = None) -> JsonObject:
+        """Every applied schedule with its words, next fire, last run and pause, plus warnings."""
+        ...
+
+    def preview_schedule(self, working: ResourceSet | None, name: str, count: int,
+                         after: datetime | None) -> JsonObject:
+        """The next fire times of one schedule (applied, else as in the working tree)."""
+        ...
+
+    def serve_schedules(self, *, once: bool = False, log: RunLogger | None = None,
+                        handle_signals: bool = True) -> list[JsonObject]:
+        """Fire the applied schedules until stopped (or one pass); the records of what ran."""
+        ...
+
+    def close(self) -> None:
+        """Release what the platform holds (connections, sessions)."""
+        ...

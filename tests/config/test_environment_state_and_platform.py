@@ -1,0 +1,98 @@
+"""``spec.state`` and ``spec.platform``: the old ``target:`` form still loads (with the new form to paste),
+and backends and platforms this version does not have are a clear validation error, not a crash."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from controller import commands
+from controller.cli import run
+from controller.config import load_environment
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _repo(tmp_path: Path, old: str | None = None, new: str | None = None, *, env: str = "dev") -> Path:
+    shutil.copytree(REPO / "environments" / env, tmp_path / "environments" / env)
+    path = tmp_path / "environments" / env / "environment.yaml"
+    if old is not None and new is not None:
+        text = path.read_text()
+        assert text.count(old) == 1
+        path.write_text(text.replace(old, new))
+    return tmp_path
+
+
+_LINES = (REPO / "environments" / "dev" / "environment.yaml").read_text().splitlines(keepends=True)
+STATE = next(line for line in _LINES if line.startswith("  state: "))
+PLATFORM = next(line for line in _LINES if line.startswith("  platform: "))
+
+
+def _validate(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict[str, object]]]:
+    code = run(["validate", "--env", "dev", "--root", str(root), "--json"])
+    [report] = json.loads(capsys.readouterr().out)["environments"]
+    return code, report["diagnostics"]
+
+
+def test_the_old_target_form_loads_as_sqlite_and_embedded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _repo(tmp_path, STATE + PLATFORM, "  target: {type: local, path: .idmctl/legacy.db}\n")
+    code, diagnostics = _validate(root, capsys)
+    assert code == 0
+    [warning] = [d for d in diagnostics if d["severity"] == "warning"]
+    assert warning["pointer"] == "/spec/target" and warning["line"] == 8
+    assert "state: {backend: sqlite, path: .idmctl/legacy.db}" in str(warning["hint"])
+    assert "platform: {type: embedded}" in str(warning["hint"])
+    spec = load_environment(root, "dev").resources.environment.spec
+    assert (spec.state.backend, spec.state.path, spec.platform.type) == ("sqlite", ".idmctl/legacy.db", "embedded")
+    # ...and it is that state that init creates and plan reads.
+    assert commands.init(root, "dev").location == str(root / ".idmctl" / "legacy.db")
+    assert commands.plan(root, "dev").plan.has_changes
+
+
+def test_the_old_form_has_the_same_canonical_form_as_the_new(tmp_path: Path) -> None:
+    new = load_environment(_repo(tmp_path / "new"), "dev").resources.canonical()
+    old = load_environment(_repo(tmp_path / "old", STATE + PLATFORM, "  target: {type: local, path: .idmctl/dev.db}\n"),
+                           "dev").resources.canonical()
+    assert old == new  # upgrading the file plans no change
+
+
+def test_old_and_new_forms_together_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _repo(tmp_path, PLATFORM, PLATFORM + "  target: {type: local}\n")
+    code, diagnostics = _validate(root, capsys)
+    assert code == 1
+    assert any("old form" in str(d["message"]) and "only the new form" in str(d["message"]) for d in diagnostics)
+
+
+@pytest.mark.parametrize("old,new,pointer,what", [
+    (STATE, "  state: {backend: postgres, dsn: host=db.internal dbname=idmctl user=idmctl, "
+            "password: '${secret.pg_password}', schema: idmctl_dev}\n",
+     "/spec/state/backend", "state backend 'postgres' is not available in this version"),
+    (PLATFORM, "  platform: {type: aic, tenantUrl: 'https://openam-acme.forgeblocks.com', realm: alpha, "
+               "serviceAccountId: 6d8e4b6b-8182-4bd3-a828-a4a4f92daecb, serviceAccountKey: '${secret.aic_sa_key}'}\n",
+     "/spec/platform/type", "platform 'aic' is not available in this version"),
+])
+def test_backends_and_platforms_not_built_yet_are_a_located_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, pointer: str, what: str) -> None:
+    root = _repo(tmp_path, old, new)
+    code, diagnostics = _validate(root, capsys)
+    assert code == 1
+    errors = {d["pointer"]: d for d in diagnostics if d["severity"] == "error"}
+    assert what in str(errors[pointer]["message"]) and errors[pointer]["file"] == "environments/dev/environment.yaml"
+    # The secret it names must be declared too: one more error, at the field that names it.
+    assert any("is not declared under spec.secrets" in str(d["message"]) for d in errors.values())
+    # No command gets past loading: init says the same, and writes nothing.
+    assert run(["init", "--env", "dev", "--root", str(root)]) == 1
+    assert what in capsys.readouterr().err
+    assert not (root / ".idmctl").exists()
+
+
+def test_every_field_the_next_backends_need_is_in_the_schema() -> None:
+    schema = json.loads((REPO / "schemas" / "environment.schema.json").read_text())
+    defs = schema["$defs"]
+    assert {"dsn", "password", "schema", "poolSize"} <= set(defs["PostgresStateSpec"]["properties"])
+    assert {"tenantUrl", "realm", "serviceAccountId", "serviceAccountKey", "scopes", "caBundle"} <= set(
+        defs["AicPlatformSpec"]["properties"])
+    assert defs["EnvironmentSpec"]["properties"]["target"].get("deprecated") is True
