@@ -181,8 +181,9 @@ class StateBackend(Protocol):
         """The live lease, if any (an expired one is reported as None)."""
         ...
 
-    def force_unlock(self, lock_id: str) -> LockLease:
-        """Remove the lease ``lock_id`` left by a dead process; audited."""
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> LockLease:
+        """Remove the lease ``lock_id`` left by a dead process; audited. A holder still running on this
+        host is refused (``LockHeldError``) unless ``force``: then it is fenced off instead."""
         ...
 
     def audit(
@@ -462,6 +463,9 @@ class Store(Protocol):
                 status: str | None = None, limit: int | None = None) -> list[RunEntry]: ...
     def prune_runs(self, *, keep: int | None = None, older_than_days: float | None = None,
                    mapping: str | None = None) -> list[str]: ...
+    def deletes_since(self, mapping: str, since: str) -> int:
+        """Deletes/unlinks the guard counted in ``mapping``'s successful runs that ended at ``since`` or later."""
+        ...
 
     # delta state and retries
     def delta_state(self, mapping: str) -> tuple[str, str] | None: ...

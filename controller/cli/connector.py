@@ -16,6 +16,7 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
+from controller.errors import ExitCode
 
 __all__ = ["register"]
 
@@ -35,7 +36,7 @@ def _roles_table(report: Any) -> Table:
 def _render_test(out: Output, report: Any, source: str) -> int:
     if out.json_mode:
         out.json({**report.to_dict(), "configuration": source})
-        return 0 if report.connected else 1
+        return ExitCode.OK if report.connected else ExitCode.ERROR
     failure = report.failure
     if report.token_ok:
         out.print(f"Connector [bold]{report.connector}[/bold] ({source} configuration)")
@@ -52,16 +53,16 @@ def _render_test(out: Output, report: Any, source: str) -> int:
             out.print(label + escape(line))
     if report.connected:
         out.print("[bold green]Connected[/bold green]")
-        return 0
+        return ExitCode.OK
     if failure is not None:
         out.err.print(f"[red]error:[/red] {escape(str(failure))}", markup=True, highlight=False)
-    return 1
+    return ExitCode.ERROR
 
 
 def _render_preview(out: Output, preview: Any, source: str) -> int:
     if out.json_mode:
         out.json({**preview.to_dict(), "configuration": source})
-        return 0
+        return ExitCode.OK
     table = Table(title=f"Accounts of connector {preview.connector}", title_justify="left")
     table.add_column("id", no_wrap=True, min_width=36)
     for column in preview.columns:
@@ -73,7 +74,7 @@ def _render_preview(out: Output, preview: Any, source: str) -> int:
     more = " (more exist; raise --limit)" if preview.truncated else ""
     mapped = f"mapped by {', '.join(preview.mappings)}" if preview.mappings else "no mapping reads it yet"
     out.info(f"{len(preview.rows)} accounts shown{more}; {mapped}; {source} configuration")
-    return 0
+    return ExitCode.OK
 
 
 def _cell(value: Any) -> str:

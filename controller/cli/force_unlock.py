@@ -9,6 +9,7 @@ import typer
 from controller import commands
 from controller.cli._common import EnvOpt, RootOpt, resolve_root, with_output
 from controller.cli._output import Output
+from controller.errors import ExitCode
 
 __all__ = ["register"]
 
@@ -21,14 +22,17 @@ def register(app: typer.Typer) -> None:
     def force_unlock_cmd(
         lock_id: Annotated[str, typer.Argument(metavar="LOCK_ID", help="The lock id the error named.")],
         env: EnvOpt,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Unlock even when the holder still runs on this host; it then writes nothing "
+            "more.")] = False,
         root: RootOpt = None,
         *,
         out: Output,
     ) -> int:
         """Release the environment lock LOCK_ID held by a dead process (audited)."""
-        lease = commands.force_unlock(resolve_root(root), env, lock_id)
+        lease = commands.force_unlock(resolve_root(root), env, lock_id, force=force)
         if out.json_mode:
             out.json({"environment": env, "released": lease.to_dict()})
         else:
             out.print(f"Released the lock of environment {env!r} held by {lease.describe()}.")
-        return 0
+        return ExitCode.OK

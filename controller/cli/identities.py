@@ -16,6 +16,7 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
+from controller.errors import ExitCode
 
 __all__ = ["register"]
 
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
         found = commands.search_identities(resolve_root(root), env, query, limit)
         if out.json_mode:
             out.json([o.to_dict() for o in found])
-            return 0
+            return ExitCode.OK
         table = Table(title=f"managed/alpha_user in {env}: {len(found)} found", title_justify="left")
         table.add_column("_id")
         for col in _COLUMNS:
@@ -52,7 +53,7 @@ def register(app: typer.Typer) -> None:
         for o in found:
             table.add_row(o.id, *(escape(str(o.properties.get(c, ""))) for c in _COLUMNS))
         out.print(table)
-        return 0
+        return ExitCode.OK
 
     @group.command("get")
     @with_output
@@ -67,13 +68,13 @@ def register(app: typer.Typer) -> None:
         obj, links = commands.get_identity(resolve_root(root), env, object_id)
         if out.json_mode:
             out.json({**obj.to_dict(), "_links": [{"mapping": m, "sourceId": s} for m, s in links]})
-            return 0
+            return ExitCode.OK
         out.print(f"managed/alpha_user/{obj.id} (rev {obj.rev})")
         for key, value in sorted(obj.properties.items()):
             out.print(f"  {key}: {escape(str(value))}")
         for m, s in links:
             out.print(f"  linked by mapping {m} to source {s}")
-        return 0
+        return ExitCode.OK
 
     @group.command("delete")
     @with_output
@@ -90,4 +91,4 @@ def register(app: typer.Typer) -> None:
             out.json({"deleted": obj.to_dict()})
         else:
             out.print(f"Deleted managed/alpha_user/{obj.id} ({escape(str(obj.properties.get('userName')))}).")
-        return 0
+        return ExitCode.OK

@@ -12,6 +12,7 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
+from controller.errors import ExitCode
 
 __all__ = ["register"]
 
@@ -39,4 +40,4 @@ def register(app: typer.Typer) -> None:
         else:
             out.print(f"Environment {env!r} is already initialised: state at {result.location}, "
                       f"serial {result.serial}. Nothing changed.")
-        return 0
+        return ExitCode.OK

@@ -11,7 +11,6 @@ from controller import commands
 from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
 from controller.cli._planview import PlanFormat, show_diagnostics, show_plan
 from controller.errors import ExitCode
-from controller.plan import write_plan_file
 
 __all__ = ["register"]
 
@@ -40,10 +39,9 @@ def register(app: typer.Typer) -> None:
         if json_out:
             fmt = PlanFormat.JSON
         out = make_output(fmt is PlanFormat.JSON, verbose, quiet)
-        result = commands.plan(resolve_root(root), env, allow_empty=allow_empty)
+        result = commands.plan(resolve_root(root), env, allow_empty=allow_empty, out=out_file)
         show_diagnostics(out, result.diagnostics)
         show_plan(out, result.plan, fmt)
         if out_file is not None:
-            write_plan_file(out_file, result.plan)
             out.info(f"Saved the plan to {out_file}: `idmctl apply --env {env} {out_file}` applies exactly it.")
         return ExitCode.CHANGES if detailed_exitcode and result.plan.has_changes else ExitCode.OK

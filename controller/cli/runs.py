@@ -16,6 +16,7 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
+from controller.errors import ExitCode
 
 __all__ = ["register"]
 
@@ -45,10 +46,10 @@ def register(app: typer.Typer) -> None:
         runs = commands.list_runs(resolve_root(root), env, mapping, limit)
         if out.json_mode:
             out.json([r.to_dict() for r in runs])
-            return 0
+            return ExitCode.OK
         if not runs:
             out.print("No runs yet.")
-            return 0
+            return ExitCode.OK
         table = Table(title=f"Runs in {env}", title_justify="left")
         for col in ("Run", "Mapping", "Mode", "State", "Started", "Processed", "Failures", "Actions"):
             table.add_column(col)
@@ -56,7 +57,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(r.id, r.mapping, str(r.mode), str(r.state), r.started, str(r.processed), str(r.failures),
                           _counts(r.counts.get("actions", {})))
         out.print(table)
-        return 0
+        return ExitCode.OK
 
     @group.command("show")
     @with_output
@@ -76,7 +77,7 @@ def register(app: typer.Typer) -> None:
                                 status=status, limit=limit)
         if out.json_mode:
             out.json({**run.to_dict(), "entries": [e.to_dict() for e in entries]})
-            return 0
+            return ExitCode.OK
         out.print(f"Run {run.id}: mapping {run.mapping}, {run.mode}, [bold]{run.state}[/bold], started {run.started}, "
                   f"ended {run.ended or '-'}")
         if run.full_because:
@@ -105,7 +106,7 @@ def register(app: typer.Typer) -> None:
             out.print(table)
         else:
             out.print("No entries" + (" match." if situation or action or status else "."))
-        return 0
+        return ExitCode.OK
 
     @group.command("prune")
     @with_output
@@ -125,5 +126,5 @@ def register(app: typer.Typer) -> None:
             out.json({"pruned": pruned})
         else:
             out.print(f"Pruned {len(pruned)} run{'s' if len(pruned) != 1 else ''}.")
-        return 0
+        return ExitCode.OK
 

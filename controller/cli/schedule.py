@@ -151,7 +151,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError("say which schedule: `schedule next --env E NAME` or `schedule next --cron EXPR`",
                              hint="For example: idmctl schedule next --cron '0 0/15 * * * ?'")
         _render_next(out, report)
-        return 0
+        return ExitCode.OK
 
     @group.command("list")
     @with_output
@@ -163,7 +163,7 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Applied schedules: mapping, mode, cron in words, next fire, last run and result, paused."""
         _render_list(out, commands.schedule_report(resolve_root(root), env))
-        return 0
+        return ExitCode.OK
 
     @group.command("run")
     @with_output
@@ -184,6 +184,6 @@ def register(app: typer.Typer) -> None:
             out.info("Nothing was due.")
         if not once:
             out.info("Scheduler stopped.")
-            return 0
+            return ExitCode.OK
         states = [r["state"] for r in records if r["event"] == "run"]
         return max((_EXIT.get(RunState(s), ExitCode.OK) for s in states), default=ExitCode.OK)

@@ -25,10 +25,12 @@ from controller.errors import StalePlanError, StateNotInitialized, UsageError
 from controller.plan import (
     Plan,
     PromoteResult,
+    SavedPlan,
     compute_plan,
     plan_hash,
     read_plan_file,
     summary_line,
+    write_plan_file,
 )
 from controller.plan import promote as copy_files
 from controller.platforms import open_platform
@@ -128,18 +130,31 @@ def _plan_against(loaded: LoadedEnvironment, backend: StateBackend, state: Appli
     return plan
 
 
-def plan(root: Path, env: str, *, allow_empty: bool = False) -> PlanResult:
-    """Desired (the files) vs applied (the state) for ``env``; reads only, takes no lock."""
+def plan(root: Path, env: str, *, allow_empty: bool = False, out: Path | None = None) -> PlanResult:
+    """Desired (the files) vs applied (the state) for ``env``; reads only, takes no lock.
+
+    With ``out``, the plan is saved there, signed with the state's key, for ``apply`` to apply exactly.
+    """
     loaded = load_environment(root, env)
     backend = _backend(root, loaded)
     try:
         result = _plan_against(loaded, backend, backend.read_applied(), allow_empty)
+        if out is not None:
+            write_plan_file(out, result, backend.fingerprint_key)
     finally:
         backend.close()
     return PlanResult(result, tuple(loaded.diagnostics))
 
 
-def _check_saved(plan: Plan, env: str, state: AppliedState, digest: str, source: Path) -> None:
+def _same_changes(a: Plan, b: Plan) -> bool:
+    def key(p: Plan) -> list[tuple[str, str, object]]:
+        return [(c.address, c.action.name, c.after) for c in p.changes]
+    return key(a) == key(b)
+
+
+def _check_saved(saved: SavedPlan, env: str, state: AppliedState, fresh: Plan, state_key: bytes) -> Plan:
+    """The saved plan, when it is authentic and still what the files produce against this state."""
+    plan, source = saved.plan, saved.path
     if plan.environment != env:
         raise UsageError(f"{source} is a plan for environment {plan.environment!r}, not {env!r}",
                          hint=f"Run `idmctl apply --env {plan.environment} {source}`")
@@ -148,15 +163,21 @@ def _check_saved(plan: Plan, env: str, state: AppliedState, digest: str, source:
         raise StalePlanError(
             f"saved plan {source} is stale: it was made for state lineage {plan.applied_lineage}, but the "
             f"state of {env!r} has lineage {state.lineage} (it was re-created since)", hint=again)
+    saved.verify(state_key)  # an edited plan is refused as tampered before anything else is compared
     if plan.applied_serial != state.serial:
         raise StalePlanError(
             f"saved plan {source} is stale: it was made at state serial {plan.applied_serial}, but {env!r} "
             f"is now at serial {state.serial} (applied {state.applied_at} since)", hint=again)
-    if plan.desired_hash != digest:
+    if plan.desired_hash != fresh.desired_hash:
         raise StalePlanError(
             f"saved plan {source} is stale: the files of environments/{env} (or the secrets they reference) "
-            f"changed since it was made (desired state {digest[:19]}..., plan made from "
+            f"changed since it was made (desired state {fresh.desired_hash[:19]}..., plan made from "
             f"{plan.desired_hash[:19]}...)", hint=again)
+    if not _same_changes(plan, fresh):
+        raise StalePlanError(
+            f"saved plan {source} does not show what the files of environments/{env} produce now; nothing was "
+            "applied", hint=again)
+    return plan
 
 
 def apply(
@@ -177,6 +198,7 @@ def apply(
     The platform receives the configuration first; the state records it only when that succeeded.
     """
     saved = read_plan_file(plan_file) if plan_file is not None else None
+    # What is written is always what the files produce now: a saved plan only has to show exactly that.
     loaded = load_environment(root, env)
     backend = _backend(root, loaded)
     diagnostics = tuple(loaded.diagnostics)
@@ -184,12 +206,10 @@ def apply(
         platform = open_platform(root, loaded.resources.environment, backend, loaded.resources)
         with backend.lock(holder, lock_timeout, on_wait=on_wait) as lease:
             state = backend.read_applied()
+            # --allow-empty was decided when a saved plan was made; it is checked again only when planning here
+            chosen = _plan_against(loaded, backend, state, allow_empty or saved is not None)
             if saved is not None:
-                assert plan_file is not None
-                _check_saved(saved, env, state, _desired(loaded, backend)[1], plan_file)
-                chosen = saved
-            else:
-                chosen = _plan_against(loaded, backend, state, allow_empty)
+                _check_saved(saved, env, state, chosen, backend.fingerprint_key)
             if not chosen.has_changes:
                 return ApplyResult(chosen, False, state, None, diagnostics)
             if saved is None and not approve(chosen):
@@ -205,18 +225,21 @@ def apply(
                 summary=summary_line(chosen),
                 plan_hash=digest,
                 git_commit=git_commit(root),
+                details={"changes": [{"address": c.address, "action": c.action.name.lower()} for c in changes],
+                         "savedPlan": str(saved.path) if saved is not None else None},
             )
             return ApplyResult(chosen, True, new_state, digest, diagnostics)
     finally:
         backend.close()
 
 
-def force_unlock(root: Path, env: str, lock_id: str) -> LockLease:
-    """Remove the environment lock ``lock_id`` (left by a dead process); audited."""
+def force_unlock(root: Path, env: str, lock_id: str, *, force: bool = False) -> LockLease:
+    """Remove the environment lock ``lock_id`` (left by a dead process); audited. A holder still running
+    on this host is refused unless ``force`` (then its next write is refused instead: fencing)."""
     loaded = load_environment(root, env)
     backend = _backend(root, loaded)
     try:
-        return backend.force_unlock(lock_id)
+        return backend.force_unlock(lock_id, force=force)
     finally:
         backend.close()
 

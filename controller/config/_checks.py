@@ -16,7 +16,7 @@ from controller.config._resolve import Resolution
 from controller.config._resources import describe_secret_source, read_secret_source
 from controller.config._yaml import Document
 from controller.config.managed import MANAGED_TYPES
-from controller.config.models import Action, Situation
+from controller.config.models import Action, AicPlatformSpec, PostgresStateSpec, Situation, SqliteStateSpec
 from controller.cron import lint, parse_cron
 from controller.diagnostics import Diagnostic, SourcePos
 from controller.errors import CronSyntaxError, FilterSyntaxError
@@ -91,7 +91,7 @@ def semantic_checks(items: list[Located], root: Path, env_name: str, *,
             diags.append(Diagnostic(
                 "error", f"Environment is named {item.name!r} but lives in environments/{env_name}/",
                 f"Set metadata.name: {env_name}", item.doc.pos("/metadata/name"), "/metadata/name"))
-        diags.extend(_check_environment_spec(item))
+        diags.extend(_check_environment_spec(item, root))
         for name, source in item.model.spec.secrets.items():
             p = f"/spec/secrets/{name}"
             if bool(source.fromEnv) == bool(source.fromFile):
@@ -131,13 +131,16 @@ AVAILABLE_BACKENDS = frozenset({"sqlite"})
 AVAILABLE_PLATFORMS = frozenset({"embedded"})
 
 
-def _check_environment_spec(item: Located) -> list[Diagnostic]:
-    """The old ``target:`` form (a warning with the new form to paste), and backends/platforms not built yet."""
+def _check_environment_spec(item: Located, root: Path) -> list[Diagnostic]:
+    """The old ``target:`` form (a warning with the new form to paste), backends/platforms not built yet,
+    and a state file outside the repository."""
     diags: list[Diagnostic] = []
     doc, spec = item.doc, item.model.spec
+    if isinstance(spec.state, SqliteStateSpec) and spec.state.path:
+        diags.extend(_check_state_path(spec.state.path, root, item))
     raw = doc.data.get("spec") if isinstance(doc.data, dict) else None
     if isinstance(raw, dict) and raw.get("target") is not None:
-        path = spec.state.path if spec.state.backend == "sqlite" else None
+        path = spec.state.path if isinstance(spec.state, SqliteStateSpec) else None
         state = "{backend: sqlite}" if path is None else f"{{backend: sqlite, path: {path}}}"
         diags.append(Diagnostic(
             "warning", "spec.target is the old form; it reads as a sqlite state backend and the embedded platform",
@@ -153,13 +156,32 @@ def _check_environment_spec(item: Located) -> list[Diagnostic]:
             "error", f"platform {spec.platform.type!r} is not available in this version of idmctl",
             "Use platform: {type: embedded} for now", doc.pos("/spec/platform/type"), "/spec/platform/type"))
     declared = set(spec.secrets)
-    for pointer, ref in (("/spec/state/password", getattr(spec.state, "password", None)),
-                         ("/spec/platform/serviceAccountKey", getattr(spec.platform, "serviceAccountKey", None))):
-        if isinstance(ref, str) and ref[len("${secret."):-1] not in declared:
+    refs = [("/spec/state/password", spec.state.password if isinstance(spec.state, PostgresStateSpec) else None),
+            ("/spec/platform/serviceAccountKey",
+             spec.platform.serviceAccountKey if isinstance(spec.platform, AicPlatformSpec) else None)]
+    for pointer, ref in refs:
+        if ref is not None and ref[len("${secret."):-1] not in declared:
             diags.append(Diagnostic(
                 "error", f"{ref} is not declared under spec.secrets",
                 f"Declare it: secrets: {{{ref[len('${secret.'):-1]}: {{fromEnv: NAME}}}}", doc.pos(pointer), pointer))
     return diags
+
+
+def _check_state_path(path: str, root: Path, item: Located) -> list[Diagnostic]:
+    """A relative state path that climbs out of the repository is a warning (a pull request could aim
+    `apply` at any file the runner may write); an absolute one is what a runner's persistent disk uses."""
+    pointer = "/spec/state/path"
+    given = Path(path).expanduser()
+    resolved = (given if given.is_absolute() else root / given).resolve()
+    if resolved.is_relative_to(root.resolve()):
+        return []
+    if given.is_absolute():
+        return [Diagnostic("info", f"the state lives outside the repository, at {resolved}",
+                           "Right for a runner's persistent disk; make sure only the controller's user may write it",
+                           item.doc.pos(pointer), pointer)]
+    return [Diagnostic("warning", f"state path {path!r} resolves outside the repository, to {resolved}",
+                       "Keep relative state paths inside the repository (.idmctl/<env>.db), or write an absolute "
+                       "path on purpose", item.doc.pos(pointer), pointer)]
 
 
 def _check_mapping(item: Located, mappings: dict[str, Located]) -> list[Diagnostic]:

@@ -44,12 +44,21 @@ __all__ = [
     "SecretSource",
     "Situation",
     "Transform",
+    "window_seconds",
 ]
 
 API_VERSION = "idmctl/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 SECRET_REF_PATTERN = r"^\$\{secret\.[A-Za-z_][A-Za-z0-9_]*\}$"
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+WINDOW_PATTERN = r"^[1-9][0-9]{0,5}[mhd]$"  # minutes, hours or days
+
+
+def window_seconds(window: str | None) -> float | None:
+    """``24h`` -> 86400.0; None stays None (the pattern above is the one syntax)."""
+    if window is None:
+        return None
+    return float(window[:-1]) * {"m": 60, "h": 3600, "d": 86400}[window[-1]]
 
 
 class Situation(StrEnum):
@@ -347,11 +356,18 @@ class PolicySpec(_Model):
 
 
 class SafetySpec(_Model):
-    maxDeletes: int = Field(500, ge=0, description="Most DELETE+UNLINK actions a run may take.")
+    maxDeletes: int = Field(500, ge=0, description="Most DELETE+UNLINK actions a run may take (and, with "
+                            "window, all runs of the mapping in the window together).")
     maxDeletePercent: float = Field(5, ge=0, le=100,
                                     description="Most deletes as a percentage of linked objects "
                                     "(checked from 10 affected objects).")
-    allowEmptySource: bool = Field(False, description="Allow a run whose in-scope source is empty.")
+    allowEmptySource: bool = Field(False, description="Allow a run whose in-scope source is empty, or that "
+                                   "would delete or unlink every linked object.")
+    window: str | None = Field(
+        "24h", pattern=WINDOW_PATTERN,
+        description="maxDeletes and maxDeletePercent also hold for the deletes of all runs of the mapping "
+        "in this window, so a mass delete cannot be spread over many runs; e.g. 24h, 7d, 90m; null checks "
+        "each run alone.", examples=["24h"])
 
 
 class MappingSpec(_Model):

@@ -10,7 +10,7 @@ from controller.plan._promote import FileChange, PromoteResult, compare_environm
 from controller.plan._render_json import FORMAT_VERSION, plan_to_json_data, render_json
 from controller.plan._render_markdown import render_markdown
 from controller.plan._render_text import render_text, summary_line
-from controller.plan.planfile import plan_hash, read_plan_file, write_plan_file
+from controller.plan.planfile import SavedPlan, plan_hash, read_plan_file, sign_plan, write_plan_file
 
 __all__ = [
     "FORMAT_VERSION",
@@ -22,6 +22,7 @@ __all__ = [
     "PlanChange",
     "PlanWarning",
     "PromoteResult",
+    "SavedPlan",
     "apply_changes",
     "compare_environments",
     "compute_plan",
@@ -34,6 +35,7 @@ __all__ = [
     "render_markdown",
     "render_text",
     "resolve_pointer",
+    "sign_plan",
     "summary_line",
     "write_plan_file",
 ]

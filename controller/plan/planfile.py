@@ -2,24 +2,32 @@
 
 A plan file holds the plan, the environment, the state lineage and serial it was computed against and
 the hash of the desired state, so a stale plan is refused. It holds no secret: only fingerprints.
+
+It is authenticated: ``signature`` is an HMAC of the file's content under a key only the environment's
+state holds (derived from its fingerprint key), so anyone may recompute ``plan_hash`` but nobody without
+the state can make an edited plan pass. ``apply`` checks the signature before anything else.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller.errors import UsageError
+from controller.errors import StalePlanError, UsageError
 from controller.plan._model import AttributeDiff, ChangeAction, Plan, PlanChange, PlanWarning
 
-__all__ = ["PLANFILE_FORMAT", "decode_plan", "encode_plan", "plan_hash", "read_plan_file", "write_plan_file"]
+__all__ = ["PLANFILE_FORMAT", "SavedPlan", "decode_plan", "encode_plan", "plan_hash", "read_plan_file",
+           "sign_plan", "write_plan_file"]
 
-PLANFILE_FORMAT = 1
+PLANFILE_FORMAT = 2  # 2: signed with a key from the environment's state
 _KIND = "idmctl-plan"
+_KEY_LABEL = b"idmctl plan file signature v1"  # the plan key is not the fingerprint key itself
 
 
 def _canonical(data: Any) -> str:
@@ -78,8 +86,33 @@ def plan_hash(plan: Plan) -> str:
     return "sha256:" + hashlib.sha256(_canonical(encode_plan(plan)).encode()).hexdigest()
 
 
-def write_plan_file(path: Path, plan: Plan) -> str:
-    """Write ``plan`` to ``path`` atomically; returns the plan hash."""
+def sign_plan(plan: Plan, state_key: bytes) -> str:
+    """The plan's signature under the environment's state key (``hmac-sha256:...``)."""
+    key = hmac.new(state_key, _KEY_LABEL, hashlib.sha256).digest()
+    return "hmac-sha256:" + hmac.new(key, _canonical(encode_plan(plan)).encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan read from a file, not yet trusted: ``verify`` it with the state's key before applying it."""
+
+    plan: Plan
+    signature: str
+    path: Path
+
+    def verify(self, state_key: bytes) -> Plan:
+        """The plan, when its signature is the state's; ``StalePlanError`` (tampered) otherwise."""
+        if not hmac.compare_digest(sign_plan(self.plan, state_key), self.signature):
+            raise StalePlanError(
+                f"plan file {self.path} was changed after it was saved, or was made for another state: its "
+                "signature does not match; nothing was applied",
+                hint=f"Make the plan again with `idmctl plan --env {self.plan.environment} --out {self.path}` "
+                "and review it")
+        return self.plan
+
+
+def write_plan_file(path: Path, plan: Plan, state_key: bytes) -> str:
+    """Write ``plan`` to ``path`` atomically, signed with the state's key; returns the plan hash."""
     digest = plan_hash(plan)
     data = {
         "format_version": PLANFILE_FORMAT,
@@ -88,6 +121,7 @@ def write_plan_file(path: Path, plan: Plan) -> str:
         "state": {"lineage": plan.applied_lineage, "serial": plan.applied_serial},
         "desired_hash": plan.desired_hash,
         "plan_hash": digest,
+        "signature": sign_plan(plan, state_key),
         "plan": encode_plan(plan),
     }
     if path.is_dir():
@@ -105,7 +139,7 @@ def write_plan_file(path: Path, plan: Plan) -> str:
     return digest
 
 
-def read_plan_file(path: Path) -> Plan:
+def read_plan_file(path: Path) -> SavedPlan:
     """Read a plan file written by ``write_plan_file``; a clear error when it is not one."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -130,4 +164,8 @@ def read_plan_file(path: Path) -> Plan:
     if plan_hash(plan) != data.get("plan_hash"):
         raise UsageError(f"{path} was edited after it was saved (its plan hash does not match)",
                          hint="Make the plan again with `idmctl plan --env E --out FILE`")
-    return plan
+    signature = data.get("signature")
+    if not isinstance(signature, str):
+        raise UsageError(f"{path} carries no signature",
+                         hint="Make the plan again with `idmctl plan --env E --out FILE`")
+    return SavedPlan(plan, signature, path)

@@ -27,7 +27,7 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from controller.backends import (
@@ -136,6 +136,8 @@ class _Engine:
         self.queued: set[str] = set()
         self.due: set[str] = set()  # the queued marks this incremental run re-reads (see _retry.due)
         self.delta_link: str | None = None  # the stored delta link an incremental run continues from
+        self.empty_source = False  # a full read found nothing in scope (the guard decides with --allow-deletes)
+        self.window_deletes = 0  # deletes/unlinks of this mapping's successful runs within safety.window
         self.removed_held: dict[str, _Deferred] = {}  # held-back @removed decisions of this delta round
         self.ambiguous: list[str] | None = None  # candidates of the AMBIGUOUS decision being carried out
         self.blocking = False  # dry run of a BLOCKED run: plan lines are what the guard stops
@@ -782,6 +784,10 @@ def _prepare(store: Store, source: Source, mapping: CompiledMapping, run: ReconR
     run.linked = store.link_count(name)
     engine = _Engine(store, source, mapping, run, dry_run=dry_run, cancel=cancel, progress=progress)
     engine.delta_link = delta[0] if delta is not None else None
+    if mapping.safety.window_seconds is not None:
+        since = datetime.now(UTC) - timedelta(seconds=mapping.safety.window_seconds)
+        engine.window_deletes = store.deletes_since(name, since.isoformat(timespec="milliseconds")
+                                                    .replace("+00:00", "Z"))
     marks = store.retry_marks(name)
     engine.queued = {mark.source_id for mark in marks}
     engine.due = due_retries(marks, mapping.policy)
@@ -822,6 +828,8 @@ def _execute(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str
 
 
 def _guard(engine: _Engine, allow_deletes: int | None) -> None:
+    """BLOCKED (nothing destructive written) when the run's deletes break a ``safety`` limit, unless a
+    person allowed at least that many with ``--allow-deletes N`` (zero means zero)."""
     run, safety = engine.run, engine.m.safety
     n = run.deletes
     problems: list[str] = []
@@ -831,6 +839,21 @@ def _guard(engine: _Engine, allow_deletes: int | None) -> None:
         pct = 100.0 * n / run.linked if run.linked else 100.0
         problems.append(f"{n} deletes/unlinks are {pct:.1f}% of the {run.linked} linked objects, above "
                         f"safety.maxDeletePercent ({safety.max_delete_percent:g}%)")
+    if n and run.linked and n >= run.linked and not safety.allow_empty_source:
+        problems.append(f"{n} deletes/unlinks would remove every one of the {run.linked} linked objects of the "
+                        "mapping (safety.allowEmptySource: true allows that)")
+    if engine.empty_source:
+        problems.append("the source returned no objects in scope")
+    prior = engine.window_deletes
+    if n and prior and safety.window_seconds is not None:
+        total, base, span = prior + n, run.linked + prior, safety.window
+        if safety.max_deletes is not None and total > safety.max_deletes and n <= safety.max_deletes:
+            problems.append(f"with the {prior} deletes/unlinks of this mapping's runs in the last {span}, {total} "
+                            f"exceed safety.maxDeletes ({safety.max_deletes}) for the window")
+        if safety.max_delete_percent is not None and total >= 10 and total * 100 > safety.max_delete_percent * base:
+            problems.append(f"with the {prior} deletes/unlinks of the last {span}, {total} are "
+                            f"{100.0 * total / base:.1f}% of the {base} objects linked before them, above "
+                            f"safety.maxDeletePercent ({safety.max_delete_percent:g}%) for the window")
     if problems and (allow_deletes is None or n > allow_deletes):
         over = f"; --allow-deletes {allow_deletes} is not enough" if allow_deletes is not None else ""
         raise _Blocked(
@@ -865,11 +888,12 @@ def _full(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str:
             if engine.progress:
                 engine.progress("source", run.processed, None)
     engine.commit()
-    if in_scope == 0 and not m.safety.allow_empty_source and allow_deletes is None:
+    if in_scope == 0 and not m.safety.allow_empty_source and allow_deletes is None:  # no need to look further
         raise _Blocked(
             "the source returned no objects in scope; a run from an empty source could delete or orphan "
             f"every one of the {run.linked} linked objects. Check the connector and sourceFilter; set "
             "safety.allowEmptySource: true, or rerun with --allow-deletes N, if an empty source is expected")
+    engine.empty_source = in_scope == 0 and not m.safety.allow_empty_source  # --allow-deletes N decides
     engine.track_handled = False
     engine.target_phase(batch_size, read_proves_absence=m.scope is None)
     _guard(engine, allow_deletes)

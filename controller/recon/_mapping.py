@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from controller.config.models import MappingSpec
+from controller.config.models import MappingSpec, window_seconds
 from controller.errors import ConfigError, FilterSyntaxError, ReconError
 from controller.filters import Filter, compile_filter, filter_attributes, parse_filter, to_graph
 from controller.recon._correlation import Correlation
@@ -32,6 +32,8 @@ class Safety:
     max_deletes: int | None
     max_delete_percent: float | None
     allow_empty_source: bool
+    window: str | None = None  # the limits hold over all runs within this window too ("24h")
+    window_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,8 @@ def compile_mapping(name: str, spec: MappingSpec) -> CompiledMapping:
     digest = hashlib.sha256(json.dumps({"select": ordered, "filter": source_filter},
                                        sort_keys=True).encode()).hexdigest()
     safety = Safety(max_deletes=spec.safety.maxDeletes, max_delete_percent=spec.safety.maxDeletePercent,
-                    allow_empty_source=spec.safety.allowEmptySource)
+                    allow_empty_source=spec.safety.allowEmptySource, window=spec.safety.window,
+                    window_seconds=window_seconds(spec.safety.window))
     return CompiledMapping(
         name=name, connector=spec.source.connector, target=spec.target, properties=properties,
         correlation=correlation, source_filter=source_filter, scope=scope, listing_scope=listing_scope,

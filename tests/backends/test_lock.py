@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,7 +115,7 @@ def test_force_unlock_frees_the_lock_and_is_audited(target: SqliteBackend, tmp_p
 def test_a_lost_lease_cannot_write(target: SqliteBackend) -> None:
     lineage = target.read_applied().lineage
     with target.lock("slow", timeout=0) as lease:
-        target.force_unlock(lease.lock_id)
+        target.force_unlock(lease.lock_id, force=True)
         with pytest.raises(LockHeldError, match="nothing was written"):
             target.write_applied({"Connector.entra": CONNECTOR}, expected_serial=0, expected_lineage=lineage,
                                  lease=lease, summary="x")
@@ -145,3 +146,26 @@ def test_open_target_accepts_a_different_root(tmp_path: Path) -> None:
     target = open_backend(tmp_path, environment(), must_exist=False)
     assert target.location == str((tmp_path / ".idmctl/dev.db").resolve())
     target.close()
+
+
+def test_force_unlock_of_a_live_holder_needs_force_and_then_fences_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the CLI: the live holder is refused, --force releases it."""
+    from controller.cli import run
+
+    shutil.copytree(Path(__file__).resolve().parents[2] / "environments" / "dev", tmp_path / "environments" / "dev")
+    monkeypatch.chdir(tmp_path)
+    assert run(["init", "--env", "dev"]) == 0
+    proc = holder_process(tmp_path, ttl=3600)
+    try:
+        assert proc.stdout is not None
+        held_id = proc.stdout.readline().strip()
+        capsys.readouterr()
+        assert run(["force-unlock", "--env", "dev", held_id]) == 1
+        err = capsys.readouterr().err
+        assert f"pid {proc.pid}" in err and "still running on this host" in err and "--force" in err
+        assert run(["force-unlock", "--env", "dev", held_id, "--force"]) == 0
+        assert "Released the lock" in capsys.readouterr().out
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)

@@ -96,3 +96,16 @@ def test_every_field_the_next_backends_need_is_in_the_schema() -> None:
     assert {"tenantUrl", "realm", "serviceAccountId", "serviceAccountKey", "scopes", "caBundle"} <= set(
         defs["AicPlatformSpec"]["properties"])
     assert defs["EnvironmentSpec"]["properties"]["target"].get("deprecated") is True
+
+
+@pytest.mark.parametrize("path,severity", [("../../elsewhere/dev.db", "warning"), ("/var/lib/idmctl/dev.db", "info"),
+                                           (".idmctl/sub/dev.db", None)])
+def test_a_state_path_outside_the_repository_is_said(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     path: str, severity: str | None) -> None:
+    root = _repo(tmp_path, STATE, f"  state: {{backend: sqlite, path: {path}}}\n")
+    code, diagnostics = _validate(root, capsys)
+    assert code == 0
+    said = [d for d in diagnostics if d["pointer"] == "/spec/state/path"]
+    assert [d["severity"] for d in said] == ([severity] if severity else [])
+    if severity:
+        assert "outside the repository" in str(said[0]["message"]) and said[0]["line"] == 8

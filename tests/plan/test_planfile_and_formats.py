@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.errors import UsageError
+from controller.errors import StalePlanError, UsageError
 from controller.plan import (
     FORMAT_VERSION,
     compute_plan,
@@ -18,8 +18,12 @@ from controller.plan import (
     render_markdown,
     write_plan_file,
 )
+from controller.plan.planfile import decode_plan
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+KEY = bytes(range(32))  # a state's fingerprint key, as `init` makes one
 
 
 def plan_of(scenario: str):  # type: ignore[no-untyped-def]
@@ -32,18 +36,19 @@ def plan_of(scenario: str):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("scenario", ["update-mapping", "rename-mapping", "replace-mapping", "first-apply"])
 def test_plan_file_round_trips_exactly(tmp_path: Path, scenario: str) -> None:
     plan = plan_of(scenario)
-    digest = write_plan_file(tmp_path / "p.json", plan)
-    again = read_plan_file(tmp_path / "p.json")
+    digest = write_plan_file(tmp_path / "p.json", plan, KEY)
+    again = read_plan_file(tmp_path / "p.json").verify(KEY)
     assert again == plan
     assert plan_hash(again) == digest
     data = json.loads((tmp_path / "p.json").read_text())
-    assert data["format_version"] == 1 and data["environment"] == "dev"
+    assert data["format_version"] == 2 and data["environment"] == "dev"
+    assert data["signature"].startswith("hmac-sha256:") and KEY.hex() not in json.dumps(data)
     assert data["state"] == {"lineage": "lin", "serial": 7} and data["desired_hash"] == "sha256:d"
 
 
 def test_edited_or_foreign_plan_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
-    write_plan_file(path, plan_of("update-mapping"))
+    write_plan_file(path, plan_of("update-mapping"), KEY)
     path.write_text(path.read_text().replace('"email"', '"e-mail"'))
     with pytest.raises(UsageError, match="edited after it was saved"):
         read_plan_file(path)
@@ -52,6 +57,22 @@ def test_edited_or_foreign_plan_file_is_refused(tmp_path: Path) -> None:
         read_plan_file(path)
     with pytest.raises(UsageError, match="does not exist"):
         read_plan_file(tmp_path / "missing.json")
+
+
+def test_a_plan_edited_with_a_recomputed_hash_fails_its_signature(tmp_path: Path) -> None:
+    """plan_hash is a plain SHA-256 anyone can recompute; the signature needs the state's key."""
+    path = tmp_path / "p.json"
+    write_plan_file(path, plan_of("update-mapping"), KEY)
+    data = json.loads(path.read_text())
+    data["plan"]["changes"][0]["after"]["spec"]["tampered"] = True
+    data["plan_hash"] = plan_hash(decode_plan(data["plan"]))
+    path.write_text(json.dumps(data))
+    saved = read_plan_file(path)  # well formed, and its hash matches...
+    with pytest.raises(StalePlanError, match="signature does not match"):
+        saved.verify(KEY)  # ...but it is not what was signed
+    write_plan_file(path, plan_of("update-mapping"), KEY)
+    with pytest.raises(StalePlanError, match="made for another state"):
+        read_plan_file(path).verify(b"k" * 32)
 
 
 def test_json_view_is_documented_shape_without_fingerprints() -> None:

@@ -35,7 +35,7 @@ class TakenOverMidRead(FakeGraph):
         other = open_backend(self.root, load_environment(self.root, "prod").resources.environment)
         held = other.current_lock()
         assert held is not None and held.holder.startswith("reconcile")
-        other.force_unlock(held.lock_id)
+        other.force_unlock(held.lock_id, force=True)
         self.thief = other.lock("a second controller", timeout=5)
         self.thief.__enter__()
         yield from pages

@@ -20,12 +20,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from controller.backends._process import holder_alive_here
 from controller.backends._protocol import AppliedState, AuditEntry, LockLease, format_time
 from controller.backends.sqlite import _database as db
 from controller.backends.sqlite import _lock, _schema
 from controller.backends.sqlite._schedules import SqliteScheduleState
 from controller.backends.sqlite._store import SqliteStore
-from controller.errors import LockLost, StalePlanError, StateError, StateNotInitialized
+from controller.errors import LockHeldError, LockLost, StalePlanError, StateError, StateNotInitialized
 
 __all__ = ["SqliteBackend"]
 
@@ -216,7 +217,7 @@ class SqliteBackend:
         lease = _lock.read_lease(self.connection)
         return lease if lease is not None and lease.expires > time.time() else None
 
-    def force_unlock(self, lock_id: str) -> LockLease:
+    def force_unlock(self, lock_id: str, *, force: bool = False) -> LockLease:
         conn = self.connection
         with db.transaction(conn):
             lease = _lock.read_lease(conn)
@@ -224,6 +225,13 @@ class SqliteBackend:
                 held = f"the lock is held by {lease.describe()}" if lease else "no lock is held"
                 raise StateError(f"environment {self.env!r} has no lock with id {lock_id}; {held}",
                                  hint="Copy the lock id from the error that named the holder")
+            if not force and holder_alive_here(lease.host, lease.pid):
+                raise LockHeldError(
+                    f"environment {self.env!r}: the lock is held by {lease.describe()}, and that process is still "
+                    "running on this host; nothing was unlocked",
+                    lock_id=lock_id, holder=lease.holder,
+                    hint=f"Wait for it, or stop it (kill {lease.pid}); --force unlocks anyway and the holder then "
+                    "writes nothing more")
             _lock.remove_lease(conn, lock_id)
             serial = self._meta()[0]
             self._insert_audit(conn, "force-unlock", f"removed the lock of {lease.describe()}", serial,

@@ -14,6 +14,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.backends._process import pid_alive
 from controller.backends._protocol import Claim, RunClaim, ScheduleState, iso_utc
 from controller.backends.sqlite._database import transaction
 
@@ -33,16 +34,6 @@ def _row(row: tuple[Any, ...]) -> ScheduleState:
      paused, paused_reason, paused_at) = row
     return ScheduleState(name, mapping, cron, tz, _parse(next_fire), _parse(last_fire), run_id, run_state,
                          _parse(run_ended), message, bool(paused), paused_reason, _parse(paused_at))
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
 
 
 class SqliteScheduleState:
@@ -129,7 +120,7 @@ class SqliteScheduleState:
         if ends is None or ends <= now:
             return True
         # A holder on this host whose process is gone will never release its claim.
-        return host == socket.gethostname() and not _pid_alive(pid)
+        return host == socket.gethostname() and not pid_alive(pid)
 
     def finish(self, name: str, mapping: str, holder: str, *, run_id: str | None, state: str,
                message: str | None, now: datetime, pause_reason: str | None = None) -> None:

@@ -308,9 +308,37 @@ class SqliteStore:
     def apply(self, mapping: str, run_id: str, batch: WriteBatch, seq: int) -> int:
         """Write one batch in one transaction; entries are numbered from ``seq``; returns the next seq.
 
-        The caller has validated objects with ``schema_error`` and checked userName uniqueness, so
-        an ``sqlite3.IntegrityError`` here is a bug or a concurrent writer; it rolls the batch back.
+        The caller has validated objects with ``ALPHA_USER.schema_error`` and checked userName
+        uniqueness, so a broken constraint here means another writer got there first (or a bug): the
+        batch rolls back and a ``ManagedObjectInvalid`` names the object and what collided.
         """
+        try:
+            return self._apply(mapping, run_id, batch, seq)
+        except sqlite3.IntegrityError as exc:
+            raise self._collision(mapping, batch, exc) from None
+
+    def _collision(self, mapping: str, batch: WriteBatch, exc: sqlite3.IntegrityError) -> ManagedObjectInvalid:
+        """What a rolled-back batch collided with, found by looking again now that it is undone."""
+        writes = [*batch.creates, *((u.object_id, u.properties) for u in batch.updates)]
+        taken = self.usernames_taken(str(props.get("userName", "")) for _, props in writes)
+        for oid, props in writes:
+            holder = taken.get(str(props.get("userName", "")).lower())
+            if holder is not None and holder != oid:
+                return ManagedObjectInvalid(
+                    f"managed/alpha_user/{oid}: {duplicate_username(str(props['userName']), holder)}; the batch was "
+                    "rolled back (another writer created it meanwhile)", object_id=oid,
+                    hint="Run again: the next run sees that object and correlates or reports it")
+        linked = self.links_for_sources(mapping, [link.source_id for link in batch.links_add])
+        for link in batch.links_add:
+            if link.source_id in linked and link.source_id not in batch.links_remove:
+                return ManagedObjectInvalid(
+                    f"source {link.source_id} of mapping {mapping!r} is already linked to managed/alpha_user/"
+                    f"{linked[link.source_id]}; the batch was rolled back (another writer linked it meanwhile)",
+                    object_id=link.target_id, hint="Run again: the next run sees the link")
+        return ManagedObjectInvalid(f"a write of mapping {mapping!r} broke a store constraint ({exc}); the batch "
+                                    "was rolled back", hint="Run again; if it persists, report it")
+
+    def _apply(self, mapping: str, run_id: str, batch: WriteBatch, seq: int) -> int:
         now = _now()
         with self.transaction() as conn:
             if batch.links_remove:
@@ -492,6 +520,12 @@ class SqliteStore:
                 conn.executemany("DELETE FROM recon_entries WHERE run_id = ?", [(d,) for d in doomed])
                 conn.executemany("DELETE FROM recon_runs WHERE id = ?", [(d,) for d in doomed])
         return doomed
+
+    def deletes_since(self, mapping: str, since: str) -> int:
+        row = self.conn.execute(
+            "SELECT coalesce(sum(json_extract(counts, '$.deletes')), 0) FROM recon_runs "
+            "WHERE mapping = ? AND state = 'SUCCESS' AND ended >= ?", (mapping, since)).fetchone()
+        return int(row[0])
 
     # -- delta state and retries -------------------------------------------------------------------
 

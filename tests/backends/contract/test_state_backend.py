@@ -99,7 +99,7 @@ def test_force_unlock_is_audited_and_fences_the_old_holder(open_state: OpenBacke
     other = open_state()
     state = backend.read_applied()
     with backend.lock("stalled apply", timeout=5) as lease:
-        released = other.force_unlock(lease.lock_id)
+        released = other.force_unlock(lease.lock_id, force=True)
         assert released.lock_id == lease.lock_id
         with other.lock("next apply", timeout=5):
             with pytest.raises(LockLost, match="nothing was written"):
@@ -123,3 +123,14 @@ def test_the_audit_log_is_newest_first(backend: StateBackend) -> None:
     assert [e.summary for e in log] == ["override 2", "override 1", "override 0"]
     assert [e.details["n"] for e in backend.audit_log(2)] == [2, 1]
     assert all(e.user and e.host and e.time.endswith("Z") for e in log)
+
+
+def test_force_unlock_refuses_a_holder_that_still_runs_here(open_state: OpenBackend, backend: StateBackend) -> None:
+    other = open_state()
+    with backend.lock("live apply", timeout=5) as lease:
+        with pytest.raises(LockHeldError, match="still running on this host") as refused:
+            other.force_unlock(lease.lock_id)
+        assert "--force" in str(refused.value)
+        current = other.current_lock()
+        assert current is not None and current.lock_id == lease.lock_id  # nothing was unlocked
+    assert backend.audit_log() == []

@@ -85,12 +85,17 @@ def test_a_batch_is_one_transaction(store: Store) -> None:
     assert [e.seq for e in store.entries("run-1")] == [1, 2]
     assert [(m.source_id, m.reason, m.attempts) for m in store.retry_marks(MAPPING)] == [("src-3", "FAILURE", 1)]
 
-    # A batch that breaks a rule (a second link of one source) leaves nothing of itself behind.
+    # A batch that breaks a rule (a second link of one source, as a concurrent writer would leave it)
+    # leaves nothing of itself behind, and the error names the object.
     bad, bad_ids = _batch(("src-4", "c@contoso.com"), ("src-1", "d@contoso.com"))
-    with pytest.raises(Exception):  # noqa: B017 - the store's own integrity error; what matters is the rollback
+    with pytest.raises(ManagedObjectInvalid, match="source src-1 of mapping 'entra-users' is already linked"):
         store.apply(MAPPING, "run-1", bad, 3)
     assert store.existing(bad_ids) == set() and store.link_count(MAPPING) == 2
     assert len(store.entries("run-1")) == 2
+    taken, taken_ids = _batch(("src-5", "A@contoso.com"))  # a userName another writer took meanwhile
+    with pytest.raises(ManagedObjectInvalid, match=f"already used by managed/alpha_user/{ids[0]}") as clash:
+        store.apply(MAPPING, "run-1", taken, 3)
+    assert clash.value.object_id == taken_ids[0] and store.existing(taken_ids) == set()
 
 
 def test_updates_deletes_and_unlinks_in_a_batch(store: Store) -> None:
@@ -172,7 +177,7 @@ def test_fenced_writes_refuse_once_the_lease_is_gone(open_state: OpenBackend, ba
     other = open_state()
     with backend.lock("reconcile", timeout=5) as lease, store.fenced(lease):
         store.create(person("before@contoso.com"))  # still ours: written
-        other.force_unlock(lease.lock_id)
+        other.force_unlock(lease.lock_id, force=True)
         with other.lock("thief", timeout=5):
             batch, ids = _batch(("src-1", "after@contoso.com"))
             with pytest.raises(LockLost, match="nothing was written"):
