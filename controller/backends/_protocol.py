@@ -414,6 +414,14 @@ class ScheduleStateStore(Protocol):
         """Unpause every schedule of ``mapping``; their names."""
         ...
 
+    def pause(self, name: str, reason: str, now: datetime) -> bool:
+        """Pause schedule ``name`` (its row made by ``ensure``); False when it has no row."""
+        ...
+
+    def resume(self, name: str, now: datetime) -> bool:
+        """Unpause schedule ``name``; False when it was not paused."""
+        ...
+
 
 @runtime_checkable
 class Store(Protocol):
@@ -462,7 +470,10 @@ class Store(Protocol):
     def entries(self, run_id: str, *, situation: str | None = None, action: str | None = None,
                 status: str | None = None, limit: int | None = None) -> list[RunEntry]: ...
     def prune_runs(self, *, keep: int | None = None, older_than_days: float | None = None,
-                   mapping: str | None = None) -> list[str]: ...
+                   mapping: str | None = None, dry_run: bool = False) -> list[str]:
+        """Delete finished runs (and entries) beyond the newest ``keep`` or older than the age; their ids
+        (``dry_run``: only the ids)."""
+        ...
     def deletes_since(self, mapping: str, since: str) -> int:
         """Deletes/unlinks the guard counted in ``mapping``'s successful runs that ended at ``since`` or later."""
         ...

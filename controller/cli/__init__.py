@@ -27,9 +27,12 @@ from controller.cli import (
     reconcile,
     runs,
     schedule,
+    state,
     validate,
 )
+from controller.cli._common import hide_flag_types
 from controller.cli._output import print_error as _print_error
+from controller.cli._output import print_json_error as _print_json_error
 from controller.errors import ExitCode, IdmctlError
 
 __all__ = ["app", "main", "run"]
@@ -59,6 +62,8 @@ def _root(
     """GitOps for identity provisioning: validate, plan, apply, promote and reconcile."""
 
 
+hide_flag_types()
+
 for _module in (
     validate,
     init,
@@ -71,6 +76,7 @@ for _module in (
     runs,
     identities,
     schedule,
+    state,
     emulator,
 ):
     _module.register(app)
@@ -91,6 +97,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         _print_error(exc)
+        if _wants_json(args):
+            _print_json_error(exc)
         return exc.exit_code
     except typer.TyperException as exc:  # click's usage errors, vendored by typer
         if type(exc).__name__ == "NoArgsIsHelpError":
@@ -115,6 +123,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
         return ExitCode.ERROR
     return rv if isinstance(rv, int) else ExitCode.OK
+
+
+def _wants_json(args: Sequence[str]) -> bool:
+    """Whether the command line asked for JSON (`--json`, or `plan --format json`)."""
+    return "--json" in args or "--format=json" in args or any(
+        a == "--format" and b == "json" for a, b in zip(args, args[1:], strict=False))
 
 
 def main() -> None:

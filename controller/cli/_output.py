@@ -11,7 +11,7 @@ from rich.console import Console
 
 from controller.errors import ConfigError, IdmctlError
 
-__all__ = ["Output", "print_error"]
+__all__ = ["Output", "print_error", "print_json_error"]
 
 
 def _width(stream: Any) -> int | None:
@@ -30,6 +30,16 @@ def print_error(exc: IdmctlError) -> None:
             print(f"error: {diag.format()}" if diag.severity == "error" else diag.format(), file=sys.stderr)
         return
     print(f"error: {exc}", file=sys.stderr)
+
+
+def print_json_error(exc: IdmctlError) -> None:
+    """The error as JSON on stdout, for scripts that asked for --json (the text still goes to stderr)."""
+    body: dict[str, Any] = {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint,
+                            "exitCode": int(exc.exit_code)}
+    if isinstance(exc, ConfigError):
+        body["diagnostics"] = [d.to_dict() for d in exc.diagnostics]
+    sys.stdout.write(json.dumps({"error": body}, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 class Output:

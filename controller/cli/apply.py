@@ -13,6 +13,7 @@ from controller import commands
 from controller.backends import LockLease
 from controller.cli._common import (
     EnvOpt,
+    LockTimeoutOpt,
     RootOpt,
     resolve_root,
     with_output,
@@ -21,17 +22,19 @@ from controller.cli._output import Output
 from controller.cli._planview import show_diagnostics, show_plan
 from controller.errors import ExitCode, UsageError
 from controller.plan import Plan, plan_to_json_data
+from controller.platforms import DEFAULT_LOCK_TIMEOUT
 
 __all__ = ["register"]
 
 
 def _approver(out: Output, env: str, auto_approve: bool) -> Callable[[Plan], bool]:
     def approve(plan: Plan) -> bool:
-        if not out.json_mode:
+        asking = not auto_approve and not out.json_mode and sys.stdin.isatty()
+        if not out.json_mode and (asking or not out.quiet):  # nobody approves a plan they have not seen
             show_plan(out, plan)
         if auto_approve:
             return True
-        if out.json_mode or not sys.stdin.isatty():
+        if not asking:
             raise UsageError(
                 f"apply needs approval and there is no terminal to ask on (environment {env!r}); nothing "
                 "was changed",
@@ -56,8 +59,7 @@ def register(app: typer.Typer) -> None:
         root: RootOpt = None,
         auto_approve: Annotated[bool, typer.Option(
             "--auto-approve", help="Apply without asking (CI). Not needed with a PLANFILE.")] = False,
-        lock_timeout: Annotated[float, typer.Option(
-            "--lock-timeout", metavar="S", help="Seconds to wait for the environment lock.")] = 0.0,
+        lock_timeout: LockTimeoutOpt = DEFAULT_LOCK_TIMEOUT,
         allow_empty: Annotated[bool, typer.Option(
             "--allow-empty", help="Allow destroying every resource of the environment.")] = False,
         *,
@@ -79,7 +81,7 @@ def register(app: typer.Typer) -> None:
                       "state": {"serial": result.state.serial, "lineage": result.state.lineage},
                       "plan": plan_to_json_data(plan)})
             return ExitCode.OK if result.applied or not plan.has_changes else ExitCode.ERROR
-        if plan_file is not None or not plan.has_changes:
+        if (plan_file is not None or not plan.has_changes) and not out.quiet:
             show_plan(out, plan)
         if result.applied:
             out.print(f"Apply complete! Resources: {plan.to_add} added, {plan.to_change} changed, "

@@ -10,7 +10,7 @@ import typer
 from controller import commands
 from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
 from controller.cli._planview import PlanFormat, show_diagnostics, show_plan
-from controller.errors import ExitCode
+from controller.errors import ExitCode, UsageError
 
 __all__ = ["register"]
 
@@ -36,6 +36,8 @@ def register(app: typer.Typer) -> None:
         quiet: QuietOpt = False,
     ) -> int:
         """Show what `apply` would change: the files (desired) vs the environment's state (applied)."""
+        if json_out and fmt is PlanFormat.MARKDOWN:
+            raise UsageError("--json and --format markdown ask for two outputs", hint="Give one of them")
         if json_out:
             fmt = PlanFormat.JSON
         out = make_output(fmt is PlanFormat.JSON, verbose, quiet)

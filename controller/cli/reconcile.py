@@ -16,6 +16,7 @@ from rich.table import Table
 from controller import commands
 from controller.cli._common import (
     EnvOpt,
+    LockTimeoutOpt,
     RootOpt,
     resolve_root,
     with_output,
@@ -110,8 +111,7 @@ def register(app: typer.Typer) -> None:
             "--allow-deletes", min=0, help="Let the safety guard pass up to N deletes/unlinks (audited).")] = None,
         reset_delta: Annotated[bool, typer.Option("--reset-delta", help="Ignore the stored delta link: "
                                                   "run full and store a new one.")] = False,
-        lock_timeout: Annotated[float, typer.Option("--lock-timeout", metavar="S", help="Seconds to wait for "
-                                                    "the environment lock.")] = DEFAULT_LOCK_TIMEOUT,
+        lock_timeout: LockTimeoutOpt = DEFAULT_LOCK_TIMEOUT,
         root: RootOpt = None,
         *,
         out: Output,

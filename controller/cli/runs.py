@@ -10,13 +10,22 @@ from rich.table import Table
 
 from controller import commands
 from controller.cli._common import (
+    AllOpt,
+    DryRunOpt,
     EnvOpt,
+    LimitOpt,
+    OffsetOpt,
     RootOpt,
+    YesOpt,
+    confirm,
+    page_limit,
     resolve_root,
+    show_page_footer,
     with_output,
 )
 from controller.cli._output import Output
 from controller.errors import ExitCode
+from controller.platforms import DEFAULT_PAGE
 
 __all__ = ["register"]
 
@@ -37,26 +46,29 @@ def register(app: typer.Typer) -> None:
     def list_cmd(
         env: EnvOpt,
         mapping: MappingOpt = None,
-        limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Newest N runs.")] = 20,
+        limit: LimitOpt = DEFAULT_PAGE,
+        all_rows: AllOpt = False,
+        offset: OffsetOpt = 0,
         root: RootOpt = None,
         *,
         out: Output,
     ) -> int:
         """List runs, newest first."""
-        runs = commands.list_runs(resolve_root(root), env, mapping, limit)
+        page = commands.list_runs(resolve_root(root), env, mapping, limit=page_limit(limit, all_rows), offset=offset)
         if out.json_mode:
-            out.json([r.to_dict() for r in runs])
+            out.json([r.to_dict() for r in page.items])
             return ExitCode.OK
-        if not runs:
-            out.print("No runs yet.")
+        if not page.items:
+            out.print("No runs yet." if offset == 0 else "No runs at that offset.")
             return ExitCode.OK
         table = Table(title=f"Runs in {env}", title_justify="left")
         for col in ("Run", "Mapping", "Mode", "State", "Started", "Processed", "Failures", "Actions"):
-            table.add_column(col)
-        for r in runs:
+            table.add_column(col, no_wrap=col in ("Run", "Started"))
+        for r in page.items:
             table.add_row(r.id, r.mapping, str(r.mode), str(r.state), r.started, str(r.processed), str(r.failures),
                           _counts(r.counts.get("actions", {})))
         out.print(table)
+        show_page_footer(out, "runs", len(page.items), offset, page.total, page.more, f"idmctl runs list --env {env}")
         return ExitCode.OK
 
     @group.command("show")
@@ -66,17 +78,23 @@ def register(app: typer.Typer) -> None:
         run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or a unique prefix of it).")],
         situation: Annotated[str | None, typer.Option("--situation", help="Only entries of this situation.")] = None,
         action: Annotated[str | None, typer.Option("--action", help="Only entries of this action.")] = None,
-        status: Annotated[str | None, typer.Option("--status", help="SUCCESS or FAILURE.")] = None,
-        limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="At most N entries.")] = None,
+        status: Annotated[str | None, typer.Option("--status", help="SUCCESS or FAILURE (or FAILED).")] = None,
+        limit: LimitOpt = DEFAULT_PAGE,
+        all_rows: AllOpt = False,
+        offset: OffsetOpt = 0,
         root: RootOpt = None,
         *,
         out: Output,
     ) -> int:
-        """Show one run: its counts and entries (filter by situation, action, status)."""
-        run, entries = commands.show_run(resolve_root(root), env, run_id, situation=situation, action=action,
-                                status=status, limit=limit)
+        """Show one run: its counts and a page of its entries (filter by situation, action, status)."""
+        run, page = commands.show_run(resolve_root(root), env, run_id, situation=situation, action=action,
+                                      status=status, limit=page_limit(limit, all_rows), offset=offset)
+        entries = page.items
         if out.json_mode:
-            out.json({**run.to_dict(), "entries": [e.to_dict() for e in entries]})
+            out.json({**run.to_dict(), "entries": [{**e.to_dict(), "userName": page.labels.get(e.target_id or "")}
+                                                   for e in entries],
+                      "entriesShown": {"offset": offset, "count": len(entries), "total": page.total,
+                                       "more": page.more}})
             return ExitCode.OK
         out.print(f"Run {run.id}: mapping {run.mapping}, {run.mode}, [bold]{run.state}[/bold], started {run.started}, "
                   f"ended {run.ended or '-'}")
@@ -89,8 +107,8 @@ def register(app: typer.Typer) -> None:
         out.print(f"Actions:    {_counts(run.counts.get('actions', {}))}")
         if entries:
             table = Table(title="Entries", title_justify="left")
-            for col in ("#", "Phase", "Situation", "Action", "Status", "Source", "Target", "Message"):
-                table.add_column(col)
+            for col in ("#", "Phase", "Situation", "Action", "Status", "Source", "Target", "userName", "Message"):
+                table.add_column(col, no_wrap=col in ("Source", "Target", "userName"))
             for e in entries:
                 message = e.message or ""
                 diffs = dict(e.changes or {})
@@ -102,8 +120,11 @@ def register(app: typer.Typer) -> None:
                     message += f"{'; ' if message else ''}candidates: {', '.join(ambiguous)}"
                 style = "red" if e.status == "FAILURE" else None
                 table.add_row(str(e.seq), e.phase, e.situation or "-", e.action, e.status,
-                              e.source_id or "-", e.target_id or "-", escape(message), style=style)
+                              e.source_id or "-", e.target_id or "-", escape(page.labels.get(e.target_id or "", "-")),
+                              escape(message), style=style)
             out.print(table)
+            show_page_footer(out, "entries", len(entries), offset, page.total, page.more,
+                             f"idmctl runs show --env {env} {run.id}")
         else:
             out.print("No entries" + (" match." if situation or action or status else "."))
         return ExitCode.OK
@@ -116,15 +137,27 @@ def register(app: typer.Typer) -> None:
         older_than: Annotated[float | None, typer.Option("--older-than", min=0,
                                                          help="Delete runs started more than DAYS ago.")] = None,
         mapping: MappingOpt = None,
+        dry_run: DryRunOpt = False,
+        yes: YesOpt = False,
         root: RootOpt = None,
         *,
         out: Output,
     ) -> int:
-        """Delete old runs and their entries (--keep N and/or --older-than DAYS)."""
-        pruned = commands.prune_runs(resolve_root(root), env, keep=keep, older_than_days=older_than, mapping=mapping)
+        """Delete old runs and their entries (--keep N and/or --older-than DAYS); asks first on a terminal."""
+        base = resolve_root(root)
+        doomed = commands.prune_runs(base, env, keep=keep, older_than_days=older_than, mapping=mapping, dry_run=True)
+        if dry_run or not doomed:
+            if out.json_mode:
+                out.json({"pruned": [], "wouldPrune": doomed} if dry_run else {"pruned": []})
+            else:
+                out.print(f"Would prune {len(doomed)} run(s)." if dry_run else "Nothing to prune.")
+            return ExitCode.OK
+        if not confirm(out, f"Delete {len(doomed)} run(s) of {env!r} and their entries?", yes):
+            out.print("Nothing was pruned.")
+            return ExitCode.ERROR
+        pruned = commands.prune_runs(base, env, keep=keep, older_than_days=older_than, mapping=mapping)
         if out.json_mode:
             out.json({"pruned": pruned})
         else:
             out.print(f"Pruned {len(pruned)} run{'s' if len(pruned) != 1 else ''}.")
         return ExitCode.OK
-

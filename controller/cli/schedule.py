@@ -53,7 +53,7 @@ def _render_next(out: Output, report: dict[str, Any]) -> None:
             title += f" ({report['cron']}, mapping {report['mapping']}, {report['mode']}, {report['source']})"
         out.print(f"[bold]{escape(title)}[/bold]: {escape(report['description'])} ({report['timeZone']})")
         if report.get("paused"):
-            out.print("[yellow]paused[/yellow]: a run was BLOCKED; rerun the mapping with --allow-deletes")
+            out.print(f"[yellow]paused[/yellow]: {escape(report.get('pausedReason') or 'paused')}")
         if not report["fireTimes"]:
             out.print("never fires again")
         for when in report["fireTimes"]:
@@ -74,7 +74,7 @@ def _render_list(out: Output, status: dict[str, Any]) -> None:
             last = "never"
             if row["lastRunState"]:
                 last = f"{row['lastRunState']} {row['lastRunEnded'] or ''} {row['lastRunId'] or ''}".strip()
-            paused = "[yellow]yes[/yellow]" if row["paused"] else "no"
+            paused = f"[yellow]yes[/yellow]: {escape(row['pausedReason'] or '')}" if row["paused"] else "no"
             next_fire = row["nextFire"] or "never"
             if not row["enabled"]:
                 next_fire = "disabled"
@@ -87,7 +87,7 @@ def _render_list(out: Output, status: dict[str, Any]) -> None:
     for row in status["schedules"]:
         for warning in row["warnings"]:
             out.warn(escape(f"{row['name']}: {warning}"))
-        if row["paused"] and row["pausedReason"]:
+        if row["paused"] and row["pausedReason"] and not out.interactive:  # the table shows it on a terminal
             out.warn(escape(f"{row['name']} is paused: {row['pausedReason']}"))
     for warning in status["warnings"]:
         out.warn(escape(warning))
@@ -163,6 +163,44 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """Applied schedules: mapping, mode, cron in words, next fire, last run and result, paused."""
         _render_list(out, commands.schedule_report(resolve_root(root), env))
+        return ExitCode.OK
+
+    @group.command("pause")
+    @with_output
+    def pause_cmd(
+        name: Annotated[str, typer.Argument(metavar="NAME", help="An applied schedule.")],
+        env: EnvOpt,
+        reason: Annotated[str, typer.Option("--reason", help="Why; `schedule list` shows it.")] = "paused by a person",
+        root: RootOpt = None,
+        *,
+        out: Output,
+    ) -> int:
+        """Stop a schedule from firing until `schedule resume` (the scheduler keeps running the others)."""
+        result = commands.pause_schedule(resolve_root(root), env, name, reason)
+        if out.json_mode:
+            out.json(result)
+        else:
+            out.print(f"Paused schedule {escape(name)!r} of {env!r}: {escape(reason)}.")
+            out.info(f"Resume it with `idmctl schedule resume --env {env} {name}`.")
+        return ExitCode.OK
+
+    @group.command("resume")
+    @with_output
+    def resume_cmd(
+        name: Annotated[str, typer.Argument(metavar="NAME", help="An applied schedule.")],
+        env: EnvOpt,
+        root: RootOpt = None,
+        *,
+        out: Output,
+    ) -> int:
+        """Let a paused schedule fire again, from its next fire time (a paused BLOCKED run is not rerun)."""
+        result = commands.resume_schedule(resolve_root(root), env, name)
+        if out.json_mode:
+            out.json(result)
+        elif result["resumed"]:
+            out.print(f"Resumed schedule {escape(name)!r} of {env!r}.")
+        else:
+            out.print(f"Schedule {escape(name)!r} of {env!r} was not paused; nothing changed.")
         return ExitCode.OK
 
     @group.command("run")

@@ -52,6 +52,8 @@ def validate(
                     out.err.print(f"error: {diag.format()}", markup=False)
                 elif diag.severity == "warning" and not out.quiet or diag.severity == "info" and not out.quiet:
                     out.err.print(diag.format(), markup=False)
+            if out.quiet:
+                continue  # -q: the errors above and the exit code say it all
             errors = len(report.errors)
             warnings = sum(1 for d in report.diagnostics if d.severity == "warning")
             resources = sum(1 for _ in report.resources) if report.resources else 0

@@ -7,19 +7,26 @@ platform through a ``Platform``, and hands the pure planning to ``controller.pla
 from __future__ import annotations
 
 import dataclasses
+import io
+import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.backends import AppliedState, JsonObject, LockLease, StateBackend, open_backend
+from ruamel.yaml import YAML
+
+from controller.backends import AppliedState, AuditEntry, JsonObject, LockLease, StateBackend, open_backend
 from controller.config import (
     LoadedEnvironment,
     ValidationReport,
     canonical_hash,
+    environment_dir,
     load_environment,
     validate_environment,
 )
+from controller.config.models import NAME_PATTERN
 from controller.diagnostics import Diagnostic
 from controller.errors import StalePlanError, StateNotInitialized, UsageError
 from controller.plan import (
@@ -38,13 +45,18 @@ from controller.platforms import open_platform
 __all__ = [
     "ApplyResult",
     "InitResult",
+    "NewEnvironment",
     "PlanResult",
+    "StateReport",
     "apply",
+    "audit_list",
+    "env_new",
     "force_unlock",
     "git_commit",
     "init",
     "plan",
     "promote",
+    "state_show",
     "validate",
 ]
 
@@ -300,3 +312,99 @@ def promote(root: Path, source: str, target: str, *, check: bool = False) -> Pro
             f"environment {target!r} has no state yet: run `idmctl init --env {target}`, "
             f"then `idmctl plan --env {target}`"))
     return dataclasses.replace(result, plan=plan(root, target).plan)
+
+
+@dataclass(frozen=True)
+class StateReport:
+    """`state show`: what the environment's state holds, as `terraform show` does for Terraform."""
+
+    environment: str
+    location: str
+    backend: str
+    platform: str
+    serial: int
+    lineage: str
+    applied_at: str | None
+    resources: dict[str, JsonObject]
+    lock: LockLease | None
+    last_apply: AuditEntry | None
+
+    def to_dict(self) -> JsonObject:
+        return {"environment": self.environment, "location": self.location, "backend": self.backend,
+                "platform": self.platform, "serial": self.serial, "lineage": self.lineage,
+                "appliedAt": self.applied_at, "resources": self.resources,
+                "lock": self.lock.to_dict() if self.lock else None,
+                "lastApply": self.last_apply.to_dict() if self.last_apply else None}
+
+
+def state_show(root: Path, env: str) -> StateReport:
+    """The applied resources (secrets as fingerprints), serial, lineage, the lock and the last apply."""
+    loaded = load_environment(root, env)
+    backend = _backend(root, loaded)
+    try:
+        state = backend.read_applied()
+        last = next((e for e in backend.audit_log() if e.action == "apply"), None)
+        spec = loaded.resources.environment.spec
+        return StateReport(env, backend.location, spec.state.backend, spec.platform.type, state.serial,
+                           state.lineage, state.applied_at, state.resources, backend.current_lock(), last)
+    finally:
+        backend.close()
+
+
+def audit_list(root: Path, env: str, *, limit: int | None = 50) -> list[AuditEntry]:
+    """The environment's audit log, newest first: applies, force-unlocks, --allow-deletes overrides."""
+    loaded = load_environment(root, env)
+    backend = _backend(root, loaded)
+    try:
+        return backend.audit_log(limit)
+    finally:
+        backend.close()
+
+
+@dataclass(frozen=True)
+class NewEnvironment:
+    """`env new`: the folder made, and what a person must fill in before the first plan."""
+
+    name: str
+    source: str
+    path: Path
+    files: tuple[str, ...]
+    variables: dict[str, object]  # copied from the source: check every one
+    secrets: dict[str, str]  # name -> where the source environment reads it from
+
+
+def env_new(root: Path, name: str, source: str) -> NewEnvironment:
+    """Make environments/<name> from environments/<source>: the same resource files, and an
+    environment.yaml with the new name and its own state; list the variables and secrets to fill in."""
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise UsageError(f"{name!r} is not a valid environment name",
+                         hint="Use lower-case letters, digits and '-', at most 63 characters")
+    src = environment_dir(root, source)
+    dst = root / "environments" / name
+    if dst.exists():
+        raise UsageError(f"environments/{name} already exists", hint=f"Choose another name, or `idmctl promote "
+                         f"--from {source} --to {name}` to make its resource files {source}'s")
+    loaded = load_environment(root, source)  # a broken source is reported before anything is copied
+    env_file = src / "environment.yaml"
+    if not env_file.is_file():
+        raise UsageError(f"environments/{source} keeps its Environment resource elsewhere than environment.yaml",
+                         hint="Copy the folder by hand and edit metadata.name and spec.state")
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    document = yaml.load(env_file.read_text(encoding="utf-8"))
+    document["metadata"]["name"] = name
+    spec = document.setdefault("spec", {})
+    if isinstance(spec.get("state"), dict) and spec["state"].get("backend", "sqlite") == "sqlite":
+        spec["state"]["path"] = f".idmctl/{name}.db"  # never share the source's state file
+    tmp = root / "environments" / f".{name}.new"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    (tmp / "environment.yaml").write_text(buffer.getvalue(), encoding="utf-8")
+    tmp.rename(dst)  # all or nothing: the folder appears complete
+    env_spec = loaded.resources.environment.spec
+    secrets = {key: (f"environment variable {s.fromEnv}" if s.fromEnv else f"file {s.fromFile}")
+               for key, s in env_spec.secrets.items()}
+    files = tuple(sorted(str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file()))
+    return NewEnvironment(name, source, dst, files, dict(env_spec.variables), secrets)

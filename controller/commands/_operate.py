@@ -17,8 +17,10 @@ from controller.config.models import RunMode
 from controller.connectors import ConnectionReport, SourcePreview
 from controller.platforms import (
     DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_PAGE,
     CancelCheck,
     OpenEnvironment,
+    Page,
     Platform,
     ReconRequest,
     RunLogger,
@@ -34,10 +36,12 @@ __all__ = [
     "delete_identity",
     "get_identity",
     "list_runs",
+    "pause_schedule",
     "preview_cron",
     "preview_schedule",
     "prune_runs",
     "reconcile",
+    "resume_schedule",
     "schedule_report",
     "search_identities",
     "serve_schedules",
@@ -69,30 +73,35 @@ def reconcile(root: Path, env: str, mapping: str, *, mode: RunMode = RunMode.FUL
         return opened.platform.reconcile(request, progress=progress, cancel=cancel)
 
 
-def list_runs(root: Path, env: str, mapping: str | None = None, limit: int | None = 20) -> list[RunRecord]:
-    """Runs, newest first (optionally of one mapping)."""
+def list_runs(root: Path, env: str, mapping: str | None = None, *, limit: int | None = DEFAULT_PAGE,
+              offset: int = 0) -> Page[RunRecord]:
+    """A page of runs, newest first (optionally of one mapping; ``limit`` None: all)."""
     with _opened(root, env) as opened:
-        return opened.platform.list_runs(mapping, limit)
+        return opened.platform.list_runs(mapping, limit, offset)
 
 
 def show_run(root: Path, env: str, run_id: str, *, situation: str | None = None, action: str | None = None,
-             status: str | None = None, limit: int | None = None) -> tuple[RunRecord, list[RunEntry]]:
-    """One run (id or unique prefix) and its entries, filtered by situation, action and status."""
+             status: str | None = None, limit: int | None = DEFAULT_PAGE,
+             offset: int = 0) -> tuple[RunRecord, Page[RunEntry]]:
+    """One run (id or unique prefix) and a page of its entries, filtered by situation, action and status."""
     with _opened(root, env) as opened:
-        return opened.platform.show_run(run_id, situation=situation, action=action, status=status, limit=limit)
+        return opened.platform.show_run(run_id, situation=situation, action=action, status=status, limit=limit,
+                                        offset=offset)
 
 
 def prune_runs(root: Path, env: str, *, keep: int | None = None, older_than_days: float | None = None,
-               mapping: str | None = None) -> list[str]:
-    """Delete old runs and their entries; returns the ids pruned."""
+               mapping: str | None = None, dry_run: bool = False) -> list[str]:
+    """Delete old runs and their entries (``dry_run``: only say which); returns the ids."""
     with _opened(root, env) as opened:
-        return opened.platform.prune_runs(keep=keep, older_than_days=older_than_days, mapping=mapping)
+        return opened.platform.prune_runs(keep=keep, older_than_days=older_than_days, mapping=mapping,
+                                          dry_run=dry_run)
 
 
-def search_identities(root: Path, env: str, query: str | None = None, limit: int | None = None) -> list[ManagedObject]:
-    """Managed identities matching the filter (case-insensitive), ordered by userName."""
+def search_identities(root: Path, env: str, query: str | None = None, *, limit: int | None = DEFAULT_PAGE,
+                      offset: int = 0) -> Page[ManagedObject]:
+    """A page of the managed identities matching the filter (case-insensitive), ordered by userName."""
     with _opened(root, env) as opened:
-        return opened.platform.search_identities(query, limit)
+        return opened.platform.search_identities(query, limit, offset)
 
 
 def get_identity(root: Path, env: str, object_id: str) -> tuple[ManagedObject, list[tuple[str, str]]]:
@@ -101,10 +110,11 @@ def get_identity(root: Path, env: str, object_id: str) -> tuple[ManagedObject, l
         return opened.platform.get_identity(object_id)
 
 
-def delete_identity(root: Path, env: str, object_id: str) -> ManagedObject:
-    """Delete one managed identity; its links stay, for the next run to report (MISSING, LINK_ONLY)."""
+def delete_identity(root: Path, env: str, object_id: str, *, dry_run: bool = False) -> ManagedObject:
+    """Delete one managed identity (id or unique prefix); its links stay, for the next run to report
+    (MISSING, LINK_ONLY). ``dry_run``: only find it."""
     with _opened(root, env) as opened:
-        return opened.platform.delete_identity(object_id)
+        return opened.platform.delete_identity(object_id, dry_run=dry_run)
 
 
 @contextmanager
@@ -151,6 +161,18 @@ def preview_schedule(root: Path, env: str, name: str, count: int = 5, after: dat
     """The next fire times of schedule ``name`` (as applied, else as in the working tree)."""
     with _opened(root, env) as opened:
         return opened.platform.preview_schedule(opened.working, name, count, after)
+
+
+def pause_schedule(root: Path, env: str, name: str, reason: str = "paused by a person") -> JsonObject:
+    """Stop schedule ``name`` from firing until resumed; the reason shows in `schedule list`."""
+    with _opened(root, env) as opened:
+        return opened.platform.pause_schedule(name, reason)
+
+
+def resume_schedule(root: Path, env: str, name: str) -> JsonObject:
+    """Let a paused schedule fire again."""
+    with _opened(root, env) as opened:
+        return opened.platform.resume_schedule(name)
 
 
 def serve_schedules(root: Path, env: str, *, once: bool = False, log: RunLogger | None = None,

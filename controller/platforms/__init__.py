@@ -5,12 +5,22 @@ tenant) next. ``open_environment`` opens an environment's state backend and plat
 """
 
 from controller.platforms._factory import OpenEnvironment, open_environment, open_platform
-from controller.platforms._protocol import DEFAULT_LOCK_TIMEOUT, CancelCheck, Platform, ReconRequest, RunLogger
+from controller.platforms._protocol import (
+    DEFAULT_LOCK_TIMEOUT,
+    DEFAULT_PAGE,
+    CancelCheck,
+    Page,
+    Platform,
+    ReconRequest,
+    RunLogger,
+)
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
+    "DEFAULT_PAGE",
     "CancelCheck",
     "OpenEnvironment",
+    "Page",
     "Platform",
     "ReconRequest",
     "RunLogger",

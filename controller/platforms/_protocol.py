@@ -8,9 +8,9 @@ what that configuration *does*: on ``embedded`` idmctl's engine and managed stor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from controller.backends import JsonObject, LockLease, ManagedObject, RunEntry, RunRecord
 from controller.config import ResourceSet
@@ -19,10 +19,25 @@ from controller.connectors import ConnectionReport, SourcePreview
 from controller.plan import PlanChange
 from controller.recon import Progress, ReconRun
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "CancelCheck", "Platform", "ReconRequest", "RunLogger"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_PAGE", "CancelCheck", "Page", "Platform", "ReconRequest", "RunLogger"]
 
 # Longer than the lease's 30 s life: a rerun after a killed run waits the dead lease out.
 DEFAULT_LOCK_TIMEOUT = 45.0
+# Lists show a page by default: 300,000 identities printed line by line took minutes and helped nobody.
+DEFAULT_PAGE = 50
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a longer list: ``total`` when it is known cheaply, ``more`` when rows follow."""
+
+    items: list[T]
+    offset: int = 0
+    total: int | None = None
+    more: bool = False
+    labels: dict[str, str] = field(default_factory=dict)  # id -> a name people know (userName), for display
 
 CancelCheck = Callable[[], bool]
 RunLogger = Callable[[JsonObject], None]
@@ -65,30 +80,33 @@ class Platform(Protocol):
         """Run (or, with ``dry_run``, preview) one reconciliation of an applied mapping."""
         ...
 
-    def list_runs(self, mapping: str | None = None, limit: int | None = 20) -> list[RunRecord]:
-        """Recorded runs, newest first."""
+    def list_runs(self, mapping: str | None = None, limit: int | None = DEFAULT_PAGE,
+                  offset: int = 0) -> Page[RunRecord]:
+        """Recorded runs, newest first (``limit`` None: all)."""
         ...
 
     def show_run(self, run_id: str, *, situation: str | None = None, action: str | None = None,
-                 status: str | None = None, limit: int | None = None) -> tuple[RunRecord, list[RunEntry]]:
-        """One run (id or unique prefix) and its entries, filtered."""
+                 status: str | None = None, limit: int | None = DEFAULT_PAGE,
+                 offset: int = 0) -> tuple[RunRecord, Page[RunEntry]]:
+        """One run (id or unique prefix) and a page of its entries, filtered; labels name the identities."""
         ...
 
     def prune_runs(self, *, keep: int | None = None, older_than_days: float | None = None,
-                   mapping: str | None = None) -> list[str]:
-        """Delete old runs and their entries; the ids pruned."""
+                   mapping: str | None = None, dry_run: bool = False) -> list[str]:
+        """Delete old runs and their entries (``dry_run``: only say which); the ids pruned."""
         ...
 
-    def search_identities(self, query: str | None = None, limit: int | None = None) -> list[ManagedObject]:
-        """Managed identities matching an IDM/SCIM filter, ordered by userName."""
+    def search_identities(self, query: str | None = None, limit: int | None = DEFAULT_PAGE,
+                          offset: int = 0) -> Page[ManagedObject]:
+        """A page of the managed identities matching an IDM/SCIM filter, ordered by userName."""
         ...
 
     def get_identity(self, object_id: str) -> tuple[ManagedObject, list[tuple[str, str]]]:
-        """One managed identity and its links as (mapping, source id)."""
+        """One managed identity (id or unique prefix) and its links as (mapping, source id)."""
         ...
 
-    def delete_identity(self, object_id: str) -> ManagedObject:
-        """Delete one managed identity (its links stay, for the next run to report)."""
+    def delete_identity(self, object_id: str, *, dry_run: bool = False) -> ManagedObject:
+        """Delete one managed identity (id or unique prefix); its links stay, for the next run to report."""
         ...
 
     def missing_identities(self, user_names: Sequence[str]) -> list[str]:
@@ -115,6 +133,14 @@ class Platform(Protocol):
     def serve_schedules(self, *, once: bool = False, log: RunLogger | None = None,
                         handle_signals: bool = True) -> list[JsonObject]:
         """Fire the applied schedules until stopped (or one pass); the records of what ran."""
+        ...
+
+    def pause_schedule(self, name: str, reason: str) -> JsonObject:
+        """Stop schedule ``name`` from firing until resumed; the reason shows in ``schedule_report``."""
+        ...
+
+    def resume_schedule(self, name: str) -> JsonObject:
+        """Let a paused schedule fire again (from its next fire time on)."""
         ...
 
     def close(self) -> None:

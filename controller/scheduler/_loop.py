@@ -98,6 +98,7 @@ class Scheduler:
         clock: Clock | None = None,
         *,
         overridden_since: OverrideCheck | None = None,
+        env: str = "E",
         log: Callable[[dict[str, Any]], None] | None = None,
         holder: str | None = None,
         misfire_threshold: float = 60.0,
@@ -108,6 +109,7 @@ class Scheduler:
         self.store = store
         self.runner = runner
         self.overridden_since: OverrideCheck = overridden_since or (lambda mapping, since: False)
+        self.env = env  # for the commands the pause reason suggests
         self.clock = clock or SystemClock()
         self.log = log or (lambda record: None)
         self.holder = holder or f"scheduler {socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -202,6 +204,7 @@ class Scheduler:
             return None
         started = time.monotonic()
         run_id, state, message = None, str(RunState.FAILED), None
+        result: dict[str, Any] = {}
         try:
             result = dict(self.runner(spec.mapping, spec.mode))
             run_id, state = result.get("id"), str(result.get("state", RunState.FAILED))
@@ -215,8 +218,11 @@ class Scheduler:
         ended = self.clock.now()
         pause = None
         if state == RunState.BLOCKED:
-            pause = (f"run {run_id or '?'} was BLOCKED by the safety guard; rerun it with "
-                     f"`idmctl reconcile --mapping {spec.mapping} --allow-deletes N` to resume")
+            deletes = result.get("deletes") if isinstance(result.get("deletes"), int) else None
+            pause = (f"run {run_id or '?'} was BLOCKED by the safety guard; review it with `idmctl reconcile "
+                     f"--env {self.env} --mapping {spec.mapping} --dry-run`, then let it through with `idmctl "
+                     f"reconcile --env {self.env} --mapping {spec.mapping} --allow-deletes {deletes or 'N'}` (or "
+                     f"`idmctl schedule resume --env {self.env} {spec.name}` to resume without running it)")
         self.store.finish(spec.name, spec.mapping, self.holder, run_id=run_id, state=state,
                           message=message, now=ended, pause_reason=pause)
         return self._emit({

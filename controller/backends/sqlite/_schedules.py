@@ -148,3 +148,15 @@ class SqliteScheduleState:
                 "UPDATE schedule_state SET paused = 0, paused_reason = NULL, paused_at = NULL, updated = ? "
                 "WHERE mapping = ? AND paused = 1", (stamp, mapping))
         return names
+
+    def pause(self, name: str, reason: str, now: datetime) -> bool:
+        with transaction(self._conn) as conn:
+            return conn.execute(
+                "UPDATE schedule_state SET paused = 1, paused_reason = ?, paused_at = ?, updated = ? WHERE name = ?",
+                (reason, iso_utc(now), iso_utc(now), name)).rowcount == 1
+
+    def resume(self, name: str, now: datetime) -> bool:
+        with transaction(self._conn) as conn:
+            return conn.execute(
+                "UPDATE schedule_state SET paused = 0, paused_reason = NULL, paused_at = NULL, updated = ? "
+                "WHERE name = ? AND paused = 1", (iso_utc(now), name)).rowcount == 1

@@ -505,7 +505,7 @@ class SqliteStore:
         ]
 
     def prune_runs(self, *, keep: int | None = None, older_than_days: float | None = None,
-                   mapping: str | None = None) -> list[str]:
+                   mapping: str | None = None, dry_run: bool = False) -> list[str]:
         """Delete finished runs (and their entries) beyond the newest ``keep`` or older than the age."""
         runs = [r for r in self.list_runs(mapping) if r.state != "ACTIVE"]
         doomed: list[str] = []
@@ -515,7 +515,7 @@ class SqliteStore:
             cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat().replace("+00:00", "Z")
             doomed.extend(r.id for r in runs if r.started < cutoff)
         doomed = list(dict.fromkeys(doomed))
-        if doomed:
+        if doomed and not dry_run:
             with self.transaction() as conn:
                 conn.executemany("DELETE FROM recon_entries WHERE run_id = ?", [(d,) for d in doomed])
                 conn.executemany("DELETE FROM recon_runs WHERE id = ?", [(d,) for d in doomed])
