@@ -14,10 +14,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
 
-from controller.config._resolve import Resolution
+from controller.config._resolve import URL_CREDENTIALS, Resolution, hide_url_credentials
 from controller.config._yaml import Document, escape_pointer
-from controller.config.models import KINDS
-from controller.diagnostics import Diagnostic
+from controller.config.models import HTTPS_URL_PATTERN, KINDS, SCOPE_PATTERN
+from controller.diagnostics import Diagnostic, SourcePos
 
 __all__ = ["SCHEMA_BASE_URL", "kind_schema", "schema_diagnostics", "schema_file_name"]
 
@@ -46,7 +46,7 @@ def _validator(kind: str) -> Draft202012Validator:
 
 
 def _describe(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = hide_url_credentials(json.dumps(value, ensure_ascii=False, default=str))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -58,8 +58,8 @@ _TYPE_WORDS = {
 
 def _type_word(t: Any) -> str:
     if isinstance(t, list):
-        return " or ".join(_TYPE_WORDS.get(x, x) for x in t)
-    return _TYPE_WORDS.get(t, str(t))
+        return " or ".join(_TYPE_WORDS.get(str(x), str(x)) for x in t)
+    return _TYPE_WORDS.get(str(t), str(t))
 
 
 def _widen(t: Any) -> set[str]:
@@ -84,7 +84,8 @@ def _json_kind(value: Any) -> str:
         return "scalar-" + str(value)  # true/false/null are their own kinds here
     if isinstance(value, int | float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), "other")
+    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return names.get(type(value), "other")
 
 
 def _wrong_type(error: ValidationError) -> bool:
@@ -94,7 +95,8 @@ def _wrong_type(error: ValidationError) -> bool:
     if error.validator == "type":
         return True
     if error.validator in ("enum", "const"):
-        values = error.validator_value if error.validator == "enum" else [error.validator_value]
+        expected: Any = error.validator_value
+        values = expected if error.validator == "enum" else [expected]
         kind = _json_kind(error.instance)
         return all(_json_kind(v) != kind for v in values)
     return False
@@ -108,16 +110,18 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     branches: dict[Any, list[ValidationError]] = {}
     for sub in error.context:
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    disc = error.schema.get("discriminator") if isinstance(error.schema, dict) else None
-    if disc and isinstance(error.instance, dict) and isinstance(error.schema.get("oneOf"), list):
+    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    instance: Any = error.instance
+    disc = schema.get("discriminator")
+    if disc and isinstance(instance, dict) and isinstance(schema.get("oneOf"), list):
         prop = disc["propertyName"]
-        ref = disc["mapping"].get(error.instance.get(prop)) if isinstance(error.instance.get(prop), str) else None
+        ref = disc["mapping"].get(instance.get(prop)) if isinstance(instance.get(prop), str) else None
         if ref is None:  # a tag no branch takes: say so on the tag itself
             return [ValidationError(
                 f"unknown {prop}", validator="enum", validator_value=list(disc["mapping"]),
-                instance=error.instance.get(prop), schema={}, path=[*error.absolute_path, prop],
+                instance=instance.get(prop), schema={}, path=[*error.absolute_path, prop],
                 schema_path=["discriminator"])]
-        chosen = [i for i, branch in enumerate(error.schema["oneOf"]) if branch.get("$ref") == ref]
+        chosen = [i for i, branch in enumerate(schema["oneOf"]) if branch.get("$ref") == ref]
         return [leaf for sub in branches.get(chosen[0], []) for leaf in _leaves(sub)] if chosen else [error]
     fitting = [sub for subs in branches.values() if not any(map(_wrong_type, subs)) for sub in subs]
     best = max(fitting or error.context, key=relevance)  # not best_match: it descends itself
@@ -143,10 +147,14 @@ def schema_diagnostics(doc: Document, kind: str, resolution: Resolution) -> list
 
 def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution) -> list[Diagnostic]:
     pointer = _pointer(error.absolute_path)
+    # jsonschema types these as "or Unset"; an error from iter_errors always has them.
+    instance: Any = error.instance
+    expected: Any = error.validator_value
+    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
     pos = doc.pos(pointer)
-    if isinstance(error.instance, dict | list) and pointer in doc.key_positions:
+    if isinstance(instance, dict | list) and pointer in doc.key_positions:
         pos = doc.key_positions[pointer]  # a block value starts a line late: point at its key
-    related = ()
+    related: tuple[SourcePos, ...] = ()
     suffix = ""
     if pointer in res.from_variable:
         name, vpos = res.from_variable[pointer]
@@ -154,8 +162,8 @@ def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution
         suffix = f" (from variable {name!r})"
     v = error.validator
     if v == "required":
-        props = error.schema.get("properties", {})
-        missing = [p for p in error.validator_value if p not in error.instance]
+        props = schema.get("properties", {})
+        missing = [p for p in expected if p not in instance]
         out = []
         for field in missing:
             child = f"{pointer}/{escape_pointer(field)}"
@@ -172,9 +180,9 @@ def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution
                     f"Add {field}: ..." + (f" ({desc.rstrip('.')})" if desc else ""), pos, pointer or None))
         return out
     if v in ("additionalProperties", "unevaluatedProperties"):
-        allowed = sorted(error.schema.get("properties", {}))
+        allowed = sorted(schema.get("properties", {}))
         out = []
-        for extra in sorted(set(error.instance) - set(allowed)):
+        for extra in sorted(set(instance) - set(allowed)):
             child = f"{pointer}/{escape_pointer(extra)}"
             close = difflib.get_close_matches(extra, allowed, n=1)
             hint = f"Did you mean {close[0]!r}?" if close else f"Allowed fields: {', '.join(allowed)}"
@@ -182,58 +190,72 @@ def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution
                                   doc.key_positions.get(child, doc.pos(child)), child))
         return out
     if v == "type":
-        word = _type_word(error.validator_value)
+        word = _type_word(expected)
         if pointer in res.from_variable:
             hint = f"Give variable {res.from_variable[pointer][0]!r} {word} as its value"
-        elif isinstance(error.instance, str) and _unquoted_type(error.instance) in _widen(error.validator_value):
+        elif isinstance(instance, str) and _unquoted_type(instance) in _widen(expected):
             hint = "Remove the quotes: a quoted value is a string"
         else:
             hint = f"Write {word} here"
-        return [Diagnostic("error", f"expected {word}, got {_describe(error.instance)}{suffix}", hint, pos,
+        return [Diagnostic("error", f"expected {word}, got {_describe(instance)}{suffix}", hint, pos,
                            pointer, related=related)]
     if v in ("enum", "const") and "propertyNames" in error.absolute_schema_path:
         # a mapping key outside its enum (a situation name): point at the key itself
-        child = f"{pointer}/{escape_pointer(error.instance)}"
-        allowed = [str(a) for a in error.validator_value]
-        close = difflib.get_close_matches(str(error.instance), allowed, n=1)
+        child = f"{pointer}/{escape_pointer(instance)}"
+        allowed = [str(a) for a in expected]
+        close = difflib.get_close_matches(str(instance), allowed, n=1)
         what = "situation" if "CONFIRMED" in allowed else "key"
         hint = (f"Did you mean {close[0]!r}? " if close else "") + "Allowed: " + ", ".join(allowed)
-        return [Diagnostic("error", f"unknown {what} {_describe(error.instance)}", hint,
+        return [Diagnostic("error", f"unknown {what} {_describe(instance)}", hint,
                            doc.key_positions.get(child, pos), child)]
     if v in ("enum", "const"):
-        allowed = error.validator_value if v == "enum" else [error.validator_value]
-        close = difflib.get_close_matches(str(error.instance), [str(a) for a in allowed], n=1)
+        allowed = expected if v == "enum" else [expected]
+        close = difflib.get_close_matches(str(instance), [str(a) for a in allowed], n=1)
         hint = (f"Did you mean {close[0]!r}? " if close else "") + "Allowed: " + ", ".join(map(str, allowed))
         what = "action" if "UNLINK" in allowed else "value"
-        return [Diagnostic("error", f"unknown {what} {_describe(error.instance)}{suffix}",
+        return [Diagnostic("error", f"unknown {what} {_describe(instance)}{suffix}",
                            hint, pos, pointer, related=related)]
     if v == "pattern" and "propertyNames" in error.absolute_schema_path:
-        child = f"{pointer}/{escape_pointer(error.instance)}"
+        child = f"{pointer}/{escape_pointer(instance)}"
         noun = {"variables": "variable", "secrets": "secret"}.get(pointer.rsplit("/", 1)[-1], "key")
-        return [Diagnostic("error", f"{error.instance!r} is not a valid {noun} name",
+        return [Diagnostic("error", f"{instance!r} is not a valid {noun} name",
                            "Start with a letter or '_' and use only letters, digits and '_'",
                            doc.key_positions.get(child, pos), child)]
     if v == "pattern":
         field = pointer.rsplit("/", 1)[-1]
-        if "secret" in error.validator_value:
+        if "secret" in expected:
             return [Diagnostic("error", f"{field} must be a ${{secret.NAME}} reference, not a literal value",
                                "Never put a secret in git: declare it under spec.secrets of the Environment "
                                "(fromEnv or fromFile) and write ${secret.NAME} here", pos, pointer)]
-        if error.validator_value.startswith("^[a-z0-9]"):
-            return [Diagnostic("error", f"{_describe(error.instance)} is not a valid name{suffix}",
+        if expected.startswith("^[a-z0-9]"):
+            return [Diagnostic("error", f"{_describe(instance)} is not a valid name{suffix}",
                                "Names use lower-case letters, digits and '-', at most 63 characters",
                                pos, pointer, related=related)]
-        if error.validator_value == "^https://":
-            return [Diagnostic("error", f"{field} {_describe(error.instance)} is not an https:// URL{suffix}",
+        if expected in (HTTPS_URL_PATTERN, SCOPE_PATTERN):
+            if isinstance(instance, str) and URL_CREDENTIALS.search(instance):
+                return [Diagnostic("error", f"{field} {_describe(instance)} has a user name or password "
+                                   "in its URL", "Remove them: the connector signs in with clientId and "
+                                   "clientSecret, and plans and logs show this URL", pos, pointer)]
+            if expected == SCOPE_PATTERN:
+                return [Diagnostic("error", f"{field} {_describe(instance)} has an '@', which no OAuth "
+                                   f"scope has{suffix}", "Write the scope, e.g. https://graph.microsoft.com/.default",
+                                   pos, pointer, related=related)]
+            return [Diagnostic("error", f"{field} {_describe(instance)} is not an https:// URL{suffix}",
                                "Use https:// (Entra and Graph speak TLS only)", pos, pointer, related=related)]
-        return [Diagnostic("error", f"{_describe(error.instance)} does not match {error.validator_value}"
+        return [Diagnostic("error", f"{_describe(instance)} does not match {expected}"
                            f"{suffix}", None, pos, pointer, related=related)]
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         word = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
                 "exclusiveMaximum": "less than"}[v]
-        return [Diagnostic("error", f"{_describe(error.instance)} is out of range: must be {word} "
-                           f"{error.validator_value}{suffix}", None, pos, pointer, related=related)]
+        bounds = [f"{w} {schema[k]}" for k, w in (("minimum", "at least"), ("exclusiveMinimum", "more than"),
+                                                   ("maximum", "at most"), ("exclusiveMaximum", "less than"))
+                  if k in schema]
+        field = pointer.rsplit("/", 1)[-1]
+        desc = schema.get("description")
+        hint = f"{field} takes a number {' and '.join(bounds)}" + (f" ({desc.rstrip('.')})" if desc else "")
+        return [Diagnostic("error", f"{_describe(instance)} is out of range: must be {word} "
+                           f"{expected}{suffix}", hint, pos, pointer, related=related)]
     if v in ("minLength", "minItems"):
-        return [Diagnostic("error", f"{_describe(error.instance)} is empty{suffix}",
+        return [Diagnostic("error", f"{_describe(instance)} is empty{suffix}",
                            "Give at least one value", pos, pointer, related=related)]
     return [Diagnostic("error", error.message + suffix, None, pos, pointer, related=related)]

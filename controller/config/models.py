@@ -44,6 +44,14 @@ API_VERSION = "idmctl/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 SECRET_REF_PATTERN = r"^\$\{secret\.[A-Za-z_][A-Za-z0-9_]*\}$"
 IDENT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# An https:// URL without credentials: nothing before an "@" in its authority (https://user:pass@host
+# would print the password in every plan and log that shows the URL).
+HTTPS_URL_PATTERN = r"^https://[^/?#@]*([/?#].*)?$"
+# An OAuth scope ("https://graph.microsoft.com/.default", "api://<app id>/.default") has no "@": one is
+# credentials in a URL. (No look-ahead: pydantic's regex engine has none.)
+SCOPE_PATTERN = r"^[^@]*$"
+# The most deletes and unlinks a run may be allowed: more accounts than any directory holds.
+MAX_DELETES = 1_000_000_000
 
 
 class Situation(StrEnum):
@@ -178,16 +186,17 @@ class ConnectorSpec(_Model):
         description="A ${secret.NAME} reference to the client secret's Value (not its Secret ID).",
         examples=["${secret.entra_client_secret}"],
     )
-    authorityHost: str = Field("https://login.microsoftonline.com", pattern=r"^https://",
+    authorityHost: str = Field("https://login.microsoftonline.com", pattern=HTTPS_URL_PATTERN,
                                description="Login host: sovereign clouds, the local emulator.")
-    graphUrl: str = Field("https://graph.microsoft.com", pattern=r"^https://",
+    graphUrl: str = Field("https://graph.microsoft.com", pattern=HTTPS_URL_PATTERN,
                           description="Microsoft Graph base URL (without /v1.0).")
-    tokenScope: str | None = Field(None, description="OAuth scope; default '{graphUrl}/.default'.")
+    tokenScope: str | None = Field(None, pattern=SCOPE_PATTERN,
+                                   description="OAuth scope; default '{graphUrl}/.default'.")
     caBundle: str | None = Field(None, description="PEM file of CAs to trust (private PKI, the emulator); "
                                  "relative to the repository root. Overrides REQUESTS_CA_BUNDLE.")
     pageSize: int = Field(999, ge=1, le=999, description="Graph $top: users per page (1-999).")
-    timeoutSeconds: float = Field(60, gt=0, le=600, description="Timeout of one HTTP request.")
-    maxRetryWaitSeconds: float = Field(300, ge=0, le=3600,
+    timeoutSeconds: float = Field(60, gt=0, le=600, allow_inf_nan=False, description="Timeout of one HTTP request.")
+    maxRetryWaitSeconds: float = Field(300, ge=0, le=3600, allow_inf_nan=False,
                                        description="Total time to wait on 429/503/504 before failing.")
 
 
@@ -264,8 +273,8 @@ class PolicySpec(_Model):
 
 
 class SafetySpec(_Model):
-    maxDeletes: int = Field(500, ge=0, description="Most DELETE+UNLINK actions a run may take.")
-    maxDeletePercent: float = Field(5, ge=0, le=100,
+    maxDeletes: int = Field(500, ge=0, le=MAX_DELETES, description="Most DELETE+UNLINK actions a run may take.")
+    maxDeletePercent: float = Field(5, ge=0, le=100, allow_inf_nan=False,
                                     description="Most deletes as a percentage of linked objects "
                                     "(checked from 10 affected objects).")
     allowEmptySource: bool = Field(False, description="Allow a run whose in-scope source is empty.")
