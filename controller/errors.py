@@ -112,10 +112,21 @@ class FilterSyntaxError(IdmctlError):
     """Raised when a filter expression does not parse; ``column`` is 1-based within ``text``."""
 
     def __init__(self, message: str, *, text: str, column: int, hint: str | None = None) -> None:
-        super().__init__(f"{message} at column {column} of {text!r}", hint=hint)
+        super().__init__(f"{message} at column {column} of {_excerpt(text, column)}", hint=hint)
         self.reason = message
         self.text = text
         self.column = column
+
+
+def _excerpt(text: str, column: int, width: int = 80) -> str:
+    """``text`` quoted, or for a long one (hostile, generated) the part around ``column``: a message
+    stays one readable line."""
+    if len(text) <= 200:
+        return repr(text)
+    start = max(0, min(column - 1 - width // 2, len(text) - width))
+    piece = repr(text[start:start + width])
+    return (f"{'...' if start else ''}{piece}{'...' if start + width < len(text) else ''}"
+            f" (of {len(text)} characters)")
 
 
 class CronSyntaxError(IdmctlError):

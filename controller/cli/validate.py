@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from controller import commands
@@ -13,7 +15,8 @@ from controller.cli._common import (
 )
 from controller.cli._output import Output
 from controller.config import ValidationReport, environment_names
-from controller.errors import ExitCode
+from controller.diagnostics import Diagnostic
+from controller.errors import ExitCode, UsageError
 
 __all__ = ["register"]
 
@@ -35,7 +38,10 @@ def validate(
     """
     base = resolve_root(root)
     names = [env] if env else environment_names(base)
-    reports: list[ValidationReport] = [commands.validate(base, name) for name in names]
+    if out.json_mode:
+        reports = [_check_or_report(base, name) for name in names]
+    else:
+        reports = [commands.validate(base, name) for name in names]
     if out.json_mode:
         out.json({
             "valid": all(r.ok for r in reports),
@@ -64,3 +70,14 @@ def validate(
             else:
                 out.print(f"[red]✗[/red] {report.name}: {errors} error(s), {warnings} warning(s)")
     return ExitCode.OK if all(r.ok for r in reports) else ExitCode.ERROR
+
+
+def _check_or_report(base: Path, name: str) -> ValidationReport:
+    """`--json` prints JSON for every outcome: an environment that cannot be checked at all (an invalid
+    name, a missing folder) is a report with one error, instead of a line on stderr."""
+    try:
+        return commands.validate(base, name)
+    except UsageError as exc:
+        report = ValidationReport(root=base, name=name)
+        report.diagnostics.append(Diagnostic("error", exc.message, exc.hint))
+        return report

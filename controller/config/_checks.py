@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from controller.config._resolve import Resolution
+from controller.config._resolve import URL_CREDENTIALS, Resolution, hide_url_credentials
 from controller.config._resources import describe_secret_source, read_secret_source
-from controller.config._yaml import Document
+from controller.config._yaml import Document, escape_pointer
 from controller.config.managed import MANAGED_TYPES
 from controller.config.models import Action, AicPlatformSpec, PostgresStateSpec, Situation, SqliteStateSpec
 from controller.cron import lint, parse_cron
@@ -92,6 +92,7 @@ def semantic_checks(items: list[Located], root: Path, env_name: str, *,
                 "error", f"Environment is named {item.name!r} but lives in environments/{env_name}/",
                 f"Set metadata.name: {env_name}", item.doc.pos("/metadata/name"), "/metadata/name"))
         diags.extend(_check_environment_spec(item, root))
+        diags.extend(_check_variables(item))
         for name, source in item.model.spec.secrets.items():
             p = f"/spec/secrets/{name}"
             if bool(source.fromEnv) == bool(source.fromFile):
@@ -184,6 +185,29 @@ def _check_state_path(path: str, root: Path, item: Located) -> list[Diagnostic]:
                        "path on purpose", item.doc.pos(pointer), pointer)]
 
 
+def _check_variables(item: Located) -> list[Diagnostic]:
+    """Variables are shown in plans, state and logs: none may hold a URL with credentials in it."""
+    diags: list[Diagnostic] = []
+
+    def walk(value: Any, pointer: str, name: str) -> None:
+        if isinstance(value, str) and URL_CREDENTIALS.search(value):
+            diags.append(Diagnostic(
+                "error", f"variable {name!r} holds a URL with a user name or password in it "
+                f"({hide_url_credentials(value)[:80]})",
+                "Plans, state and logs show variables: remove the credentials from the URL (a password "
+                "belongs in spec.secrets, referenced by a secret field)", item.doc.pos(pointer), pointer))
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                walk(child, f"{pointer}/{escape_pointer(key)}", name)
+        elif isinstance(value, list):
+            for i, child in enumerate(value):
+                walk(child, f"{pointer}/{i}", name)
+
+    for name, value in item.model.spec.variables.items():
+        walk(value, f"/spec/variables/{escape_pointer(name)}", name)
+    return diags
+
+
 def _check_mapping(item: Located, mappings: dict[str, Located]) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     spec = item.model.spec
@@ -263,9 +287,12 @@ def _check_filter(text: str, item: Located, pointer: str, *, pushdown: bool) -> 
     except FilterSyntaxError as exc:
         return [Diagnostic("error", f"filter does not parse: {exc.reason} at column {exc.column}",
                            exc.hint, doc.pos(pointer), pointer, related=item.related(pointer))]
-    if not pushdown:
-        return []
-    return [Diagnostic("info", to_graph(parsed).describe(), None, doc.pos(pointer), pointer)]
+    plan = to_graph(parsed)
+    diags = [Diagnostic("warning", m.describe(), m.hint(), doc.pos(pointer), pointer, related=item.related(pointer))
+             for m in plan.mismatches]
+    if pushdown:
+        diags.append(Diagnostic("info", plan.describe(), None, doc.pos(pointer), pointer))
+    return diags
 
 
 def _check_schedule(item: Located) -> list[Diagnostic]:

@@ -8,6 +8,7 @@ downstream (plan, apply, runs) ever sees an invalid configuration.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from controller.config._checks import Located, semantic_checks
-from controller.config._resolve import Resolution, resolve_document
+from controller.config._resolve import Resolution, credentials_from_variables, resolve_document
 from controller.config._resources import ResourceSet
 from controller.config._schemas import schema_diagnostics
 from controller.config._yaml import Document, escape_pointer, load_file
-from controller.config.models import API_VERSION, KINDS
+from controller.config.models import API_VERSION, KINDS, NAME_PATTERN
 from controller.diagnostics import Diagnostic, SourcePos
 from controller.errors import ConfigError, UsageError
 
@@ -70,7 +71,18 @@ def environment_names(root: Path) -> list[str]:
     return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
 
+_ENVIRONMENT_NAME = re.compile(NAME_PATTERN)
+
+
 def environment_dir(root: Path, name: str) -> Path:
+    """environments/<name> of ``root``; raises `UsageError` for a name that cannot be an environment's
+    (its Environment's metadata.name must equal it) or a folder that does not exist."""
+    if not _ENVIRONMENT_NAME.fullmatch(name):
+        shown = repr(name) if len(name) <= 40 else f"{name[:24]!r}... ({len(name)} characters)"
+        known = ", ".join(n for n in environment_names(root) if _ENVIRONMENT_NAME.fullmatch(n)) or "none"
+        raise UsageError(f"{shown} is not a valid environment name",
+                         hint="An environment is a folder under environments/ named with lower-case letters, "
+                         f"digits and '-', at most 63 characters; environments here: {known}")
     path = root / "environments" / name
     if not path.is_dir():
         known = ", ".join(environment_names(root)) or "none"
@@ -80,8 +92,37 @@ def environment_dir(root: Path, name: str) -> Path:
 
 
 def resource_files(env_dir: Path) -> list[Path]:
-    return sorted(p for p in env_dir.rglob("*") if p.is_file() and p.suffix in RESOURCE_SUFFIXES
-                  and not any(part.startswith(".") for part in p.relative_to(env_dir).parts))
+    """The resource files of ``env_dir`` (environments/<name> of a repository), sorted. A file that
+    resolves outside the repository, or nowhere (a symbolic link), is left out; `validate` reports it."""
+    return _scan(env_dir)[0]
+
+
+_OUTSIDE_HINT = "Resource files are read from inside the repository only: copy the file in, or remove the link"
+_DANGLING_HINT = "Point the link at a file of the repository, or remove it"
+
+
+def _scan(env_dir: Path) -> tuple[list[Path], list[tuple[Path, str, str]]]:
+    """(resource files, [(refused file, why, hint)]): a resource file must resolve inside the repository."""
+    root = env_dir.parents[1].resolve()
+    files: list[Path] = []
+    refused: list[tuple[Path, str, str]] = []
+    for path in sorted(env_dir.rglob("*")):
+        if path.suffix not in RESOURCE_SUFFIXES or any(part.startswith(".")
+                                                       for part in path.relative_to(env_dir).parts):
+            continue
+        try:
+            real = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+            if path.is_symlink():
+                refused.append((path, f"is a symbolic link to {os.readlink(path)}, which does not exist",
+                                _DANGLING_HINT))
+            continue
+        if not real.is_relative_to(root):
+            refused.append((path, f"resolves to {real} (through a symbolic link), outside the repository",
+                            _OUTSIDE_HINT))
+        elif real.is_file():
+            files.append(path)
+    return files, refused
 
 
 def _display(path: Path, root: Path) -> str:
@@ -121,14 +162,18 @@ def _check_header(doc: Document) -> tuple[str | None, list[Diagnostic]]:
 def validate_environment(root: Path, name: str) -> ValidationReport:
     """Check every file of environments/<name>; collect all problems, raise none for bad files."""
     env_dir = environment_dir(root, name)
-    report = ValidationReport(root=root, name=name, files=resource_files(env_dir))
+    files, refused = _scan(env_dir)
+    report = ValidationReport(root=root, name=name, files=files)
     diags = report.diagnostics
+    for path, why, hint in refused:
+        # Never read: its content would be echoed in messages, plans and promoted copies.
+        diags.append(Diagnostic("error", f"this file {why}; it is not read", hint, SourcePos(_display(path, root), 0)))
     docs: list[Document] = []
     for path in report.files:
         file_docs, file_diags = load_file(path, _display(path, root))
         docs.extend(file_docs)
         diags.extend(file_diags)
-    if not report.files:
+    if not report.files and not refused:
         diags.append(Diagnostic("error", f"environments/{name}/ holds no resource files",
                                 "Add environment.yaml and the resource files (*.yaml)",
                                 SourcePos(f"environments/{name}", 0)))
@@ -186,14 +231,16 @@ def validate_environment(root: Path, name: str) -> ValidationReport:
     for kind, doc in typed:
         if doc is env_doc or kind == "Environment":
             continue
-        resolution, res_diags = resolve_document(doc, variables, variable_pos, secrets)
+        resolution, res_diags = resolve_document(doc, kind, variables, variable_pos, secrets)
         diags.extend(res_diags)
-        # A value whose reference is already reported is not reported again by the schema.
-        reported = {d.pointer for d in res_diags if d.pointer}
-        schema_diags = [d for d in schema_diagnostics(doc, kind, resolution) if d.pointer not in reported]
+        # A value whose reference is already reported is not reported again by the schema, nor one
+        # whose URL credentials come from a variable (reported at the variable).
+        reported = {d.pointer for d in res_diags if d.pointer} | credentials_from_variables(resolution, variables)
+        all_schema_diags = schema_diagnostics(doc, kind, resolution)
+        schema_diags = [d for d in all_schema_diags if d.pointer not in reported]
         diags.extend(schema_diags)
         model = None
-        if not schema_diags and not res_diags:
+        if not all_schema_diags and not res_diags:
             model = _build(doc, kind, diags)
         if model is not None:
             located.append(Located(model, doc, resolution))

@@ -8,17 +8,47 @@ left in place: values are read only when a connector needs them, so they never e
 from __future__ import annotations
 
 import re
+import types
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
+from pydantic import BaseModel
+
 from controller.config._yaml import Document
+from controller.config.models import KINDS, SECRET_REF_PATTERN
 from controller.diagnostics import Diagnostic, SourcePos
 
-__all__ = ["REF", "Resolution", "find_references", "resolve_document"]
+__all__ = ["REF", "URL_CREDENTIALS", "Resolution", "credentials_from_variables", "find_references",
+           "hide_url_credentials", "is_secret_field", "resolve_document", "secret_fields"]
 
 # ${var.name} / ${secret.name}; `$${` escapes. Names follow identifier rules.
 REF = re.compile(r"\$\$\{|\$\{\s*([A-Za-z_]+)\.([A-Za-z_][A-Za-z0-9_]*)\s*\}|\$\{[^}]*\}?")
+
+
+# The user name and password of a URL (scheme://user:password@host), wherever in a text it stands.
+URL_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def hide_url_credentials(text: str) -> str:
+    """``text`` with the credentials of every URL in it replaced by ``***``: safe to print."""
+    return URL_CREDENTIALS.sub(r"\1***@", text)
+
+
+def credentials_from_variables(res: Resolution, variables: dict[str, Any]) -> set[str]:
+    """Pointers whose value has URL credentials only because a variable's value has them: those are
+    reported once, at the variable, not again at every field that uses it."""
+    def tainted(value: Any) -> bool:
+        if isinstance(value, str):
+            return URL_CREDENTIALS.search(value) is not None
+        if isinstance(value, dict):
+            return any(tainted(v) for v in value.values())
+        return isinstance(value, list) and any(tainted(v) for v in value)
+
+    return {pointer for pointer, (name, _) in res.from_variable.items()
+            if tainted(variables.get(name)) and not URL_CREDENTIALS.search(res.raw.get(pointer, ""))}
 
 
 def find_references(text: str) -> Iterator[tuple[str, str, int]]:
@@ -26,6 +56,42 @@ def find_references(text: str) -> Iterator[tuple[str, str, int]]:
     for m in REF.finditer(text):
         if m.group(1) is not None:
             yield m.group(1), m.group(2), m.start()
+
+
+@cache
+def secret_fields(kind: str) -> tuple[tuple[str, ...], ...]:
+    """The paths of a kind's secret fields: those the models mark with the ``${secret.NAME}`` pattern.
+    Each path is a tuple of JSON pointer tokens, ``*`` standing for any list index or mapping key."""
+    found: list[tuple[str, ...]] = []
+
+    def walk(annotation: Any, path: tuple[str, ...], seen: frozenset[type]) -> None:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            walk(typing.get_args(annotation)[0], path, seen)
+        elif origin in (typing.Union, types.UnionType):
+            for arg in typing.get_args(annotation):
+                walk(arg, path, seen)
+        elif origin in (list, tuple, set, frozenset):
+            for arg in typing.get_args(annotation):
+                walk(arg, (*path, "*"), seen)
+        elif origin is dict:
+            walk(typing.get_args(annotation)[1], (*path, "*"), seen)
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel) and annotation not in seen:
+            for name, info in annotation.model_fields.items():
+                child = (*path, info.alias or name)
+                if any(getattr(m, "pattern", None) == SECRET_REF_PATTERN for m in info.metadata):
+                    found.append(child)
+                walk(info.annotation, child, seen | {annotation})
+
+    walk(KINDS[kind], (), frozenset())
+    return tuple(found)
+
+
+def is_secret_field(kind: str, pointer: str) -> bool:
+    """Whether ``pointer`` (e.g. ``/spec/clientSecret``) is a field of ``kind`` that takes a secret."""
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
+    return any(len(path) == len(tokens) and all(p in ("*", t) for p, t in zip(path, tokens, strict=True))
+               for path in secret_fields(kind))
 
 
 @dataclass
@@ -38,20 +104,26 @@ class Resolution:
     removed: dict[str, tuple[str, SourcePos]] = field(default_factory=dict)
     # pointers whose value is a secret reference
     secret_refs: dict[str, str] = field(default_factory=dict)
+    # pointer -> the text as written, for every string that held a reference
+    raw: dict[str, str] = field(default_factory=dict)
 
 
 def resolve_document(
     doc: Document,
+    resource_kind: str,
     variables: dict[str, Any],
     variable_pos: dict[str, SourcePos],
     secrets: set[str],
 ) -> tuple[Resolution, list[Diagnostic]]:
-    """Resolve references in ``doc.data`` in place; return what happened and any problems."""
+    """Resolve references in ``doc.data`` (a resource of ``resource_kind``) in place; return what happened
+    and any problems. A secret may only be the whole value of a field the models mark as a secret."""
     res = Resolution()
     diags: list[Diagnostic] = []
 
     def resolve_str(text: str, pointer: str) -> tuple[Any, bool]:
         """Return (value, remove_field)."""
+        if "${" in text:
+            res.raw[pointer] = text
         whole = REF.fullmatch(text)
         if whole and whole.group(1) is not None:
             return resolve_ref(whole.group(1), whole.group(2), text, pointer, whole=True)
@@ -108,6 +180,16 @@ def resolve_document(
                 diags.append(Diagnostic(
                     "error", f"a secret reference {text!r} is embedded in a string",
                     "A secret must be the whole value of a field such as clientSecret",
+                    doc.pos(pointer), pointer))
+                return text, False
+            if not is_secret_field(resource_kind, pointer):
+                field_name = pointer.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+                allowed = [path[-1] for path in secret_fields(resource_kind)]
+                where = (f"Only {', '.join(allowed)} take{'s' if len(allowed) == 1 else ''} a secret"
+                         if allowed else f"A {resource_kind} has no secret field")
+                diags.append(Diagnostic(
+                    "error", f"{field_name} is not a secret field and cannot take {text!r}",
+                    f"{where}; write the value or a ${{var.NAME}} here (plans, state and logs show it)",
                     doc.pos(pointer), pointer))
                 return text, False
             if name not in secrets:

@@ -14,9 +14,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, relevance
 
-from controller.config._resolve import Resolution
+from controller.config._resolve import URL_CREDENTIALS, Resolution, hide_url_credentials
 from controller.config._yaml import Document, escape_pointer
-from controller.config.models import KINDS
+from controller.config.models import HTTPS_URL_PATTERN, KINDS, SCOPE_PATTERN
 from controller.diagnostics import Diagnostic, SourcePos
 
 __all__ = ["SCHEMA_BASE_URL", "kind_schema", "schema_diagnostics", "schema_file_name"]
@@ -46,7 +46,7 @@ def _validator(kind: str) -> Draft202012Validator:
 
 
 def _describe(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = hide_url_credentials(json.dumps(value, ensure_ascii=False, default=str))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -59,7 +59,7 @@ _TYPE_WORDS = {
 def _type_word(t: Any) -> str:
     if isinstance(t, list):
         return " or ".join(_TYPE_WORDS.get(str(x), str(x)) for x in t)
-    return _TYPE_WORDS.get(t, str(t))
+    return _TYPE_WORDS.get(str(t), str(t))
 
 
 def _widen(t: Any) -> set[str]:
@@ -84,8 +84,8 @@ def _json_kind(value: Any) -> str:
         return "scalar-" + str(value)  # true/false/null are their own kinds here
     if isinstance(value, int | float):
         return "number"
-    kinds: dict[type, str] = {str: "string", list: "array", dict: "object"}
-    return kinds.get(type(value), "other")
+    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return names.get(type(value), "other")
 
 
 def _wrong_type(error: ValidationError) -> bool:
@@ -107,11 +107,11 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     branch the value was meant for: the discriminator's, else one whose type fits the value."""
     if not error.context:
         return [error]
-    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
-    instance: Any = error.instance
     branches: dict[Any, list[ValidationError]] = {}
     for sub in error.context:
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    instance: Any = error.instance
     disc = schema.get("discriminator")
     if disc and isinstance(instance, dict) and isinstance(schema.get("oneOf"), list):
         prop = disc["propertyName"]
@@ -146,11 +146,11 @@ def schema_diagnostics(doc: Document, kind: str, resolution: Resolution) -> list
 
 
 def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution) -> list[Diagnostic]:
-    # jsonschema types these attributes loosely (``Unset`` until set); by here they are all set.
-    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
-    expected: Any = error.validator_value
-    instance: Any = error.instance
     pointer = _pointer(error.absolute_path)
+    # jsonschema types these as "or Unset"; an error from iter_errors always has them.
+    instance: Any = error.instance
+    expected: Any = error.validator_value
+    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
     pos = doc.pos(pointer)
     if isinstance(instance, dict | list) and pointer in doc.key_positions:
         pos = doc.key_positions[pointer]  # a block value starts a line late: point at its key
@@ -231,7 +231,15 @@ def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution
             return [Diagnostic("error", f"{_describe(instance)} is not a valid name{suffix}",
                                "Names use lower-case letters, digits and '-', at most 63 characters",
                                pos, pointer, related=related)]
-        if expected == "^https://":
+        if expected in (HTTPS_URL_PATTERN, SCOPE_PATTERN):
+            if isinstance(instance, str) and URL_CREDENTIALS.search(instance):
+                return [Diagnostic("error", f"{field} {_describe(instance)} has a user name or password "
+                                   "in its URL", "Remove them: the connector signs in with clientId and "
+                                   "clientSecret, and plans and logs show this URL", pos, pointer)]
+            if expected == SCOPE_PATTERN:
+                return [Diagnostic("error", f"{field} {_describe(instance)} has an '@', which no OAuth "
+                                   f"scope has{suffix}", "Write the scope, e.g. https://graph.microsoft.com/.default",
+                                   pos, pointer, related=related)]
             return [Diagnostic("error", f"{field} {_describe(instance)} is not an https:// URL{suffix}",
                                "Use https:// (Entra and Graph speak TLS only)", pos, pointer, related=related)]
         return [Diagnostic("error", f"{_describe(instance)} does not match {expected}"
@@ -239,8 +247,14 @@ def _translate(error: ValidationError, doc: Document, kind: str, res: Resolution
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         word = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "more than",
                 "exclusiveMaximum": "less than"}[v]
+        bounds = [f"{w} {schema[k]}" for k, w in (("minimum", "at least"), ("exclusiveMinimum", "more than"),
+                                                   ("maximum", "at most"), ("exclusiveMaximum", "less than"))
+                  if k in schema]
+        field = pointer.rsplit("/", 1)[-1]
+        desc = schema.get("description")
+        hint = f"{field} takes a number {' and '.join(bounds)}" + (f" ({desc.rstrip('.')})" if desc else "")
         return [Diagnostic("error", f"{_describe(instance)} is out of range: must be {word} "
-                           f"{expected}{suffix}", None, pos, pointer, related=related)]
+                           f"{expected}{suffix}", hint, pos, pointer, related=related)]
     if v in ("minLength", "minItems"):
         return [Diagnostic("error", f"{_describe(instance)} is empty{suffix}",
                            "Give at least one value", pos, pointer, related=related)]

@@ -61,6 +61,16 @@ def window_seconds(window: str | None) -> float | None:
     return float(window[:-1]) * {"m": 60, "h": 3600, "d": 86400}[window[-1]]
 
 
+# An https:// URL without credentials: nothing before an "@" in its authority (https://user:pass@host
+# would print the password in every plan and log that shows the URL).
+HTTPS_URL_PATTERN = r"^https://[^/?#@]*([/?#].*)?$"
+# An OAuth scope ("https://graph.microsoft.com/.default", "api://<app id>/.default") has no "@": one is
+# credentials in a URL. (No look-ahead: pydantic's regex engine has none.)
+SCOPE_PATTERN = r"^[^@]*$"
+# The most deletes and unlinks a run may be allowed: more accounts than any directory holds.
+MAX_DELETES = 1_000_000_000
+
+
 class Situation(StrEnum):
     """IDM's reconciliation situations, with their exact names (sync/impl/Situation.java)."""
 
@@ -168,7 +178,7 @@ class AicPlatformSpec(_Model):
     """A PingOne Advanced Identity Cloud tenant over its REST API: it runs the reconciliations."""
 
     type: Literal["aic"]
-    tenantUrl: str = Field(pattern=r"^https://", description="https://<tenant-env-fqdn>",
+    tenantUrl: str = Field(pattern=HTTPS_URL_PATTERN, description="https://<tenant-env-fqdn>",
                            examples=["https://openam-acme.forgeblocks.com"])
     realm: str = Field("alpha", pattern=r"^[a-z][a-z0-9_]{0,31}$",
                        description="The realm whose managed objects are written.")
@@ -270,16 +280,17 @@ class ConnectorSpec(_Model):
         description="A ${secret.NAME} reference to the client secret's Value (not its Secret ID).",
         examples=["${secret.entra_client_secret}"],
     )
-    authorityHost: str = Field("https://login.microsoftonline.com", pattern=r"^https://",
+    authorityHost: str = Field("https://login.microsoftonline.com", pattern=HTTPS_URL_PATTERN,
                                description="Login host: sovereign clouds, the local emulator.")
-    graphUrl: str = Field("https://graph.microsoft.com", pattern=r"^https://",
+    graphUrl: str = Field("https://graph.microsoft.com", pattern=HTTPS_URL_PATTERN,
                           description="Microsoft Graph base URL (without /v1.0).")
-    tokenScope: str | None = Field(None, description="OAuth scope; default '{graphUrl}/.default'.")
+    tokenScope: str | None = Field(None, pattern=SCOPE_PATTERN,
+                                   description="OAuth scope; default '{graphUrl}/.default'.")
     caBundle: str | None = Field(None, description="PEM file of CAs to trust (private PKI, the emulator); "
                                  "relative to the repository root. Overrides REQUESTS_CA_BUNDLE.")
     pageSize: int = Field(999, ge=1, le=999, description="Graph $top: users per page (1-999).")
-    timeoutSeconds: float = Field(60, gt=0, le=600, description="Timeout of one HTTP request.")
-    maxRetryWaitSeconds: float = Field(300, ge=0, le=3600,
+    timeoutSeconds: float = Field(60, gt=0, le=600, allow_inf_nan=False, description="Timeout of one HTTP request.")
+    maxRetryWaitSeconds: float = Field(300, ge=0, le=3600, allow_inf_nan=False,
                                        description="Total time to wait on 429/503/504 before failing.")
 
 
@@ -356,9 +367,9 @@ class PolicySpec(_Model):
 
 
 class SafetySpec(_Model):
-    maxDeletes: int = Field(500, ge=0, description="Most DELETE+UNLINK actions a run may take (and, with "
-                            "window, all runs of the mapping in the window together).")
-    maxDeletePercent: float = Field(5, ge=0, le=100,
+    maxDeletes: int = Field(500, ge=0, le=MAX_DELETES, description="Most DELETE+UNLINK actions a run may take "
+                            "(and, with window, all runs of the mapping in the window together).")
+    maxDeletePercent: float = Field(5, ge=0, le=100, allow_inf_nan=False,
                                     description="Most deletes as a percentage of linked objects "
                                     "(checked from 10 affected objects).")
     allowEmptySource: bool = Field(False, description="Allow a run whose in-scope source is empty, or that "

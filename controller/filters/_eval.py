@@ -1,4 +1,12 @@
-"""Compiles a filter tree once into a tree of closures that test one object fast (per account, hot path)."""
+"""Compiles a filter tree once into a tree of closures that test one object fast (per account, hot path).
+
+Values compare as PingIDM's own evaluator compares them (``JsonValueFilterVisitor``): a string only
+with a string, a number only with a number, a boolean only with a boolean, strings case-insensitively;
+``pr`` is true for any value but null, an empty list included. The one deliberate difference is SCIM's:
+a path through a list (``emails/value``, ``emails.value``) collects the values of every element, so any
+of them may match, where IDM's JSON pointer finds nothing. Graph push-down follows the same rules, so a
+filter selects the same objects whether Graph or this evaluator applies it.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +24,10 @@ def compile_filter(f: Filter) -> Predicate:
     """Return a predicate ``obj -> bool`` for ``f``; build it once and call it per object.
 
     Strings compare case-insensitively with ``str.lower`` (not casefold, which would match "Straße" to
-    "strasse" where Graph does not). A missing, null or empty-list attribute makes ``pr`` false,
-    ``eq null`` true and every other comparison false. On a list any element may match (SCIM). Numbers
-    compare only with numbers; booleans also match the strings "true" / "false" in any case.
+    "strasse" where Graph does not). A missing or null attribute makes ``pr`` false, ``eq null`` true
+    and every other comparison false; an empty list is a value, as in IDM (``pr`` true, ``eq null``
+    false). On a list any element may match (SCIM). Values of different types never match: a number
+    only compares with a number, a boolean with a boolean, a string with a string (IDM's isCompatible).
     """
     if isinstance(f, Compare):
         return _compile_compare(f)
@@ -136,8 +145,7 @@ def _compile_present(attr: str) -> Predicate:
     get = _getter(attr)
 
     def present(obj: Mapping[str, Any]) -> bool:
-        v = get(obj)
-        return v is not None and v != []
+        return get(obj) is not None  # [] and "" are values (IDM: not null)
 
     return present
 
@@ -145,10 +153,10 @@ def _compile_present(attr: str) -> Predicate:
 def _compile_compare(node: Compare) -> Predicate:
     get = _getter(node.attr)
     if node.value is None:
+        # "eq null" is "not pr", "ne null" is "pr"; the parser allows only eq/ne with null.
         if node.op == "eq":
-            return lambda obj: _absent(get(obj))
-        # "ne null" means "has a value"; the parser allows only eq/ne with null.
-        return lambda obj: not _absent(get(obj))
+            return lambda obj: get(obj) is None
+        return lambda obj: get(obj) is not None
     test = _scalar_test(node.op, node.value)
 
     def compare(obj: Mapping[str, Any]) -> bool:
@@ -165,10 +173,6 @@ def _compile_compare(node: Compare) -> Predicate:
     return compare
 
 
-def _absent(v: Any) -> bool:
-    return v is None or v == []
-
-
 def _scalar_test(op: str, literal: Value) -> _Test:
     """Return a test of one non-null value against ``literal``; literal preparation happens here, once."""
     if op == "ne":
@@ -178,54 +182,28 @@ def _scalar_test(op: str, literal: Value) -> _Test:
         return _bool_test(op, literal)
     if isinstance(literal, str):
         return _string_test(op, literal.lower())
+    if literal is None:  # compiled as a presence test before; a hand-built tree gets no match
+        return lambda v: False
     return _number_test(op, literal)
 
 
 def _bool_test(op: str, literal: bool) -> _Test:
-    word = "true" if literal else "false"
     if op != "eq":
         return lambda v: False
-
-    def eq(v: Any) -> bool:
-        if v is True or v is False:
-            return v is literal
-        return isinstance(v, str) and v.lower() == word
-
-    return eq
-
-
-def _as_text(v: Any) -> str | None:
-    if isinstance(v, str):
-        return v.lower()
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    return None
+    # Only a boolean equals a boolean: "true" (a string) does not, as in IDM.
+    return lambda v: v is literal
 
 
 def _string_test(op: str, lit: str) -> _Test:
+    # Only a string compares with a string: true (a boolean) does not contain "ru", as in IDM.
     if op == "eq":
-        def eq(v: Any) -> bool:
-            if type(v) is str:
-                return v.lower() == lit
-            return _as_text(v) == lit
-        return eq
+        return lambda v: isinstance(v, str) and v.lower() == lit
     if op == "co":
-        def co(v: Any) -> bool:
-            t = _as_text(v)
-            return t is not None and lit in t
-        return co
+        return lambda v: isinstance(v, str) and lit in v.lower()
     if op == "sw":
-        def sw(v: Any) -> bool:
-            t = _as_text(v)
-            return t is not None and t.startswith(lit)
-        return sw
+        return lambda v: isinstance(v, str) and v.lower().startswith(lit)
     if op == "ew":
-        def ew(v: Any) -> bool:
-            t = _as_text(v)
-            return t is not None and t.endswith(lit)
-        return ew
+        return lambda v: isinstance(v, str) and v.lower().endswith(lit)
     return _ordering(op, lit, lambda v: v.lower() if isinstance(v, str) else None)
 
 

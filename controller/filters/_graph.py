@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.filters._ast import And, Compare, Filter, Literal, Or
+from controller.filters._ast import And, Compare, Filter, Literal, Not, Or, render_value
 
-__all__ = ["GraphFilterPlan", "to_graph"]
+__all__ = ["GraphFilterPlan", "TypeMismatch", "to_graph"]
 
+# A pushed part selects exactly what the local evaluator selects, and the evaluator compares as PingIDM
+# does: a boolean property never equals the string "true", so `accountEnabled eq "true"` is not pushed as
+# `accountEnabled eq true` (which Graph would answer); it stays local and matches nobody, and the plan
+# says so (``mismatches``, shown by `idmctl validate`) instead of leaving it to be found in a run.
+#
 # Graph docs (concepts/aad-advanced-queries.md and its property table, resources/user.md, known issues):
 # without ConsistencyLevel: eventual + $count, Graph takes eq (hence in) and startsWith on the properties
 # below, combined with and / or; ne, not, endsWith and eq null need advanced queries. "in" is limited to
@@ -59,12 +64,36 @@ class GraphFilterPlan:
     pushdown: str | None
     local: Filter | None
     pushed: Filter | None = None
+    # Comparisons of a Graph property with a literal of another type: they never match (as in IDM).
+    mismatches: tuple[TypeMismatch, ...] = ()
 
     def describe(self) -> str:
         """One line for ``idmctl validate``."""
         pushed = self.pushdown if self.pushdown is not None else "none"
         local = str(self.local) if self.local is not None else "none"
         return f"pushed down to Graph: {pushed}; evaluated locally: {local}"
+
+
+@dataclass(frozen=True, slots=True)
+class TypeMismatch:
+    """``comparison`` compares a Graph property of one type with a literal of another: never a match."""
+
+    comparison: Compare
+    property_type: str  # "boolean" | "string"
+
+    def describe(self) -> str:
+        c = self.comparison
+        got = "a string" if isinstance(c.value, str) else "a boolean" if isinstance(c.value, bool) else "a number"
+        return (f"'{c}' compares Graph's {self.property_type} property {c.attr} with {got}; values of "
+                "different types never match (as in IDM)")
+
+    def hint(self) -> str:
+        c = self.comparison
+        if self.property_type == "boolean":
+            if isinstance(c.value, str) and c.value.lower() in ("true", "false"):
+                return f"Write {Compare(c.attr, c.op, c.value.lower() == 'true')}"
+            return f"{c.attr} is true or false: write {c.attr} {c.op} true"
+        return f"Quote the value: {c.attr} {c.op} {render_value(render_value(c.value))}"
 
 
 def to_graph(f: Filter) -> GraphFilterPlan:
@@ -82,10 +111,25 @@ def to_graph(f: Filter) -> GraphFilterPlan:
             pushed.append((item, odata))
         else:
             local.append(item)
+    mismatches = tuple(_mismatches(f))
     if not pushed:
-        return GraphFilterPlan(pushdown=None, local=_join(local), pushed=None)
+        return GraphFilterPlan(pushdown=None, local=_join(local), pushed=None, mismatches=mismatches)
     text = _and_text([odata for _, odata in pushed])
-    return GraphFilterPlan(pushdown=text, local=_join(local), pushed=_join([node for node, _ in pushed]))
+    return GraphFilterPlan(pushdown=text, local=_join(local), pushed=_join([node for node, _ in pushed]),
+                           mismatches=mismatches)
+
+
+def _mismatches(f: Filter) -> list[TypeMismatch]:
+    """Every comparison in ``f`` of a typed Graph property with a literal of another type."""
+    if isinstance(f, Not):
+        return _mismatches(f.item)
+    if isinstance(f, And | Or):
+        return [m for item in f.items for m in _mismatches(item)]
+    if not isinstance(f, Compare) or f.value is None or f.attr not in _DEFAULT_FILTERABLE:
+        return []
+    if _DEFAULT_FILTERABLE[f.attr][0] == _BOOL:
+        return [] if isinstance(f.value, bool) else [TypeMismatch(f, "boolean")]
+    return [] if isinstance(f.value, str) else [TypeMismatch(f, "string")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +224,8 @@ def _odata_literal(f: Compare) -> str | None:
     kind = spec[0]
     value = f.value
     if kind == _BOOL:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower()
-        return None
+        # Only a boolean literal: "true" (a string) never equals a boolean locally, nor in IDM.
+        return ("true" if value else "false") if isinstance(value, bool) else None
     # A string property: only a non-empty string literal matches the same objects in Graph and locally
     # (a number never equals a string locally; "" and null need advanced queries).
     if isinstance(value, bool) or not isinstance(value, str) or not value or len(value) > _MAX_EQ_LENGTH:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controller.errors import FilterSyntaxError
@@ -18,7 +19,14 @@ from controller.filters._ast import (
     render_value,
 )
 
-__all__ = ["parse_filter"]
+__all__ = ["MAX_DEPTH", "parse_filter"]
+
+#: The most parentheses and ``not`` a filter may nest (``not (`` is one level). A real filter nests two
+#: or three; each level costs the parser, the evaluator and the renderers a few of Python's 1000 frames.
+MAX_DEPTH = 100
+# SCIM's core schemas (RFC 7643): "urn:ietf:params:scim:schemas:core:2.0:User:name.familyName" names the
+# core attribute name.familyName, which objects here hold at the top level as SCIM resources do.
+_SCIM_CORE_URN = "urn:ietf:params:scim:schemas:core:2.0:"
 
 _OPS_HINT = "use one of " + " ".join(OPERATORS)
 _ORDERING = frozenset({"gt", "ge", "lt", "le"})
@@ -136,9 +144,13 @@ class _Lexer:
             value = int(raw)
         except ValueError:
             try:
-                value = float(raw)
+                value = float(raw)  # also an integer too long for int() (4300 digits): inf
             except ValueError:
                 raise self.error(f"{raw!r} is not a number", start + 1) from None
+        if not math.isfinite(value):
+            shown = raw if len(raw) <= 30 else f"{raw[:12]}...{raw[-6:]}"
+            raise self.error(f"{shown!r} is too large for a number", start + 1,
+                             hint="Numbers in filters are finite (at most about 1.8e308)")
         out.append(_Token("number", raw, start + 1, value))
         return j
 
@@ -148,6 +160,14 @@ class _Parser:
         self.lexer = _Lexer(text)
         self.toks = self.lexer.tokens()
         self.pos = 0
+        self.depth = 0  # parentheses and "not" open around the current token
+
+    def nest(self, tok: _Token) -> None:
+        """Enter one more level of parentheses or ``not``; refuse past ``MAX_DEPTH`` (before recursing)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"the filter nests more than {MAX_DEPTH} levels of parentheses and 'not'", tok,
+                             hint="Flatten it: (a and (b and c)) is a and b and c, and not (not x) is x")
 
     @property
     def tok(self) -> _Token:
@@ -197,14 +217,25 @@ class _Parser:
         return items[0] if len(items) == 1 else And(_flatten(items, And))
 
     def unary(self) -> Filter:
-        if self.tok.kind == "!" or self.is_word("not"):
-            self.advance()
-            return Not(self.unary())
-        return self.primary()
+        # "not not not ..." is a loop, not a recursion: a long chain meets the depth limit, not the stack's.
+        nots = 0
+        while self.tok.kind == "!" or self.is_word("not"):
+            self.nest(self.advance())
+            nots += 1
+        node = self.primary()
+        for _ in range(nots):
+            node = Not(node)
+        self.depth -= nots
+        return node
 
     def primary(self) -> Filter:
         tok = self.tok
         if tok.kind == "(":
+            # "not (x)" is one level, as the tree has one node for it (and as canonical text writes it)
+            after_not = self.pos > 0 and self.toks[self.pos - 1].kind in ("!", "word") and \
+                self.toks[self.pos - 1].text.lower() in ("!", "not")
+            if not after_not:
+                self.nest(tok)
             self.advance()
             if self.tok.kind == ")":
                 raise self.error("empty parentheses", self.tok, hint="Put a condition inside: (mail pr)")
@@ -216,6 +247,7 @@ class _Parser:
                 raise self.error(f"expected ')' or 'and'/'or' before {_describe(self.tok)}", self.tok,
                                  hint=f"The '(' at column {tok.column} is still open")
             self.advance()
+            self.depth -= not after_not
             return node
         if tok.kind == "word":
             low = tok.text.lower()
@@ -245,10 +277,7 @@ class _Parser:
 
     def comparison(self) -> Filter:
         attr_tok = self.advance()
-        attr = attr_tok.text[1:] if attr_tok.text.startswith("/") else attr_tok.text
-        if not attr or attr.endswith("/") or "//" in attr:
-            raise self.error(f"{attr_tok.text!r} is not an attribute path", attr_tok,
-                             hint="Paths look like mail, /mail or name/givenName")
+        attr = self.attribute(attr_tok)
         op_tok = self.tok
         if op_tok.kind == "symbol":
             op = _SYMBOL_OPS.get(op_tok.text)
@@ -275,6 +304,31 @@ class _Parser:
         if op in _ORDERING and (value is None or isinstance(value, bool)):
             raise self.error(f"'{op}' needs a string or a number, not {render_value(value)}", val_tok)
         return Compare(attr, op, value)
+
+    def attribute(self, tok: _Token) -> str:
+        """The attribute path of ``tok`` as the tree keeps it: segments joined by ``/``.
+
+        ``/a/b`` (IDM's JSON pointer), ``a/b`` and ``a.b`` (SCIM's sub-attribute) are the same path; a
+        SCIM core schema URN in front (``urn:ietf:params:scim:schemas:core:2.0:User:name.familyName``)
+        is dropped. Any other URN is refused: objects here do not hold extension schemas.
+        """
+        text = tok.text
+        if text[:4].lower() == "urn:":
+            if not text.lower().startswith(_SCIM_CORE_URN):
+                raise self.error(f"{text!r} is an attribute of the schema {text.rpartition(':')[0]!r}, which "
+                                 "objects here do not hold", tok,
+                                 hint="Use the plain attribute name of a user, e.g. mail or name.familyName")
+            _resource, colon, attr = text[len(_SCIM_CORE_URN):].partition(":")
+            if not colon or not attr:
+                raise self.error(f"{text!r} names a schema, not an attribute", tok,
+                                 hint=f"Add the attribute: {text.rstrip(':')}:userName")
+        else:
+            attr = text[1:] if text.startswith("/") else text
+        path = attr.replace(".", "/")
+        if not path or path.startswith("/") or path.endswith("/") or "//" in path:
+            raise self.error(f"{text!r} is not an attribute path", tok,
+                             hint="Paths look like mail, /mail, name/givenName or name.givenName")
+        return path
 
     def value(self, attr: str, op: str, tok: _Token) -> Value:
         if tok.kind in ("string", "number"):
@@ -318,6 +372,8 @@ def parse_filter(text: str) -> Filter:
     """Parse ``text`` into a filter tree; raise ``FilterSyntaxError`` (1-based ``column``) if invalid.
 
     Grammar: ``or`` of ``and`` of (``not``/``!``)* primaries; a primary is ``( filter )``, ``true``,
-    ``false``, ``attr pr`` or ``attr op value``. Operator and keyword case does not matter.
+    ``false``, ``attr pr`` or ``attr op value``. Operator and keyword case does not matter. An attribute
+    is a path: ``mail``, ``/name/givenName``, ``name.givenName`` (SCIM), optionally behind SCIM's core
+    schema URN. Parentheses and ``not`` nest at most ``MAX_DEPTH`` levels.
     """
     return _Parser(text).parse()

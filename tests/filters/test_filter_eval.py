@@ -41,13 +41,14 @@ CASES = [
     ("accountEnabled eq true", ["Adele Vance", "Megan Bowen", "Patti Fernandez", "MOD Administrator",
                                 "Alex Wilber", "Sam Carter", "Dana O'Brien (Guest)"]),
     ("accountEnabled eq false", ROOMS + ["Lee Gu"]),
-    ('accountEnabled eq "FALSE"', ROOMS + ["Lee Gu"]),
+    ('accountEnabled eq "FALSE"', []),  # a boolean never equals a string (IDM's isCompatible)
     ('accountEnabled ne true', ROOMS + ["Lee Gu"]),
-    # businessPhones is a list: any element matches; [] counts as absent
+    # businessPhones is a list: any element matches; [] is a value, present (as in IDM), with no element
     ('businessPhones eq "+1 425 555 0109"', ["Adele Vance", "Sam Carter"]),
     ('businessPhones sw "+1 4"', ["Adele Vance", "Megan Bowen", "Sam Carter"]),
-    ("businessPhones pr", [u["displayName"] for u in USERS if u["businessPhones"]]),
-    ("businessPhones eq null", ["Conf Room Adams", "Support shared mailbox", "Dana O'Brien (Guest)"]),
+    ("businessPhones pr", [u["displayName"] for u in USERS]),
+    ("businessPhones eq null", []),
+    ('businessPhones co ""', [u["displayName"] for u in USERS if u["businessPhones"]]),  # at least one
     ('otherMails ew "@fabrikam.com"', ["Alex Wilber", "Dana O'Brien (Guest)"]),
     ('displayName sw "conf room"', ["Conf Room Adams"]),
     ('displayName co "(guest)"', ["Dana O'Brien (Guest)"]),
@@ -85,10 +86,17 @@ def test_selects_users(text: str, expected: list[str]) -> None:
         ('age eq "18"', {"age": 18}, False),
         ("age eq 1", {"age": True}, False),  # a boolean is not a number
         ("flag eq true", {"flag": 1}, False),
-        ('flag eq "true"', {"flag": True}, True),
-        ("flag eq true", {"flag": "True"}, True),
+        # IDM's isCompatible: a boolean never matches a string, in either direction
+        ('flag eq "true"', {"flag": True}, False),
+        ('isAdmin eq "false"', {"isAdmin": False}, False),
+        ("flag eq true", {"flag": "True"}, False),
+        ("flag eq true", {"flag": "true"}, False),
         ("flag eq false", {"flag": "no"}, False),
-        ('flag co "ru"', {"flag": True}, True),
+        ('flag co "ru"', {"flag": True}, False),
+        ('flag sw "t"', {"flag": True}, False),
+        ("flag eq true", {"flag": True}, True),
+        ("flag eq false", {"flag": False}, True),
+        ('flag ne "true"', {"flag": True}, True),
         ('name gt "b"', {"name": "Carol"}, True),  # ordering is case-insensitive too
         ('name lt "B"', {"name": "alice"}, True),
         ('name gt "b"', {"name": 5}, False),
@@ -96,7 +104,12 @@ def test_selects_users(text: str, expected: list[str]) -> None:
         ("name pr", {"name": {"value": "x"}}, True),
         ("name pr", {"name": ""}, True),
         ('name eq ""', {"name": ""}, True),
-        ("tags eq null", {"tags": []}, True),
+        # [] is a value: IDM's pr is "not null"
+        ("empty pr", {"empty": []}, True),
+        ("empty pr", {"empty": {}}, True),
+        ("tags eq null", {"tags": []}, False),
+        ("tags ne null", {"tags": []}, True),
+        ('tags eq "a"', {"tags": []}, False),
         ("tags eq null", {"tags": [None]}, False),
         ('tags eq "a"', {"tags": [None, "A"]}, True),
         ('tags ne "a"', {"tags": ["a"]}, False),
@@ -112,6 +125,18 @@ def test_selects_users(text: str, expected: list[str]) -> None:
         ('emails/1/value eq "a@other.org"', {"emails": [{"value": "a@other.org"}, {"value": "b"}]}, False),
         ('emails/5/value pr', {"emails": [{"value": "a@other.org"}]}, False),
         ('name eq "ǅemal"', {"name": "ǆEMAL"}, True),
+        # SCIM attribute paths: a.b is the path a/b, and through a list any element matches
+        ('name.familyName co "o\'malley"', {"name": {"familyName": "O'Malley"}}, True),
+        ('name.familyName co "o\'malley"', {"name": {"familyName": "Jensen"}}, False),
+        ('meta.lastModified gt "2011-05-13T04:42:34Z"', {"meta": {"lastModified": "2011-05-13T04:42:35Z"}}, True),
+        ('meta.lastModified gt "2011-05-13T04:42:34Z"', {"meta": {"lastModified": "2011-05-13T04:42:33Z"}}, False),
+        ('emails.value ew "@example.com"',
+         {"emails": [{"value": "a@other.org"}, {"value": "b@EXAMPLE.com"}]}, True),
+        ('emails.value ew "@example.com"', {"emails": [{"value": "a@other.org"}]}, False),
+        ("emails.value pr", {"emails": []}, False),
+        ('urn:ietf:params:scim:schemas:core:2.0:User:name.familyName eq "jensen"',
+         {"name": {"familyName": "Jensen"}}, True),
+        ('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bjensen"', {"userName": "BJensen"}, True),
     ],
 )
 def test_value_semantics(text: str, obj: dict[str, Any], expected: bool) -> None:

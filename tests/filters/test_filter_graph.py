@@ -41,7 +41,8 @@ TABLE = [
     ('/mail eq "scarter@example.com"', "mail eq 'scarter@example.com'", None),
     ('surname eq "O\'Brien"', "surname eq 'O''Brien'", None),
     ("accountEnabled eq false", "accountEnabled eq false", None),
-    ('accountEnabled eq "True"', "accountEnabled eq true", None),
+    # a string never equals a boolean (as in IDM): not pushed as `accountEnabled eq true`
+    ('accountEnabled eq "True"', None, 'accountEnabled eq "True"'),
     ('displayName sw "Conf"', "startswith(displayName,'Conf')", None),
     ('userPrincipalName eq "a_contoso.com#EXT#@t.onmicrosoft.com"',
      "userPrincipalName eq 'a_contoso.com#EXT#@t.onmicrosoft.com'", None),
@@ -83,6 +84,11 @@ TABLE = [
     ("employeeId eq 1001", None, "employeeId eq 1001"),
     ("displayName eq true", None, "displayName eq true"),
     ('accountEnabled eq "yes"', None, 'accountEnabled eq "yes"'),
+    # SCIM paths are nested: never pushed as a property of that name; a core URN names the plain property
+    ('name.familyName eq "Jensen"', None, 'name/familyName eq "Jensen"'),
+    ('manager.mail eq "a@x" and mail eq "b@x"', "mail eq 'b@x'", 'manager/mail eq "a@x"'),
+    ('emails.value eq "a@x" or mail eq "a@x"', None, 'emails/value eq "a@x" or mail eq "a@x"'),
+    ('urn:ietf:params:scim:schemas:core:2.0:User:displayName eq "Sam"', "displayName eq 'Sam'", None),
     ('mail eq ""', None, 'mail eq ""'),
     ('displayName sw ""', None, 'displayName sw ""'),
     # literals
@@ -110,6 +116,28 @@ def test_describe_for_validate() -> None:
     assert to_graph(parse_filter("true")).describe() == (
         "pushed down to Graph: none; evaluated locally: none"
     )
+
+
+@pytest.mark.parametrize(("text", "message", "hint"), [
+    ('accountEnabled eq "true"', "'accountEnabled eq \"true\"' compares Graph's boolean property accountEnabled with "
+     "a string; values of different types never match (as in IDM)", "Write accountEnabled eq true"),
+    ('accountEnabled ne "False"', None, "Write accountEnabled ne false"),
+    ('accountEnabled eq "yes"', None, "accountEnabled is true or false: write accountEnabled eq true"),
+    ("mail eq 5", "'mail eq 5' compares Graph's string property mail with a number; values of different types "
+     "never match (as in IDM)", 'Quote the value: mail eq "5"'),
+    ('givenName pr and not (displayName eq true)', None, 'Quote the value: displayName eq "true"'),
+])
+def test_type_mismatches_are_reported(text: str, message: str | None, hint: str) -> None:
+    [mismatch] = to_graph(parse_filter(text)).mismatches
+    if message is not None:
+        assert mismatch.describe() == message
+    assert mismatch.hint() == hint
+
+
+@pytest.mark.parametrize("text", ['accountEnabled eq true', 'mail eq "5"', "mail eq null", "nosuch eq 5",
+                                  "businessPhones eq 5", 'accountEnabled eq null'])
+def test_no_mismatch_where_the_types_agree_or_are_unknown(text: str) -> None:
+    assert to_graph(parse_filter(text)).mismatches == ()
 
 
 def test_plan_is_frozen() -> None:

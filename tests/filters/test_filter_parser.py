@@ -5,7 +5,19 @@ from __future__ import annotations
 import pytest
 
 from controller.errors import FilterSyntaxError, IdmctlError
-from controller.filters import And, Compare, Literal, Not, Or, Present, parse_filter
+from controller.filters import (
+    And,
+    Compare,
+    Literal,
+    Not,
+    Or,
+    Present,
+    compile_filter,
+    filter_attributes,
+    parse_filter,
+    to_graph,
+)
+from controller.filters._parser import MAX_DEPTH
 
 MAIL = Compare("mail", "eq", "scarter@example.com")
 
@@ -63,6 +75,20 @@ GOOD = [
     ('userPrincipalName eq "a_contoso.com#EXT#@tenant.onmicrosoft.com"',
      Compare("userPrincipalName", "eq", "a_contoso.com#EXT#@tenant.onmicrosoft.com"),
      'userPrincipalName eq "a_contoso.com#EXT#@tenant.onmicrosoft.com"'),
+    # SCIM attribute paths (RFC 7644 3.10): a.b is the sub-attribute b of a, the path a/b
+    ('name.familyName co "O\'Malley"', Compare("name/familyName", "co", "O'Malley"),
+     'name/familyName co "O\'Malley"'),
+    ('meta.lastModified gt "2011-05-13T04:42:34Z"', Compare("meta/lastModified", "gt", "2011-05-13T04:42:34Z"),
+     'meta/lastModified gt "2011-05-13T04:42:34Z"'),
+    ('emails.value ew "@example.com"', Compare("emails/value", "ew", "@example.com"),
+     'emails/value ew "@example.com"'),
+    ('/name.givenName pr', Present("name/givenName"), "name/givenName pr"),
+    # ...and behind SCIM's core schema URN, which names the same (top-level) attribute
+    ('urn:ietf:params:scim:schemas:core:2.0:User:name.familyName eq "Jensen"',
+     Compare("name/familyName", "eq", "Jensen"), 'name/familyName eq "Jensen"'),
+    ('URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:User:userName sw "b"', Compare("userName", "sw", "b"),
+     'userName sw "b"'),
+    ("urn:ietf:params:scim:schemas:core:2.0:Group:displayName pr", Present("displayName"), "displayName pr"),
 ]
 
 
@@ -121,9 +147,20 @@ BAD = [
     ('age le null', 8, "'le' needs a string or a number, not null", None),
     ('age eq 12ab', 8, "'12ab' is not a number", 'Strings are quoted: "12ab"'),
     ('age eq 1.2.3', 8, "'1.2.3' is not a number", None),
-    ('/ eq "x"', 1, "'/' is not an attribute path", "Paths look like mail, /mail or name/givenName"),
+    ("age gt 1e999", 8, "'1e999' is too large for a number", "Numbers in filters are finite"),
+    ("age gt -1e400 or a pr", 8, "'-1e400' is too large for a number", None),
+    ('/ eq "x"', 1, "'/' is not an attribute path", "Paths look like mail, /mail, name/givenName or name.givenName"),
     ('name//given eq "x"', 1, "'name//given' is not an attribute path", None),
     ('name/ eq "x"', 1, "'name/' is not an attribute path", None),
+    ('name..familyName eq "x"', 1, "'name..familyName' is not an attribute path", None),
+    ('name. eq "x"', 1, "'name.' is not an attribute path", None),
+    ('mail pr and urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "7"', 13,
+     "'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber' is an attribute of the schema "
+     "'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User', which objects here do not hold",
+     "Use the plain attribute name"),
+    ("urn:ietf:params:scim:schemas:core:2.0:User pr", 1,
+     "'urn:ietf:params:scim:schemas:core:2.0:User' names a schema, not an attribute",
+     "Add the attribute: urn:ietf:params:scim:schemas:core:2.0:User:userName"),
 ]
 
 
@@ -155,3 +192,43 @@ def test_nodes_are_frozen_and_hashable() -> None:
     assert hash(node) == hash(parse_filter('mail eq "x" and not (givenName pr)'))
     with pytest.raises(AttributeError):
         node.items = ()  # type: ignore[misc]
+
+
+# --- depth: hostile nesting is a located FilterSyntaxError, never a RecursionError ----------------
+
+
+@pytest.mark.parametrize(("opener", "closer"), [("(", ")"), ("not (", ")"), ("not ", ""), ("!", ""), ("!(", ")")],
+                         ids=["parens", "not-parens", "not", "bang", "bang-parens"])
+def test_nesting_deeper_than_the_limit_is_refused_at_its_column(opener: str, closer: str) -> None:
+    text = opener * 2000 + "mail pr" + closer * 2000
+    with pytest.raises(FilterSyntaxError) as info:
+        parse_filter(text)
+    err = info.value
+    assert err.reason == f"the filter nests more than {MAX_DEPTH} levels of parentheses and 'not'"
+    assert err.column == len(opener) * MAX_DEPTH + 1  # the opener of level MAX_DEPTH + 1 ("not (" is one)
+    assert err.hint is not None and "Flatten it" in err.hint
+    assert len(str(err)) < 300  # the 14,000-character filter is shown as an excerpt around the column
+
+
+@pytest.mark.parametrize("opener", ["(", "not (", "not "])
+def test_nesting_at_the_limit_still_works_everywhere(opener: str) -> None:
+    closer = ")" if opener.endswith("(") else ""
+    reps = MAX_DEPTH
+    text = opener * reps + 'mail eq "x"' + closer * reps
+    tree = parse_filter(text)
+    assert parse_filter(str(tree)) == tree
+    assert filter_attributes(tree) == {"mail"}
+    negated = "not" in opener and reps % 2 == 1
+    assert compile_filter(tree)({"mail": "X"}) is not negated
+    to_graph(tree).describe()
+
+
+def test_long_flat_filters_are_not_nesting() -> None:
+    tree = parse_filter(" and ".join(f"(a{i} pr)" for i in range(5000)))
+    assert isinstance(tree, And) and len(tree.items) == 5000
+
+
+def test_an_integer_too_long_for_python_is_too_large_not_a_crash() -> None:
+    with pytest.raises(FilterSyntaxError) as info:
+        parse_filter("age gt " + "9" * 5000)
+    assert (info.value.column, info.value.reason) == (8, "'999999999999...999999' is too large for a number")
