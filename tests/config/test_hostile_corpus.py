@@ -147,7 +147,11 @@ def test_identities_search_refuses_hostile_filters_with_their_column(repo: Path,
         assert run(["identities", "search", "--env", "dev", "--root", str(repo), DEEP_FILTERS[name], *json_flag]) == 1
         out, err = capsys.readouterr()
         _clean(out + err)
-        assert out == ""
+        if json_flag:  # --json: the error as JSON on stdout too
+            error = json.loads(out)["error"]
+            assert error["type"] == "FilterSyntaxError" and error["exitCode"] == 1
+        else:
+            assert out == ""
         [line] = err.splitlines()
         assert line.startswith("error: ") and " at column " in line and len(line) < 400
 

@@ -385,7 +385,7 @@ def test_a_url_variable_with_credentials_is_one_error_at_the_variable(make_env: 
           f"entra_graph: https://svc:{PASSWORD}@graph.microsoft.com")
     root = env_dir.parents[1]
     [diag] = _errors(root)  # not again at connector.yaml's graphUrl, which uses it
-    assert (diag.pos.file, diag.pos.line, diag.pointer) == (ENVIRONMENT, 13, "/spec/variables/entra_graph")
+    assert (diag.pos.file, diag.pos.line, diag.pointer) == (ENVIRONMENT, 14, "/spec/variables/entra_graph")
     assert diag.message == ("variable 'entra_graph' holds a URL with a user name or password in it "
                             "(https://***@graph.microsoft.com)")
     assert PASSWORD not in _all_text(root)
@@ -396,7 +396,7 @@ def test_an_unused_url_variable_with_credentials_is_refused_too(make_env: Callab
     _edit(env_dir / "environment.yaml", "  variables:\n",
           f"  variables:\n    hooks: [{{url: 'https://bot:{PASSWORD}@hooks.example.com/x'}}]\n")
     [diag] = _errors(env_dir.parents[1])
-    assert (diag.pos.line, diag.pointer) == (10, "/spec/variables/hooks/0/url")
+    assert (diag.pos.line, diag.pointer) == (11, "/spec/variables/hooks/0/url")
 
 
 def test_credentials_put_together_in_the_field_are_reported_at_the_field(make_env: Callable[..., Path]) -> None:
