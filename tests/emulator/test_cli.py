@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from controller.cli import run
+from controller.emulator import ADMIN_TOKEN_HEADER
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,13 +52,15 @@ def test_foreground_emulator_prints_settings_never_the_secret(tmp_path: Path) ->
                 info["clientId"], client_credential=secret, authority=f"{info['authorityHost']}/{info['tenantId']}",
                 instance_discovery=False, azure_region=False, http_client=session)
             assert "access_token" in app.acquire_token_for_client([f"{info['graphUrl']}/.default"])
-            count = session.get(f"{info['base_url']}/_emulator/info", timeout=30).json()["users"]
+            admin_token = Path(info["adminTokenFile"]).read_text().strip()
+            count = session.get(f"{info['base_url']}/_emulator/info", timeout=30,
+                                headers={ADMIN_TOKEN_HEADER: admin_token}).json()["users"]
             assert count == 33 + 50
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert secret not in out + err
+    assert secret not in out + err and admin_token not in out + err
     assert "tenantId: f7ff6108-c26f-48dd-ae9e-9743eefbd11f" in out
     assert f"export ENTRA_CLIENT_SECRET=\"$(cat {state / 'client_secret'})\"" in out
     assert not (state / "emulator.json").exists()
