@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import msal
+import msal  # type: ignore[import-untyped]
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,7 +144,8 @@ def find_sam() -> dict[str, Any]:
     found = idmctl_json("identities", "search", "--env", ENV, f'mail eq "{SAM_MAIL}"')
     if len(found) != 1:
         raise DemoFailed(f"expected exactly one identity with mail {SAM_MAIL}, found {len(found)}")
-    return found[0]
+    sam: dict[str, Any] = found[0]
+    return sam
 
 
 def run_demo() -> None:

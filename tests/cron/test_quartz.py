@@ -12,7 +12,7 @@ import warnings
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 
 from controller.cron import describe, lint, parse_cron
 from controller.errors import CronSyntaxError, UsageError

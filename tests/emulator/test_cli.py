@@ -9,8 +9,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-import msal
+import msal  # type: ignore[import-untyped]
 import pytest
 import requests
 
@@ -20,12 +21,13 @@ from controller.emulator import ADMIN_TOKEN_HEADER
 REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_for(path: Path, proc: subprocess.Popen[str]) -> dict:
+def wait_for(path: Path, proc: subprocess.Popen[str]) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if path.exists():
             try:
-                return json.loads(path.read_text())
+                info: dict[str, Any] = json.loads(path.read_text())
+                return info
             except ValueError:
                 pass  # written atomically, but be forgiving
         if proc.poll() is not None:
