@@ -25,7 +25,7 @@ from ruamel.yaml import YAML
 
 from benchmarks._floor import MAPPING, Floor, FloorStore, GraphReader
 from benchmarks._processes import REPO, ChildResult, EmulatorProcess, run_idmctl
-from controller.emulator import DEFAULT_CLIENT_ID
+from controller.emulator import ADMIN_TOKEN_HEADER, DEFAULT_CLIENT_ID
 
 __all__ = ["Mix", "run_bench"]
 
@@ -84,6 +84,7 @@ class _Admin:
     def __init__(self, info: dict[str, Any]) -> None:
         self.info = info
         self.base = f"{info['base_url']}/_emulator/users"
+        self._token = Path(info["adminTokenFile"]).read_text("utf-8").strip()
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -93,6 +94,7 @@ class _Admin:
         if session is None:
             session = requests.Session()
             session.verify, session.trust_env = self.info["caBundle"], False
+            session.headers[ADMIN_TOKEN_HEADER] = self._token
             self._local.session = session
             with self._lock:
                 self._sessions.append(session)

@@ -18,6 +18,7 @@ The hierarchy::
     │   └── GraphError               Microsoft Graph answered with an error (status, code, request id)
     │       ├── GraphThrottled       429/503/504 that outlived the retry budget (retry_after)
     │       ├── GraphNotFound        404: the object does not exist
+    │       ├── GraphAnswerInvalid   2xx with a body that cannot be used: not JSON, wrong shape, too large, a loop
     │       └── DeltaExpired         the delta link is gone (syncStateNotFound, 410): a full run is needed
     ├── ReconError                   a reconciliation could not run or complete
     │   └── RunBlocked               the safety guard stopped a run before any destructive write (exit 3)
@@ -47,6 +48,7 @@ __all__ = [
     "EmulatorError",
     "EmulatorHTTPError",
     "FilterSyntaxError",
+    "GraphAnswerInvalid",
     "GraphError",
     "GraphNotFound",
     "GraphThrottled",
@@ -222,6 +224,11 @@ class GraphThrottled(GraphError):
 
 class GraphNotFound(GraphError):
     """Raised when Graph answers 404 for an object read by id: its absence is proven."""
+
+
+class GraphAnswerInvalid(GraphError):
+    """Raised when Graph answers 2xx with a body the connector cannot use; ``code`` says how:
+    NOT_JSON, UNEXPECTED_SHAPE, PAGE_TOO_LARGE, VALUE_TOO_LARGE or NEXT_LINK_LOOP."""
 
 
 class DeltaExpired(GraphError):

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import msal
+import msal  # type: ignore[import-untyped]
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,9 +112,11 @@ def entra_admin_rename(first_name: str) -> None:
     """What an Entra administrator does in the portal: PATCH the user through Microsoft Graph."""
     base = f"https://127.0.0.1:{PORT}"
     ca = str(STATE_DIR / "ca.pem")
-    info = requests.get(f"{base}/_emulator/info", verify=ca, timeout=10).json()
+    # The admin API answers only who can read the emulator's state directory (its admin token).
+    admin = {"X-Emulator-Token": (STATE_DIR / "admin_token").read_text("utf-8").strip()}
+    info = requests.get(f"{base}/_emulator/info", verify=ca, timeout=10, headers=admin).json()
     app = requests.post(f"{base}/_emulator/apps", json={"roles": ["User.ReadWrite.All"]},
-                        verify=ca, timeout=10).json()
+                        verify=ca, timeout=10, headers=admin).json()
     session = requests.Session()
     session.verify = ca
     session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override verify
@@ -142,7 +144,8 @@ def find_sam() -> dict[str, Any]:
     found = idmctl_json("identities", "search", "--env", ENV, f'mail eq "{SAM_MAIL}"')
     if len(found) != 1:
         raise DemoFailed(f"expected exactly one identity with mail {SAM_MAIL}, found {len(found)}")
-    return found[0]
+    sam: dict[str, Any] = found[0]
+    return sam
 
 
 def run_demo() -> None:

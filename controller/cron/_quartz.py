@@ -2,7 +2,9 @@
 
 Quartz is what PingIDM / Advanced Identity Cloud schedules speak: 6 or 7 fields, seconds first, an
 optional year, ``?`` in exactly one of day-of-month and day-of-week, days of the week numbered
-1 = SUN .. 7 = SAT, and the specials ``L``, ``W``, ``LW``, ``L-n`` and ``#``.
+1 = SUN .. 7 = SAT, and the specials ``L``, ``W``, ``LW``, ``L-n`` and ``#``. As in Quartz master, a
+day-of-month list may mix plain days with ``nW``, ``L``, ``L-n``, ``LW`` and ``L-nW`` (``1,L``,
+``L-1W,L-1``, ``2W,16``), and years run from 1970 to 2199.
 
 Time zones follow what Quartz's ``CronExpression.getTimeAfter`` does on a ``java.util.GregorianCalendar``:
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import calendar
 import re
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 MIN_YEAR = 1970
-MAX_YEAR = 2099
+MAX_YEAR = 2199  # the range Quartz master documents for the year field
 
 SECOND, MINUTE, HOUR, DOM, MONTH, DOW, YEAR = range(7)
 FIELD_NAMES = ("second", "minute", "hour", "day-of-month", "month", "day-of-week", "year")
@@ -87,10 +89,10 @@ class CronExpression:
     months: tuple[int, ...]
     years: tuple[int, ...]
     days_of_month: tuple[int, ...] = ()      # plain day-of-month values (when day-of-week is ?)
+    last_day_offsets: tuple[int, ...] = ()   # L (0) and L-n (n)
+    nearest_weekdays: tuple[int, ...] = ()   # n of nW
+    last_weekday_offsets: tuple[int, ...] = ()  # LW (0) and L-nW (n)
     days_of_week: tuple[int, ...] = ()       # 1 = SUN .. 7 = SAT (when day-of-month is ?)
-    last_day: bool = False                   # L, L-n, LW, L-nW
-    last_day_offset: int = 0                 # n of L-n
-    nearest_weekday: bool = False            # W (with a day or with L)
     last_weekday_of_month: bool = False      # 6L: the last Friday
     nth_weekday: int = 0                     # 6#3: the third Friday
     _day_cache: dict[tuple[int, int], tuple[int, ...]] = field(
@@ -146,8 +148,13 @@ class CronExpression:
             after = nxt
 
     def matches(self, moment: datetime, tz: ZoneInfo | str = "UTC") -> bool:
-        """True when ``moment`` (aware, whole second) is a fire time in ``tz``."""
-        return self.next_fire(moment - _ONE_SECOND, tz) == moment
+        """True when ``moment`` (aware) falls in a fire second in ``tz``.
+
+        A fraction of a second is dropped first, as Quartz's ``isSatisfiedBy`` does: 10:00:00.000001
+        matches ``0 0 10 * * ?``.
+        """
+        whole = moment.replace(microsecond=0)
+        return self.next_fire(whole - _ONE_SECOND, tz) == whole
 
     def _next_wall(self, start: datetime) -> datetime | None:
         """The first naive wall time at or after ``start`` that matches every field."""
@@ -209,16 +216,23 @@ class CronExpression:
         # Python numbers Monday 0 .. Sunday 6; Quartz numbers Sunday 1 .. Saturday 7.
         first_dow = (first_weekday + 1) % 7 + 1
         if not self.uses_day_of_week:
-            if self.last_day:
-                day = last - self.last_day_offset
-                if day < 1:
-                    return ()
-                return (_nearest_weekday(day, first_dow, last),) if self.nearest_weekday else (day,)
-            if self.nearest_weekday:
-                day = self.days_of_month[0]
-                # Quartz rolls such a day into the next month (a lenient-calendar accident); we skip it.
-                return (_nearest_weekday(day, first_dow, last),) if day <= last else ()
-            return tuple(d for d in self.days_of_month if d <= last)
+            days = {d for d in self.days_of_month if d <= last}
+            days.update(last - n for n in self.last_day_offsets if last - n >= 1)
+            # nW past the month's end (30W in February, 31W in April): Quartz 2.3.2, which IDM runs, puts
+            # day n on a lenient calendar, which rolls it into the next month, and takes the weekday of
+            # that rolled date. Only when n is the day after the last one and that rolled day is a
+            # Saturday does W step back into the month: it fires on the last day, a Friday. Any other
+            # weekday of the rolled date, or n two or more days past the end, leaves the month without
+            # a fire. _nearest_weekday computes that weekday the same way, so filtering on `<= last`
+            # is the whole rule.
+            for n in self.nearest_weekdays:
+                day = _nearest_weekday(n, first_dow, last)
+                if day <= last:
+                    days.add(day)
+            for n in self.last_weekday_offsets:
+                if last - n >= 1:
+                    days.add(_nearest_weekday(last - n, first_dow, last))
+            return tuple(sorted(days))
         if self.nth_weekday:
             target = self.days_of_week[0]
             day = 1 + (target - first_dow) % 7 + 7 * (self.nth_weekday - 1)
@@ -242,7 +256,11 @@ class CronExpression:
 
 
 def _nearest_weekday(day: int, first_dow: int, last: int) -> int:
-    """Quartz's W: the weekday nearest ``day`` without leaving the month."""
+    """Quartz's W: the weekday nearest ``day`` without leaving the month.
+
+    ``day`` may lie past ``last``; its weekday is then that of the date it rolls over to, as on
+    Quartz's lenient calendar (see ``_compute_days``).
+    """
     dow = (first_dow - 1 + day - 1) % 7 + 1
     if dow == 7:  # Saturday
         return day + 2 if day == 1 else day - 1
@@ -336,30 +354,50 @@ class _Parser:
         )
 
     def day_of_month(self) -> dict[str, object]:
+        """Day-of-month: a list whose items are days, ranges, steps, nW, L, L-n, LW or L-nW (Quartz master)."""
         text = self.parts[DOM]
-        m = _LAST_DOM.match(text)
-        if m:
-            offset = int(m.group(1)) if m.group(1) is not None else 0
-            if offset > 30:
-                raise self.fail(DOM, f"the offset of {text!r} must be at most 30 days")
-            return {"last_day": True, "last_day_offset": offset, "nearest_weekday": bool(m.group(2))}
-        if "L" in text:
-            raise self.fail(
-                DOM, f"'L' cannot be combined with other days in {text!r}",
-                hint="Use L, L-n, LW or L-nW alone in day-of-month",
-            )
-        m = _NEAREST_WEEKDAY.match(text)
-        if m:
-            day = int(m.group(1))
-            if not 1 <= day <= 31:
-                raise self.fail(DOM, f"{text!r}: the day before 'W' must be 1-31")
-            return {"nearest_weekday": True, "days_of_month": (day,)}
-        if "W" in text:
-            raise self.fail(
-                DOM, f"'W' needs exactly one day (like 15W), not {text!r}",
-                hint="Quartz accepts W only after a single day of the month, or as LW",
-            )
-        return {"days_of_month": self.values(DOM)}
+        if text == "*":
+            return {"days_of_month": self.values(DOM)}
+        plain: set[int] = set()
+        last: set[int] = set()
+        weekdays: set[int] = set()
+        last_weekdays: set[int] = set()
+        for item in text.split(","):
+            if not item:
+                raise self.fail(DOM, f"empty item in the list {text!r}")
+            m = _LAST_DOM.match(item)
+            if m:
+                offset = int(m.group(1)) if m.group(1) is not None else 0
+                if offset > 30:
+                    raise self.fail(DOM, f"the offset of {item!r} must be at most 30 days")
+                (last_weekdays if m.group(2) else last).add(offset)
+                continue
+            if "L" in item:
+                raise self.fail(
+                    DOM, f"{item!r} is not a valid use of 'L'",
+                    hint="Write L (the last day), L-n, LW (the last weekday) or L-nW, alone or in a list "
+                    "like 1,L",
+                )
+            m = _NEAREST_WEEKDAY.match(item)
+            if m:
+                day = int(m.group(1))
+                if not 1 <= day <= 31:
+                    raise self.fail(DOM, f"{item!r}: the day before 'W' must be 1-31")
+                weekdays.add(day)
+                continue
+            if "W" in item:
+                raise self.fail(
+                    DOM, f"'W' needs exactly one day (like 15W), not {item!r}",
+                    hint="Write W after one day (15W) or after L (LW, L-2W); a list may hold several, "
+                    "like 1W,15W",
+                )
+            plain.update(self.item(DOM, item))
+        return {
+            "days_of_month": tuple(sorted(plain)),
+            "last_day_offsets": tuple(sorted(last)),
+            "nearest_weekdays": tuple(sorted(weekdays)),
+            "last_weekday_offsets": tuple(sorted(last_weekdays)),
+        }
 
     def day_of_week(self) -> dict[str, object]:
         text = self.parts[DOW]
@@ -422,7 +460,10 @@ class _Parser:
             if step < 1 or step > _MAX_STEP[index]:
                 raise self.fail(index, f"the step in {item!r} must be 1-{_MAX_STEP[index]}")
         start = lo if start_tok == "*" else self.atom(index, start_tok)
-        end = (hi if step_tok is not None else start) if end_tok is None else self.atom(index, end_tok)
+        if end_tok is not None:
+            end = self.atom(index, end_tok)
+        else:  # a '*' or a step without an end runs to the top of the field ('*' inside a list too)
+            end = hi if step_tok is not None or start_tok == "*" else start
         if end >= start:
             return list(range(start, end + 1, step))
         if index == YEAR:
@@ -500,19 +541,41 @@ class _Describer:
         lo = _BOUNDS[index][0]
         return (lo if m.group(1) == "*" else int(m.group(1))), int(m.group(2))
 
-    def listing(self, index: int, fmt=str) -> str:
-        parts = []
-        for item in self.f[index].split(","):
-            if "-" in item and "/" not in item:
-                a, b = item.split("-")
-                parts.append(f"{fmt(self.token(index, a))} through {fmt(self.token(index, b))}")
-            elif "/" in item:
-                start, step = item.split("/")
-                first = "the first" if start == "*" else fmt(self.token(index, start))
-                parts.append(f"every {step} from {first}")
-            else:
-                parts.append(fmt(self.token(index, item)))
-        return _join(parts)
+    def listing(self, index: int, fmt: Callable[[int], str] = str) -> str:
+        return _join([self.item_words(index, item, fmt) for item in self.f[index].split(",")])
+
+    def item_words(self, index: int, item: str, fmt: Callable[[int], str] = str) -> str:
+        if "-" in item and "/" not in item:
+            a, b = item.split("-")
+            return f"{fmt(self.token(index, a))} through {fmt(self.token(index, b))}"
+        if "/" in item:
+            start, step = item.split("/")
+            first = "the first" if start == "*" else fmt(self.token(index, start))
+            return f"every {step} from {first}"
+        if item == "*":
+            return "every one"
+        return fmt(self.token(index, item))
+
+    def day_item(self, item: str) -> str:
+        """One item of a day-of-month list in words: 'day 1', 'the last day', 'the weekday nearest day 15'."""
+        m = _LAST_DOM.match(item)
+        if m:
+            offset = int(m.group(1) or 0)
+            what = "weekday" if m.group(2) else "day"
+            if not offset:
+                return f"the last {what}"
+            nth = _ordinal(offset + 1)
+            return f"the weekday nearest the {nth}-to-last day" if m.group(2) else f"the {nth}-to-last day"
+        m = _NEAREST_WEEKDAY.match(item)
+        if m:
+            return f"the weekday nearest day {int(m.group(1))}"
+        if "/" in item:
+            start, step = item.split("/")
+            return f"every {step} days from day {1 if start == '*' else int(start)}"
+        if item == "*":
+            return "every day"
+        words = self.item_words(DOM, item)
+        return f"days {words}" if "-" in item else f"day {words}"
 
     @staticmethod
     def token(index: int, tok: str) -> int:
@@ -579,27 +642,17 @@ class _Describer:
         months = self.months_text()
         of_months = f"of {months}" if months else "of every month"
         if not c.uses_day_of_week:
-            if c.last_day:
-                what = "weekday" if c.nearest_weekday else "day"
-                if c.last_day_offset:
-                    nth = _ordinal(c.last_day_offset + 1)
-                    day = f" on the weekday nearest the {nth}-to-last day" if c.nearest_weekday else (
-                        f" on the {nth}-to-last day")
-                else:
-                    day = f" on the last {what}"
-                return f"{day} {of_months}{self.years_text()}"
-            if c.nearest_weekday:
-                return f" on the weekday nearest day {c.days_of_month[0]} {of_months}{self.years_text()}"
             if f[DOM] == "*":
-                day = " every day"
-                return f"{day}{' in ' + months if months else ''}{self.years_text()}"
+                return f" every day{' in ' + months if months else ''}{self.years_text()}"
             step = self.step_of(DOM)
             if step:
                 start, n = step
-                day = f" every {n} days starting on day {start}"
-                return f"{day} {of_months}{self.years_text()}"
-            word = "day" if len(c.days_of_month) == 1 else "days"
-            return f" on {word} {self.listing(DOM)} {of_months}{self.years_text()}"
+                return f" every {n} days starting on day {start} {of_months}{self.years_text()}"
+            items = f[DOM].split(",")
+            if not any("L" in item or "W" in item for item in items):
+                word = "day" if len(c.days_of_month) == 1 else "days"
+                return f" on {word} {self.listing(DOM)} {of_months}{self.years_text()}"
+            return f" on {_join([self.day_item(item) for item in items])} {of_months}{self.years_text()}"
         days = self.f[DOW]
         if c.nth_weekday:
             name = _DAY_WORDS[c.days_of_week[0] - 1]
@@ -663,10 +716,12 @@ def _lint(c: CronExpression, now: datetime | None) -> list[str]:
             f"(Unix cron 0=SUN, and Advanced Identity Cloud has been known to read 1 as Monday); "
             f"write {_named_dow(f[DOW])} to be clear"
         )
-    if not c.uses_day_of_week and not c.last_day and c.days_of_month and min(c.days_of_month) > 28:
+    numbered = c.days_of_month + c.nearest_weekdays
+    if not c.uses_day_of_week and numbered and not c.last_day_offsets and not c.last_weekday_offsets \
+            and min(numbered) > 28:
         warnings.append(
-            f"day-of-month {f[DOM]!r} skips months that have no day {min(c.days_of_month)}; "
-            "write L for the last day of every month"
+            f"day-of-month {f[DOM]!r} skips months that have no day {min(numbered)}; "
+            "write L for the last day of every month (LW for the last weekday)"
         )
     after = now or datetime.now(UTC)
     if c.next_fire(after, "UTC") is None:

@@ -5,6 +5,7 @@ Microsoft's wire formats and errors, its own CA, fault injection and up to milli
 """
 
 from controller.emulator._emulator import (
+    ADMIN_TOKEN_HEADER,
     DEFAULT_CLIENT_ID,
     DEFAULT_DOMAIN,
     DEFAULT_TENANT_ID,
@@ -17,6 +18,7 @@ from controller.emulator._faults import Fault
 from controller.emulator._graph import READ_ROLES, WRITE_ROLES
 
 __all__ = [
+    "ADMIN_TOKEN_HEADER",
     "DEFAULT_CLIENT_ID",
     "DEFAULT_DOMAIN",
     "DEFAULT_TENANT_ID",

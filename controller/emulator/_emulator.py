@@ -1,8 +1,14 @@
 """``Emulator``: a local Microsoft Entra login + Microsoft Graph v1.0 server over HTTPS, and ``serve``.
 
 The state directory keeps what must survive a restart: the CA (``ca.pem``, for ``caBundle``), the
-server certificate, the token signing key and the default app's secret (``client_secret``, 0600).
-Users are held in memory: every start begins from the sample tenant, ``users`` and ``generate``.
+server certificate, the token signing key, the default app's secret (``client_secret``, 0600) and the
+admin API's token (``admin_token``, 0600). Users are held in memory: every start begins from the sample
+tenant, ``users`` and ``generate``.
+
+The admin API (``/_emulator/...``: info, faults, apps, users, delta expiry) lets the demo, tests and
+benchmarks drive an emulator running in another process. It can grant any role and delete any user, so
+every request must carry ``X-Emulator-Token: <the contents of admin_token>``: only who may read the state
+directory may drive the emulator (401 without the header, 403 with a wrong token).
 """
 
 from __future__ import annotations
@@ -10,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import ssl
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
@@ -22,16 +29,17 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from controller.emulator._directory import Directory
-from controller.emulator._faults import Fault, FaultBook
+from controller.emulator._faults import REWRITE_KINDS, Fault, FaultBook
 from controller.emulator._graph import GraphService
 from controller.emulator._login import App, LoginService, Tenant, new_secret
 from controller.emulator._pki import ensure_key_material, write_private
 from controller.emulator._properties import DEFAULT_SELECT, project
-from controller.emulator._reply import Reply
+from controller.emulator._reply import ODATA_JSON_TYPE, Reply
 from controller.emulator._server import EmulatorHTTPServer, admin_body, query_flag
 from controller.errors import EmulatorError, EmulatorHTTPError, UsageError
 
 __all__ = [
+    "ADMIN_TOKEN_HEADER",
     "DEFAULT_CLIENT_ID",
     "DEFAULT_DOMAIN",
     "DEFAULT_TENANT_ID",
@@ -46,6 +54,7 @@ DEFAULT_TENANT_ID = "f7ff6108-c26f-48dd-ae9e-9743eefbd11f"
 DEFAULT_DOMAIN = "M365x214355.onmicrosoft.com"
 DEFAULT_CLIENT_ID = "5b0e4c2a-8f3d-4e61-9a7c-2d1f6b8e0c47"
 DEFAULT_ROLES = ("User.Read.All",)
+ADMIN_TOKEN_HEADER = "X-Emulator-Token"
 SAM_CARTER: dict[str, Any] = {
     "id": "0c1e7f52-3a9d-4b86-8e25-6f4d2a1b9c30",
     "userPrincipalName": f"scarter@{DEFAULT_DOMAIN}",
@@ -126,6 +135,7 @@ class Emulator:
         self._login: LoginService | None = None
         self._graph: GraphService | None = None
         self._secret: str | None = None
+        self._admin_token: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Emulator:
@@ -135,6 +145,7 @@ class Emulator:
         try:
             keys = ensure_key_material(self.state_dir)
             self._secret = self._load_or_make_secret()
+            self._admin_token = _load_or_make(self.admin_token_path, lambda: secrets.token_urlsafe(32))
         except OSError as exc:
             raise EmulatorError(f"cannot use the state directory {self.state_dir}: {exc.strerror or exc}",
                                 hint="Pass --state-dir a folder you may write (it keeps the CA and the "
@@ -187,14 +198,7 @@ class Emulator:
         self.stop()
 
     def _load_or_make_secret(self) -> str:
-        path = self.client_secret_path
-        if path.exists():
-            value = path.read_text("utf-8").strip()
-            if value:
-                return value
-        value = new_secret()
-        write_private(path, (value + "\n").encode())
-        return value
+        return _load_or_make(self.client_secret_path, new_secret)
 
     # -- what clients need -----------------------------------------------------------------------
     @property
@@ -225,6 +229,21 @@ class Emulator:
         return self.state_dir / "client_secret"
 
     @property
+    def admin_token_path(self) -> Path:
+        return self.state_dir / "admin_token"
+
+    @property
+    def admin_token(self) -> str:
+        """The token every ``/_emulator/`` request must send in ``X-Emulator-Token``."""
+        if self._admin_token is None:
+            self._admin_token = _load_or_make(self.admin_token_path, lambda: secrets.token_urlsafe(32))
+        return self._admin_token
+
+    def admin_headers(self) -> dict[str, str]:
+        """The header an admin API request needs (for clients in this process)."""
+        return {ADMIN_TOKEN_HEADER: self.admin_token}
+
+    @property
     def client_secret(self) -> str:
         if self._secret is None:
             self._secret = self._load_or_make_secret()
@@ -240,6 +259,7 @@ class Emulator:
             "graphUrl": self.graph_url,
             "caBundle": str(self.ca_path),
             "clientSecretFile": str(self.client_secret_path),
+            "adminTokenFile": str(self.admin_token_path),
         }
 
     # -- driving it ------------------------------------------------------------------------------
@@ -290,12 +310,15 @@ class Emulator:
             user = directory.get(pos) if pos is not None else None
         return dict(user) if user is not None else None
 
-    def inject_fault(self, status: int = 429, *, retry_after: int | None = None, count: int | None = 1,
+    def inject_fault(self, status: int | None = None, *, retry_after: int | None = None, count: int | None = 1,
                      path: str | None = None, method: str | None = None, skip: int = 0,
-                     drop: bool = False) -> Fault:
-        """Answer the next ``count`` matching requests with ``status`` (or drop the connection)."""
+                     drop: bool = False, kind: str = "status", body: str | None = None,
+                     content_type: str | None = None, items: int = 0, size: int = 0) -> Fault:
+        """Answer the next ``count`` matching requests with ``status`` (429 by default), drop the
+        connection, or break them as ``kind`` says (see ``controller.emulator._faults``)."""
         return self.faults.add(Fault(status=status, retry_after=retry_after, count=count, path=path,
-                                     method=method, skip=skip, drop=drop))
+                                     method=method, skip=skip, drop=drop, kind=kind, body=body,
+                                     content_type=content_type, items=items, size=size))
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -309,14 +332,20 @@ class Emulator:
     # -- HTTP routing ----------------------------------------------------------------------------
     def _route(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Reply:
         assert self._login is not None and self._graph is not None
-        if path.startswith("/_emulator/"):
-            return self._admin(method, path, query, body)
+        if path.startswith("/_emulator/") or path == "/_emulator":
+            return self._admin(method, path, query, headers, body)
+        parts = [unquote(p) for p in path.split("/") if p]
         fault = self.faults.take(method, path)
         if fault is not None:
-            return _fault_reply(fault, self.tenant_id, self.client_id)
+            if fault.kind == "expired-secret":
+                status, data = self._login.expired_secret(parts[0] if parts else "", body, headers)
+                return Reply.json(status, data, headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
+            if fault.kind in REWRITE_KINDS:
+                reply = self._graph.handle(method, path, query, headers, body)
+                return _rewrite_page(fault, reply, f"{self.base_url}{path}" + (f"?{query}" if query else ""))
+            return _fault_reply(fault, self.tenant_id, self.client_id, self.base_url)
         if path.startswith("/v1.0/") or path == "/v1.0":
             return self._graph.handle(method, path, query, headers, body)
-        parts = [unquote(p) for p in path.split("/") if p]
         if method == "GET" and parts[-3:] == ["v2.0", ".well-known", "openid-configuration"] and len(parts) == 4:
             status, data = self._login.openid_configuration(parts[0])
             return Reply.json(status, data)
@@ -332,8 +361,21 @@ class Emulator:
             return Reply.json(status, data, headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
         return Reply.json(404, {"error": {"code": "NotFound", "message": f"No route for {method} {path}."}})
 
-    def _admin(self, method: str, path: str, query: str, body: bytes) -> Reply:
-        """``/_emulator/...``: drive a separately started emulator (demo, e2e tests). Never faulted."""
+    def _admin(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> Reply:
+        """``/_emulator/...``: drive a separately started emulator (demo, e2e tests). Never faulted.
+
+        Every request must carry the admin token (see the module docstring); nothing is done without it.
+        """
+        sent = headers.get(ADMIN_TOKEN_HEADER)
+        if not sent:
+            return _admin_refusal(401, "AdminTokenRequired",
+                                  f"the emulator's admin API needs its token: send the header "
+                                  f"{ADMIN_TOKEN_HEADER} with the contents of {self.admin_token_path}")
+        if not secrets.compare_digest(sent.strip().encode(), self.admin_token.encode()):
+            return _admin_refusal(403, "AdminTokenInvalid",
+                                  f"the {ADMIN_TOKEN_HEADER} header does not hold this emulator's admin token: "
+                                  f"send the contents of {self.admin_token_path} (it changes with the state "
+                                  "directory)")
         parts = [unquote(p) for p in path.split("/") if p][1:]
         try:
             data = admin_body(body) if body else {}
@@ -355,7 +397,8 @@ class Emulator:
             if method == "POST":
                 fault = Fault.parse(data["spec"]) if "spec" in data else Fault(**{
                     k: v for k, v in data.items() if k in ("status", "retry_after", "count", "path", "method",
-                                                            "skip", "drop")})
+                                                            "skip", "drop", "kind", "body", "content_type",
+                                                            "items", "size")})
                 return Reply.json(201, self.faults.add(fault).to_dict())
             if method == "DELETE":
                 self.faults.clear()
@@ -384,25 +427,87 @@ class Emulator:
         raise EmulatorHTTPError(404, "NotFound", f"no admin route {method} /_emulator/{'/'.join(parts)}")
 
 
-def _fault_reply(fault: Fault, tenant_id: str, client_id: str) -> Reply:
+def _load_or_make(path: Path, make: Callable[[], str]) -> str:
+    """The value kept in ``path``, or a new one from ``make`` written there (0600)."""
+    if path.exists():
+        value = path.read_text("utf-8").strip()
+        if value:
+            return value
+    value = make()
+    write_private(path, (value + "\n").encode())
+    return value
+
+
+def _admin_refusal(status: int, code: str, message: str) -> Reply:
+    return Reply.json(status, {"error": {"code": code, "message": message}},
+                      headers={"WWW-Authenticate": f'{ADMIN_TOKEN_HEADER} realm="idmctl emulator admin"'})
+
+
+# What a proxy or captive portal answers in Graph's place: HTML with 200.
+_HTML_PAGE = (b"<!DOCTYPE html><html><head><title>Web Filter Notification</title></head><body>"
+              b"<h1>Connection interrupted</h1><p>Your request could not be completed. Please try again later."
+              b"</p></body></html>")
+
+
+def _fault_reply(fault: Fault, tenant_id: str, client_id: str, base_url: str) -> Reply:
     if fault.drop:
         return Reply(drop=True)
+    if fault.kind in ("not-json", "html", "body"):
+        if fault.kind == "html":
+            return Reply(200, _HTML_PAGE, {"Content-Type": "text/html; charset=utf-8"})
+        if fault.kind == "not-json":  # a page cut off mid-way, as a broken connection through a proxy leaves it
+            text = f'{{"@odata.context":"{base_url}/v1.0/$metadata#users","value":[{{"id":"'
+            return Reply(200, text.encode(), {"Content-Type": ODATA_JSON_TYPE})
+        return Reply(200, (fault.body or "").encode("utf-8"),
+                     {"Content-Type": fault.content_type or ODATA_JSON_TYPE})
+    status = fault.status or 500  # set for every status fault (Fault.__post_init__)
     headers = {"request-id": str(uuid.uuid4())}
     if fault.retry_after is not None:
         headers["Retry-After"] = str(fault.retry_after)
-    if fault.status == 429:
+    if status == 429:
         headers["x-ms-throttle-scope"] = f"Tenant_Application/ReadWrite/{client_id}/{tenant_id}"
         headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
         code, message = "TooManyRequests", "Too many requests."
-    elif fault.status == 503:
+    elif status == 503:
         code, message = "serviceNotAvailable", "Service unavailable."
-    elif fault.status == 504:
+    elif status == 504:
         code, message = "UnknownError", "Gateway timeout."
     else:
         code, message = "InternalServerError", "Injected fault."
-    return Reply.json(fault.status, {"error": {"code": code, "message": message,
+    return Reply.json(status, {"error": {"code": code, "message": message,
                                                 "innerError": {"request-id": headers["request-id"]}}},
                       headers=headers)
+
+
+def _rewrite_page(fault: Fault, reply: Reply, own_url: str) -> Reply:
+    """The real Graph page ``reply`` broken as ``fault`` says; an error answer passes unchanged."""
+    if reply.status != 200 or reply.stream is not None:
+        return reply
+    page = json.loads(reply.body)
+    users = page.get("value") if isinstance(page, dict) else None
+    if not isinstance(users, list):
+        return reply
+    if fault.kind == "next-link-loop":
+        page.pop("@odata.deltaLink", None)
+        page["@odata.nextLink"] = own_url
+    elif fault.kind == "huge-value" and users:
+        users[0]["displayName"] = "x" * fault.size
+    elif fault.kind == "oversized-page" and users:
+        head = {k: v for k, v in page.items() if k != "value"}
+        return Reply(200, headers=dict(reply.headers), stream=_repeated_page(head, users, fault.items))
+    return Reply.json(200, page, content_type=ODATA_JSON_TYPE, headers=reply.headers)
+
+
+def _repeated_page(head: dict[str, Any], users: list[dict[str, Any]], items: int) -> Iterator[bytes]:
+    """A page of ``items`` users (``users`` over and over), produced as it is sent: never held whole."""
+    encoded = [json.dumps(u, separators=(",", ":")).encode() for u in users]
+    opening = json.dumps(head, separators=(",", ":"))[:-1]
+    yield (opening + ("," if head else "") + '"value":[').encode()
+    batch = 256
+    for start in range(0, items, batch):
+        chunk = b",".join(encoded[i % len(encoded)] for i in range(start, min(items, start + batch)))
+        yield (b"," if start else b"") + chunk
+    yield b"]}"
 
 
 def serve(emulator: Emulator, *, on_ready: Callable[[Emulator], None] | None = None,
@@ -413,7 +518,7 @@ def serve(emulator: Emulator, *, on_ready: Callable[[Emulator], None] | None = N
     emulator; it is removed on the way out.
     """
     stop = stop or threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())

@@ -209,6 +209,17 @@ class LoginService:
             "access_token": self._issue(tenant, app, resource),
         }
 
+    def expired_secret(self, tenant_name: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any]]:
+        """What Entra answers a token POST whose client secret has passed its expiry date (a fault)."""
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+        client_id = form.get("client_id") or ""
+        return self._error_body(EmulatorHTTPError(
+            401, "invalid_client",
+            f"AADSTS7000222: The provided client secret keys for app '{client_id}' are expired. Visit the Azure "
+            "portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using "
+            "certificate credentials for added security: https://aka.ms/certCreds.",
+        ), headers)
+
     def _resource_for(self, scope: str) -> str | None:
         if " " in scope or not scope.endswith("/.default"):
             return None

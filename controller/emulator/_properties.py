@@ -6,7 +6,7 @@ what Graph sends for a ``$select`` (unset -> ``null``, collections -> ``[]``) an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = [
@@ -37,22 +37,58 @@ _OTHER: tuple[str, ...] = (
     "streetAddress", "usageLocation", "userType",
 )
 
+# Returned only on $select (user resource docs): licenses, plans, provisioning errors, sign-in names and
+# other complex values. Unset ones come back as Graph sends them: [] for collections, null or a value
+# Graph derives for every user (see _DERIVED) otherwise. passwordProfile is never stored (the
+# directory drops it on writes), so it always reads as null, as on Graph: the password is write-only.
+_SELECT_ONLY: tuple[str, ...] = (
+    "assignedLicenses", "assignedPlans", "authorizationInfo", "employeeOrgData", "identities",
+    "licenseAssignmentStates", "onPremisesExtensionAttributes", "onPremisesProvisioningErrors",
+    "passwordProfile", "preferredDataLocation", "provisionedPlans", "serviceProvisioningErrors",
+    "signInSessionsValidFromDateTime",
+)
+
 # Selecting these on a collection is answered 501 by Graph (they live in another store).
 NOT_ON_COLLECTIONS: frozenset[str] = frozenset(
     {"aboutMe", "birthday", "hireDate", "interests", "mySite", "pastProjects", "preferredName",
      "responsibilities", "schools", "skills", "mailboxSettings"}
 )
 
-KNOWN: tuple[str, ...] = DEFAULT_SELECT + _OTHER + tuple(sorted(NOT_ON_COLLECTIONS))
+KNOWN: tuple[str, ...] = DEFAULT_SELECT + _OTHER + _SELECT_ONLY + tuple(sorted(NOT_ON_COLLECTIONS))
 COLLECTION_PROPERTIES: frozenset[str] = frozenset(
     {"businessPhones", "imAddresses", "otherMails", "proxyAddresses", "interests", "pastProjects",
-     "responsibilities", "schools", "skills"}
+     "responsibilities", "schools", "skills", "assignedLicenses", "assignedPlans", "provisionedPlans",
+     "licenseAssignmentStates", "onPremisesProvisioningErrors", "serviceProvisioningErrors"}
 )
 READ_ONLY: frozenset[str] = frozenset(
     {"id", "createdDateTime", "deletedDateTime", "creationType", "externalUserState", "imAddresses",
      "proxyAddresses", "securityIdentifier", "onPremisesSyncEnabled", "onPremisesLastSyncDateTime",
      "onPremisesSecurityIdentifier", "onPremisesDistinguishedName", "onPremisesDomainName",
-     "lastPasswordChangeDateTime"}
+     "lastPasswordChangeDateTime", "assignedLicenses", "assignedPlans", "provisionedPlans",
+     "licenseAssignmentStates", "onPremisesProvisioningErrors", "serviceProvisioningErrors",
+     "signInSessionsValidFromDateTime"}
+)
+
+
+def _identities(user: Mapping[str, Any]) -> list[dict[str, Any]]:
+    # Every member signs in with its userPrincipalName; Graph lists that as the one identity.
+    upn = str(user.get("userPrincipalName") or "")
+    return [{"signInType": "userPrincipalName", "issuer": upn.rpartition("@")[2],
+             "issuerAssignedId": upn}]
+
+
+# Values Graph has for every user even when nothing set them.
+_DERIVED: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "identities": _identities,
+    "onPremisesExtensionAttributes": lambda user: {f"extensionAttribute{i}": None for i in range(1, 16)},
+    "authorizationInfo": lambda user: {"certificateUserIds": []},
+    # Sessions are valid from the moment the account exists until someone revokes them.
+    "signInSessionsValidFromDateTime": lambda user: user.get("createdDateTime"),
+    "passwordProfile": lambda user: None,
+}
+# Of those, the ones every user has (a delta page shows them as set).
+_ALWAYS_SET: frozenset[str] = frozenset(
+    {"identities", "onPremisesExtensionAttributes", "authorizationInfo", "signInSessionsValidFromDateTime"}
 )
 
 _BY_LOWER: dict[str, str] = {name.lower(): name for name in KNOWN}
@@ -65,8 +101,12 @@ def canonical_name(name: str) -> str | None:
 
 def _value(user: Mapping[str, Any], name: str) -> Any:
     value = user.get(name)
-    if value is None and name in COLLECTION_PROPERTIES:
-        return []
+    if value is None:
+        if name in COLLECTION_PROPERTIES:
+            return []
+        derive = _DERIVED.get(name)
+        if derive is not None:
+            return derive(user)
     return value
 
 
@@ -86,7 +126,7 @@ def project_sparse(
     out: dict[str, Any] = {}
     for name in names:
         value = user.get(name)
-        if value is not None or name in changed_set:
+        if value is not None or name in changed_set or name in _ALWAYS_SET:
             out[name] = _value(user, name)
     out["id"] = user["id"]
     return out

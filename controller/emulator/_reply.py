@@ -1,8 +1,13 @@
-"""What a route hands back to the HTTP layer: status, headers and a body, or an order to drop the socket."""
+"""What a route hands back to the HTTP layer: status, headers and a body, or an order to drop the socket.
+
+A body may also be a ``stream`` of chunks, sent with ``Transfer-Encoding: chunked`` as Graph sends large
+answers (``odata.streaming=true``); the server writes them as they are produced.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,12 +19,13 @@ ODATA_JSON_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;
 
 @dataclass
 class Reply:
-    """An HTTP answer; ``drop`` closes the connection without sending anything."""
+    """An HTTP answer; ``drop`` closes the connection without sending anything; ``stream`` replaces ``body``."""
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    stream: Iterable[bytes] | None = None
 
     @classmethod
     def json(cls, status: int, data: Any, *, content_type: str = JSON_TYPE,

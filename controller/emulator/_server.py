@@ -12,7 +12,7 @@ import json
 import socket
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -39,7 +39,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items()}
         # HTTP header names are case-insensitive; routes look them up in their canonical spelling.
         lowered = {k.lower(): v for k, v in headers.items()}
-        for name in ("Authorization", "ConsistencyLevel", "Prefer", "client-request-id", "Content-Type"):
+        for name in ("Authorization", "ConsistencyLevel", "Prefer", "client-request-id", "Content-Type",
+                     "X-Emulator-Token"):
             if name.lower() in lowered:
                 headers[name] = lowered[name.lower()]
         try:
@@ -55,10 +56,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         for name, value in reply.headers.items():
             self.send_header(name, value)
+        if reply.stream is not None:
+            self._send_chunked(reply.stream)
+            return
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         if reply.body and self.command != "HEAD":
             self.wfile.write(reply.body)
+
+    def _send_chunked(self, chunks: Iterable[bytes]) -> None:
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for chunk in chunks:
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except (ConnectionError, ssl.SSLError, OSError):
+            self.close_connection = True  # the client stopped reading (a capped read): that is its right
 
     do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _serve
 

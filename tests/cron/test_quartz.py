@@ -2,7 +2,8 @@
 
 Every expected time below was worked out by hand from a calendar (2026-01-01 is a Thursday; Berlin
 springs forward 2026-03-29 and falls back 2026-10-25; New York on 2026-03-08 and 2026-11-01), not by
-running the code under test.
+running the code under test. The rows for day-of-month lists and for nW past the month's end were also
+checked against Quartz itself (master for the lists, 2.3.2 — what IDM runs — for nW).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import warnings
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 
 from controller.cron import describe, lint, parse_cron
 from controller.errors import CronSyntaxError, UsageError
@@ -81,6 +82,8 @@ TABLE: list[tuple[str, str, str, list[str]]] = [
     ("0 0 9 ? * FRI-MON", "UTC", JAN1,
      ["2026-01-02T09:00:00+00:00", "2026-01-03T09:00:00+00:00", "2026-01-04T09:00:00+00:00",
       "2026-01-05T09:00:00+00:00", "2026-01-09T09:00:00+00:00"]),
+    # '*' inside a list is every value, as in Quartz.
+    ("0 0 *,9 * * ?", "UTC", JAN1, ["2026-01-01T01:00:00+00:00", "2026-01-01T02:00:00+00:00"]),
     ("0 0 9 ? * L", "UTC", JAN1, ["2026-01-03T09:00:00+00:00", "2026-01-10T09:00:00+00:00"]),
     ("0 0 9 ? * 1", "UTC", JAN1, ["2026-01-04T09:00:00+00:00", "2026-01-11T09:00:00+00:00"]),
     ("0 0 9 ? * 2", "UTC", JAN1, ["2026-01-05T09:00:00+00:00", "2026-01-12T09:00:00+00:00"]),
@@ -103,6 +106,37 @@ TABLE: list[tuple[str, str, str, list[str]]] = [
     ("0 0 9 31W * ?", "UTC", "2026-05-01T00:00:00+00:00",
      ["2026-05-29T09:00:00+00:00", "2026-07-31T09:00:00+00:00"]),
     ("0 0 9 L-3 * ?", "UTC", JAN1, ["2026-01-28T09:00:00+00:00", "2026-02-25T09:00:00+00:00"]),
+    # -- day-of-month lists with W and L items (Quartz master) ------------------------------------------
+    # 2010-01-02 is a Saturday: 2W is Friday the 1st; Feb 2 and Mar 2 2010 are a Tuesday and a Tuesday.
+    ("0 15 10 2W,16 * ? 2010", "UTC", "2010-01-01T00:00:00+00:00",
+     ["2010-01-01T10:15:00+00:00", "2010-01-16T10:15:00+00:00", "2010-02-02T10:15:00+00:00",
+      "2010-02-16T10:15:00+00:00", "2010-03-02T10:15:00+00:00"]),
+    ("0 0 9 1,L * ?", "UTC", JAN1,
+     ["2026-01-01T09:00:00+00:00", "2026-01-31T09:00:00+00:00", "2026-02-01T09:00:00+00:00",
+      "2026-02-28T09:00:00+00:00"]),
+    ("0 0 12 L,15 * ?", "UTC", JAN1,
+     ["2026-01-15T12:00:00+00:00", "2026-01-31T12:00:00+00:00", "2026-02-15T12:00:00+00:00"]),
+    # L-1: Jan 30 (Fri), Feb 27 (Fri), Mar 30 (Mon), Apr 29 (Wed), May 30 (Sat: L-1W is Friday the 29th).
+    ("0 0 9 L-1W,L-1 * ?", "UTC", JAN1,
+     ["2026-01-30T09:00:00+00:00", "2026-02-27T09:00:00+00:00", "2026-03-30T09:00:00+00:00",
+      "2026-04-29T09:00:00+00:00", "2026-05-29T09:00:00+00:00", "2026-05-30T09:00:00+00:00"]),
+    # Feb 15 2026 is a Sunday (15W: Monday the 16th), Mar 15 a Sunday, Mar 20 a Friday.
+    ("0 0 12 15W,20 * ?", "UTC", "2026-02-01T00:00:00+00:00",
+     ["2026-02-16T12:00:00+00:00", "2026-02-20T12:00:00+00:00", "2026-03-16T12:00:00+00:00"]),
+    # Aug 15 2026 is a Saturday: 15W is Friday the 14th, and 20W (Thursday the 20th) still fires after it.
+    ("0 0 9 15W,20W * ?", "UTC", "2026-08-01T00:00:00+00:00",
+     ["2026-08-14T09:00:00+00:00", "2026-08-20T09:00:00+00:00", "2026-09-15T09:00:00+00:00"]),
+    # -- nW past the month's end (Quartz 2.3.2): day n rolls into the next month; only when that is
+    # the 1st and a Saturday does W step back to the month's last day, a Friday ---------------------------
+    # Feb 29 2036 and Feb 29 2064 are Fridays; in between, the 1st of March is never a Saturday in a leap year.
+    ("0 0 9 30W 2 ?", "UTC", "2020-01-01T00:00:00+00:00",
+     ["2036-02-29T09:00:00+00:00", "2064-02-29T09:00:00+00:00"]),
+    # Apr 30 2021 and 2027 are Fridays; Apr 30 2026 is a Thursday, so 2026 has no fire.
+    ("0 0 9 31W 4 ?", "UTC", "2020-01-01T00:00:00+00:00",
+     ["2021-04-30T09:00:00+00:00", "2027-04-30T09:00:00+00:00"]),
+    # Feb 28 2025 is a Friday (March 1st a Saturday); Feb 28 2026 is a Saturday, 2027 a Sunday.
+    ("0 0 9 29W 2 ?", "UTC", "2025-01-01T00:00:00+00:00",
+     ["2025-02-28T09:00:00+00:00", "2028-02-29T09:00:00+00:00"]),
     ("0 0 9 ? * 2#1", "UTC", JAN1,
      ["2026-01-05T09:00:00+00:00", "2026-02-02T09:00:00+00:00", "2026-03-02T09:00:00+00:00"]),
     # Only March and June 2026 have a fifth Monday (the 30th, the 29th) in the first half.
@@ -114,6 +148,10 @@ TABLE: list[tuple[str, str, str, list[str]]] = [
     ("0 0 0 31 * ?", "UTC", JAN1,
      ["2026-01-31T00:00:00+00:00", "2026-03-31T00:00:00+00:00", "2026-05-31T00:00:00+00:00"]),
     ("59 59 23 31 12 ? 2099", "UTC", JAN1, ["2099-12-31T23:59:59+00:00", END]),
+    # Quartz master documents years up to 2199.
+    ("0 0 0 1 1 ? 2150", "UTC", JAN1, ["2150-01-01T00:00:00+00:00", END]),
+    ("59 59 23 31 12 ? 2199", "UTC", "2199-12-31T23:59:58+00:00", ["2199-12-31T23:59:59+00:00", END]),
+    ("0 0 12 31 12 ? *", "UTC", "2199-01-01T00:00:00+00:00", ["2199-12-31T12:00:00+00:00", END]),
     ("0 0 12 * * ?", "UTC", "2026-01-01T12:00:00+00:00", ["2026-01-02T12:00:00+00:00"]),
     ("0 0 12 * * ?", "UTC", "2026-01-01T11:59:59.999000+00:00", ["2026-01-01T12:00:00+00:00"]),
     # -- time zones ------------------------------------------------------------------------------
@@ -182,10 +220,22 @@ def test_unknown_time_zone() -> None:
         parse_cron("0 0 12 * * ?").next_fire(datetime(2026, 1, 1, tzinfo=UTC), "Mars/Olympus")
 
 
-def test_matches() -> None:
-    cron = parse_cron("0 15 10 ? * 6L")
-    assert cron.matches(datetime(2026, 1, 30, 10, 15, tzinfo=UTC))
-    assert not cron.matches(datetime(2026, 1, 23, 10, 15, tzinfo=UTC))
+# (expression, time zone, moment, whether it is a fire time); a fraction of a second is dropped, as in Quartz
+MATCHES: list[tuple[str, str, str, bool]] = [
+    ("0 15 10 ? * 6L", "UTC", "2026-01-30T10:15:00+00:00", True),
+    ("0 15 10 ? * 6L", "UTC", "2026-01-23T10:15:00+00:00", False),
+    ("0 0 10 * * ?", "UTC", "2026-01-01T10:00:00.000001+00:00", True),
+    ("0 0 10 * * ?", "UTC", "2026-01-01T10:00:00.999999+00:00", True),
+    ("0 0 10 * * ?", "UTC", "2026-01-01T10:00:01.000001+00:00", False),
+    ("0 0 10 * * ?", "UTC", "2026-01-01T09:59:59.999999+00:00", False),
+    ("0 0 10 * * ?", "Europe/Berlin", "2026-01-01T09:00:00.250000+00:00", True),
+    ("0 0 9 1,L * ?", "UTC", "2026-02-28T09:00:00+00:00", True),
+]
+
+
+@pytest.mark.parametrize(("expr", "tz", "moment", "expected"), MATCHES)
+def test_matches(expr: str, tz: str, moment: str, expected: bool) -> None:
+    assert parse_cron(expr).matches(datetime.fromisoformat(moment), tz) is expected
 
 
 def test_a_thousand_next_fire_times_walk_forward() -> None:
@@ -217,7 +267,6 @@ CRONITER_ACCEPTS_QUARTZ_REJECTS = [
     ("0 0 12 ? * 0", "day-of-week", "1=SUN..7=SAT"),
     ("0 0 12 ? * 0-4", "day-of-week", "1=SUN..7=SAT"),
     ("0 0 12 ? * 6#3,2#1", "day-of-week", "'#'"),
-    ("0 0 12 L,15 * ?", "day-of-month", "'L'"),
     ("0 0 12 ? * MON/2", "day-of-week", "step after a name"),
 ]
 
@@ -259,7 +308,12 @@ def test_five_field_suggestion_translates_unix_weekdays() -> None:
         ("0 0 12 ? * 2-FRI", "day-of-week"),
         ("0 0 12 ? * L-2", "day-of-week"),
         ("0 0 12 1-5W * ?", "day-of-month"),
-        ("0 0 12 15W,20 * ?", "day-of-month"),
+        ("0 0 12 1-5W,L * ?", "day-of-month"),
+        ("0 0 12 W * ?", "day-of-month"),
+        ("0 0 12 5L * ?", "day-of-month"),
+        ("0 0 12 L-,1 * ?", "day-of-month"),
+        ("0 0 12 1,L-31 * ?", "day-of-month"),
+        ("0 0 12 32W,L * ?", "day-of-month"),
         ("0 0 12 L-31 * ?", "day-of-month"),
         ("0 0 0 0 * ?", "day-of-month"),
         ("0 0 0 32 * ?", "day-of-month"),
@@ -272,7 +326,8 @@ def test_five_field_suggestion_translates_unix_weekdays() -> None:
         ("0 ? * * * *", "minute"),
         ("0 0 24 * * ?", "hour"),
         ("0 0 12 * * ? 1969", "year"),
-        ("0 0 12 * * ? 2100", "year"),
+        ("0 0 12 * * ? 2200", "year"),
+        ("0 0 12 * * ? 2150-2200", "year"),
         ("0 0 12 * * ? 2010-2005", "year"),
         ("0 0 12 ?5 * *", "day-of-month"),
         ("0 0 12 1,,2 * ?", "day-of-month"),
@@ -314,6 +369,12 @@ def test_wrong_number_of_fields(expr: str) -> None:
         ("0 10,44 14 ? 3 WED",
          "at minutes 10 and 44, at second 0, between 14:00 and 14:59, on Wednesday in March"),
         ("0 0 12 1/5 * ?", "at 12:00:00 every 5 days starting on day 1 of every month"),
+        ("0 0 9 1,L * ?", "at 09:00:00 on day 1 and the last day of every month"),
+        ("0 15 10 2W,16 * ? 2010", "at 10:15:00 on the weekday nearest day 2 and day 16 of every month in 2010"),
+        ("0 0 9 L-1W,L-1 * ?",
+         "at 09:00:00 on the weekday nearest the second-to-last day and the second-to-last day of every month"),
+        ("0 0 9 1-5,LW * ?", "at 09:00:00 on days 1 through 5 and the last weekday of every month"),
+        ("0 0 0 1 1 ? 2150", "at 00:00:00 on day 1 of January in 2150"),
     ],
 )
 def test_describe(expr: str, words: str) -> None:

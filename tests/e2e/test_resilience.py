@@ -95,6 +95,24 @@ def test_throttled_page_is_retried_and_the_run_succeeds(tmp_path_factory: pytest
         assert len(env.store_rows()["alpha_user"]) == 3000
 
 
+@pytest.mark.parametrize(("fault", "words"), [
+    ({"kind": "body", "body": '{"value": [{"displayName": "No Id"}]}'}, "item 0 of 'value' has no 'id'"),
+    ({"kind": "next-link-loop", "count": None}, "following it would never end"),
+], ids=["user-without-id", "next-link-loop"])
+def test_a_broken_listing_fails_the_run_with_a_typed_reason_and_frees_the_lock(
+        tmp_path_factory: pytest.TempPathFactory, idm: Any, fault: dict[str, Any], words: str) -> None:
+    with Emulator(tmp_path_factory.mktemp("emulator-broken"), generate=1500, seed_sample=False) as emu:
+        env = idm(emu, source_filter=None)
+        # The delta link, then page 1 of the users; page 2 is broken.
+        emu.inject_fault(path="/v1.0/users", method="GET", skip=2, **fault)
+        code, run = env.reconcile()
+        assert code == 1 and run["state"] == "FAILED", run
+        assert words in run["reason"] and "internal error" not in run["reason"], run["reason"]
+        emu.clear_faults()
+        code, run = env.reconcile("--lock-timeout", "0")  # the failed run left no lock behind
+        assert code == 0 and run["state"] == "SUCCESS" and run["processed"] == 1500, run
+
+
 @pytest.mark.slow
 def test_sigkill_at_several_points_converges_to_an_uninterrupted_run(big_emulator: Emulator, idm: Any) -> None:
     emu = big_emulator

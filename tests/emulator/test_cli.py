@@ -9,22 +9,25 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-import msal
+import msal  # type: ignore[import-untyped]
 import pytest
 import requests
 
 from controller.cli import run
+from controller.emulator import ADMIN_TOKEN_HEADER
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def wait_for(path: Path, proc: subprocess.Popen[str]) -> dict:
+def wait_for(path: Path, proc: subprocess.Popen[str]) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if path.exists():
             try:
-                return json.loads(path.read_text())
+                info: dict[str, Any] = json.loads(path.read_text())
+                return info
             except ValueError:
                 pass  # written atomically, but be forgiving
         if proc.poll() is not None:
@@ -51,13 +54,15 @@ def test_foreground_emulator_prints_settings_never_the_secret(tmp_path: Path) ->
                 info["clientId"], client_credential=secret, authority=f"{info['authorityHost']}/{info['tenantId']}",
                 instance_discovery=False, azure_region=False, http_client=session)
             assert "access_token" in app.acquire_token_for_client([f"{info['graphUrl']}/.default"])
-            count = session.get(f"{info['base_url']}/_emulator/info", timeout=30).json()["users"]
+            admin_token = Path(info["adminTokenFile"]).read_text().strip()
+            count = session.get(f"{info['base_url']}/_emulator/info", timeout=30,
+                                headers={ADMIN_TOKEN_HEADER: admin_token}).json()["users"]
             assert count == 33 + 50
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert secret not in out + err
+    assert secret not in out + err and admin_token not in out + err
     assert "tenantId: f7ff6108-c26f-48dd-ae9e-9743eefbd11f" in out
     assert f"export ENTRA_CLIENT_SECRET=\"$(cat {state / 'client_secret'})\"" in out
     assert not (state / "emulator.json").exists()

@@ -66,6 +66,45 @@ def test_select_errors(shared_graph: Graph) -> None:
     assert shared_graph.get("users?$select=id,aboutMe").status_code == 501
 
 
+# Graph's user resource: "Returned only on $select", with what Graph sends for a user that never set them.
+SELECT_ONLY: dict[str, object] = {
+    "identities": [{"signInType": "userPrincipalName", "issuer": SAM_CARTER["userPrincipalName"].split("@")[1],
+                    "issuerAssignedId": SAM_CARTER["userPrincipalName"]}],
+    "assignedLicenses": [],
+    "assignedPlans": [],
+    "onPremisesExtensionAttributes": {f"extensionAttribute{i}": None for i in range(1, 16)},
+    "employeeOrgData": None,
+    "passwordProfile": None,
+    "provisionedPlans": [],
+    "licenseAssignmentStates": [],
+    "onPremisesProvisioningErrors": [],
+    "serviceProvisioningErrors": [],
+    "authorizationInfo": {"certificateUserIds": []},
+    "preferredDataLocation": None,
+    "signInSessionsValidFromDateTime": SAM_CARTER["createdDateTime"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SELECT_ONLY))
+def test_select_only_properties_are_served(shared_graph: Graph, name: str) -> None:
+    listed = shared_graph.get("users", params={"$select": f"id,{name}",
+                                               "$filter": f"id eq '{SAM_CARTER['id']}'"})
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["value"] == [{"id": SAM_CARTER["id"], name: SELECT_ONLY[name]}]
+    one = shared_graph.get(f"users/{SAM_CARTER['id']}", params={"$select": name}).json()
+    assert one[name] == SELECT_ONLY[name]
+
+
+def test_all_select_only_properties_at_once_and_in_delta(shared_graph: Graph) -> None:
+    names = ",".join(SELECT_ONLY)
+    page = shared_graph.get("users", params={"$select": f"id,{names}", "$top": "999"}).json()
+    assert len(page["value"]) == 33 and all(set(u) == {"id", *SELECT_ONLY} for u in page["value"])
+    delta = [u for p in shared_graph.pages("users/delta", params={"$select": names}) for u in p["value"]]
+    sam = next(u for u in delta if u["id"] == SAM_CARTER["id"])
+    assert sam["identities"] == SELECT_ONLY["identities"]
+    assert "passwordProfile" not in sam  # delta sends only what is set
+
+
 def test_get_by_id_and_by_upn(shared_graph: Graph) -> None:
     by_upn = shared_graph.get(f"users/{SAM_CARTER['userPrincipalName']}").json()
     by_id = shared_graph.get(f"users/{SAM_CARTER['id']}?$select=id,mail,accountEnabled").json()

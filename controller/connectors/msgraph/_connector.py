@@ -1,30 +1,59 @@
 """The Microsoft Graph connector: reads users (paged, filtered, by id) and their delta rounds.
 
 Every Graph call goes through one method that adds the token, follows only links on the configured
-Graph host, and maps error answers to typed errors; callers see lists of plain dicts.
+Graph host, and maps error answers to typed errors; callers see lists of plain dicts. What Graph
+sends is checked before anyone uses it: a page is a JSON object whose ``value`` is a list of objects
+with an ``id``, of bounded size (``ReadLimits``), and a listing whose ``@odata.nextLink`` comes back to
+a page already read is stopped. Anything else is a ``GraphAnswerInvalid`` naming the page.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
+from requests.utils import requote_uri
 
 from controller.config.models import ConnectorResource
 from controller.connectors.msgraph._errors import READ_ROLES, graph_error
 from controller.connectors.msgraph._report import ConnectionReport, ReadOutcome
 from controller.connectors.msgraph._settings import GraphSettings, origin
 from controller.connectors.msgraph._token import TokenProvider, token_claims
-from controller.connectors.msgraph._transport import RetryPolicy, Transport
-from controller.errors import ConnectorError, GraphError
+from controller.connectors.msgraph._transport import NOT_JSON, RetryPolicy, Transport
+from controller.errors import ConnectorError, GraphAnswerInvalid, GraphError
 
-__all__ = ["DeltaPage", "GraphConnector"]
+__all__ = ["MAX_PAGE_BYTES", "MAX_VALUE_CHARS", "PAGE_ITEMS_FACTOR", "DeltaPage", "GraphConnector", "ReadLimits"]
+
+# -- how much one answer may hold -----------------------------------------------------------------
+# A user object stays under ~8 KiB even with a wide $select (proxyAddresses, extension attributes),
+# so a page of 999 is a few MiB. 32 MiB is four times the worst real page and bounds what a page
+# can cost: the body is read streamed and refused at the cap, before it is parsed (parsed JSON takes
+# roughly six times its bytes, so about 200 MiB at most instead of whatever a server sends).
+MAX_PAGE_BYTES = 32 * 1024 * 1024
+# Graph sends at most $top users a page (and delta pages at most 999). A page with more than twice
+# that comes from a server or proxy that ignores $top: refused rather than held.
+PAGE_ITEMS_FACTOR = 2
+# The longest user strings Graph documents are a few KiB (aboutMe is not served on lists; extension
+# attributes hold 256 characters). One value over 1 Mi characters is not an attribute: refused
+# before it reaches the store. Only pages larger than this can hold such a value, so smaller ones
+# (nearly all) are not walked.
+MAX_VALUE_CHARS = 1024 * 1024
+_MAX_TOP = 999
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """The bounds on one Graph answer (see the constants above); tests lower them."""
+
+    max_page_bytes: int = MAX_PAGE_BYTES
+    page_items_factor: int = PAGE_ITEMS_FACTOR
+    max_value_chars: int = MAX_VALUE_CHARS
 
 # Graph's delta query accepts $filter only on id (`id eq '…' or id eq '…'`, at most 50).
 _ID_ONLY_FILTER = re.compile(r"^\s*(\(?\s*id\s+(eq\s+'[^']*'|in\s*\([^)]*\))\s*\)?\s*(\s+or\s+|$))+$", re.I)
@@ -51,6 +80,69 @@ def _query(params: dict[str, Any]) -> str:
     return urlencode({k: v for k, v in params.items() if v is not None}, quote_via=quote, safe="$,()'")
 
 
+_OPAQUE_TOKEN = re.compile(r"(\$(?:skip|delta)token=)([^&]+)", re.I)
+
+
+def _shown(url: str) -> str:
+    """``url`` as messages show it: paging and delta tokens are opaque state, not for logs."""
+    return _OPAQUE_TOKEN.sub(lambda m: m.group(1) + (m.group(2) if m.group(2) == "latest" else "…"), url)
+
+
+def _kind(value: Any) -> str:
+    """How a JSON value reads in a message: 'an object', 'a list', 'a string "abc…"'."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"a string {value[:40]!r}"
+    if value is None:
+        return "null"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _long_value(value: Any, limit: int, path: str) -> tuple[str, int] | None:
+    """The path and length of the first string in ``value`` longer than ``limit``, if any."""
+    if isinstance(value, str):
+        return (path, len(value)) if len(value) > limit else None
+    if isinstance(value, dict):
+        items: Iterable[tuple[str, Any]] = ((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for sub_path, sub in items:
+        found = _long_value(sub, limit, sub_path)
+        if found is not None:
+            return found
+    return None
+
+
+class _Listing:
+    """The pages of one listing (users, a delta round): their numbers, and the links already read."""
+
+    def __init__(self, first_url: str) -> None:
+        self.url: str | None = first_url
+        self.page = 0
+        self._seen: dict[str, int] = {}
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        while self.url is not None:
+            url, self.url = self.url, None
+            self.page += 1
+            key = requote_uri(url)
+            if key in self._seen:
+                raise _LinkLoop(self._seen[key], self.page, url)
+            self._seen[key] = self.page
+            yield self.page, url
+
+
+class _LinkLoop(Exception):
+    def __init__(self, first: int, page: int, url: str) -> None:
+        super().__init__(url)
+        self.first, self.page, self.url = first, page, url
+
+
 class GraphConnector:
     """One tenant's users through Microsoft Graph v1.0, authenticated as an application."""
 
@@ -61,10 +153,15 @@ class GraphConnector:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         policy: RetryPolicy | None = None,
+        limits: ReadLimits | None = None,
     ) -> None:
         self.settings = settings
+        self.limits = limits or ReadLimits()
         self._transport = Transport(settings, session=session, sleep=sleep, policy=policy)
         self._tokens = TokenProvider(settings, self._transport)
+        # Once Graph has answered with JSON, a body that is not JSON is a passing fault (retried),
+        # not a wrong spec.graphUrl.
+        self._graph_answered = False
 
     @classmethod
     def from_resource(
@@ -108,13 +205,18 @@ class GraphConnector:
                 hint="Check spec.graphUrl: it must be the host Graph's links point to",
             )
 
-    def _get(self, url: str, *, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    def _fetch(self, url: str, *, where: str) -> tuple[requests.Response, dict[str, Any]]:
+        """One Graph answer and its JSON object: the token added, errors mapped, the body checked.
+
+        ``where`` names the request in messages: ``GET <url>`` or ``page 3 of GET <url>``.
+        """
         self._check_link(url)
         retried_auth = False
         while True:
             hdrs = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
-            hdrs.update(headers or {})
-            response = self._transport.request("GET", url, headers=hdrs)
+            answer = self._transport.get_json(url, headers=hdrs, max_bytes=self.limits.max_page_bytes,
+                                              retry_not_json=self._graph_answered, where=where)
+            response = answer.response
             if response.status_code == 401 and not retried_auth:
                 # A token can be revoked or rotated before its stated expiry: get a fresh one once.
                 retried_auth = True
@@ -122,21 +224,103 @@ class GraphConnector:
                 continue
             if response.status_code >= 400:
                 raise graph_error(response, self.settings)
-            try:
-                body = response.json()
-            except ValueError:
-                raise GraphError(
-                    f"connector {self.settings.name!r}: Graph answered {response.status_code} "
-                    f"with a body that is not JSON",
-                    status=response.status_code,
-                    hint="Check spec.graphUrl: it must be the Microsoft Graph root, without /v1.0",
-                ) from None
+            if answer.data is NOT_JSON:
+                raise self._not_json(response, where)
+            body = answer.data
             if not isinstance(body, dict):
-                raise GraphError(
-                    f"connector {self.settings.name!r}: Graph answered with unexpected JSON",
-                    status=response.status_code,
-                )
-            return body
+                raise self._invalid(response, where, f"the answer is {_kind(body)}, not a JSON object")
+            self._graph_answered = True
+            if answer.size > self.limits.max_value_chars:
+                self._check_values(response, where, body)
+            return response, body
+
+    def _invalid(self, response: requests.Response, where: str, what: str, *, code: str = "UNEXPECTED_SHAPE",
+                 hint: str | None = None) -> GraphAnswerInvalid:
+        return GraphAnswerInvalid(
+            f"connector {self.settings.name!r}: {where}: {what}",
+            status=response.status_code,
+            code=code,
+            request_id=response.headers.get("request-id") or response.headers.get("client-request-id"),
+            hint=hint or "Microsoft Graph does not answer like this: check spec.graphUrl (the Graph root, "
+                         "without /v1.0) and any proxy in between; if it persists against Microsoft Graph, "
+                         "report the request-id to Microsoft",
+        )
+
+    def _not_json(self, response: requests.Response, where: str) -> GraphAnswerInvalid:
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
+        what = f"Graph answered {response.status_code} with a body that is not JSON ({content_type})"
+        if self._graph_answered:
+            # Earlier answers were Graph's: the URL is right, this one broke on the way.
+            return self._invalid(response, where, f"{what}, also on every retry", code="NOT_JSON",
+                                 hint="Graph answered fine before this: a proxy, gateway or Graph itself "
+                                      "failed for a while; run again later")
+        return self._invalid(response, where, what, code="NOT_JSON",
+                             hint="Check spec.graphUrl: it must be the Microsoft Graph root, without /v1.0")
+
+    def _check_values(self, response: requests.Response, where: str, body: dict[str, Any]) -> None:
+        limit = self.limits.max_value_chars
+        found = _long_value(body, limit, "")
+        if found is None:
+            return
+        path, length = found
+        owner = ""
+        match = re.match(r"value\[(\d+)\]\.?(.*)", path)
+        users = body.get("value")
+        if match and isinstance(users, list):
+            user = users[int(match.group(1))]
+            owner = f"user {user.get('id')!r} " if isinstance(user, dict) else ""
+            path = match.group(2) or path
+        raise self._invalid(response, where, f"{owner}{path} is {length:,} characters long, more than the "
+                            f"{limit:,} one attribute may hold; refusing the page", code="VALUE_TOO_LARGE")
+
+    def _page(self, url: str, page: int, *, max_items: int) -> dict[str, Any]:
+        """A listing page, checked: its ``value`` a list of at most ``max_items`` objects, each with a
+        string ``id``, and its links strings."""
+        where = f"page {page} of GET {_shown(url)}"
+        response, body = self._fetch(url, where=where)
+        if "value" not in body:
+            raise self._invalid(response, where, "the answer has no 'value' list of users")
+        users = body["value"]
+        if not isinstance(users, list):
+            raise self._invalid(response, where, f"'value' is {_kind(users)}, not a list")
+        if len(users) > max_items:
+            raise self._invalid(response, where, f"the page holds {len(users):,} users, more than the "
+                                f"{max_items:,} it may ({self.limits.page_items_factor}x the page size "
+                                "asked for); refusing it", code="PAGE_TOO_LARGE")
+        for index, user in enumerate(users):
+            if not isinstance(user, dict):
+                raise self._invalid(response, where, f"item {index} of 'value' is {_kind(user)}, not an object")
+            uid = user.get("id")
+            if not isinstance(uid, str) or not uid:
+                what = "no 'id'" if uid is None else f"an 'id' that is {_kind(uid)}"
+                raise self._invalid(response, where, f"item {index} of 'value' has {what}")
+        for link in ("@odata.nextLink", "@odata.deltaLink"):
+            if link in body and not isinstance(body[link], str):
+                raise self._invalid(response, where, f"'{link}' is {_kind(body[link])}, not a URL")
+        return body
+
+    def _pages(self, first_url: str, *, max_items: int) -> Iterator[dict[str, Any]]:
+        """Each page of a listing from ``first_url`` on, checked, until a page has no nextLink.
+
+        A nextLink back to a page already read would make the listing endless (Graph never does
+        this; a broken gateway did, 1,679 GETs in 40 s with the lock held): it is refused.
+        """
+        listing = _Listing(first_url)
+        try:
+            for page, url in listing:
+                body = self._page(url, page, max_items=max_items)
+                yield body
+                listing.url = body.get("@odata.nextLink")
+        except _LinkLoop as loop:
+            raise GraphAnswerInvalid(
+                f"connector {self.settings.name!r}: page {loop.page - 1} of GET {_shown(first_url)} has an "
+                f"@odata.nextLink back to page {loop.first} ({_shown(loop.url)}); following it would never "
+                "end, so the read stops here",
+                status=200,
+                code="NEXT_LINK_LOOP",
+                hint="Graph's nextLinks always move on: a proxy or gateway in between is replaying a page. "
+                     "Check spec.graphUrl and what sits between this host and Graph, then run again",
+            ) from None
 
     # -- users ----------------------------------------------------------------------------------
 
@@ -148,18 +332,24 @@ class GraphConnector:
         self, select: Iterable[str], pushdown: str | None = None, *, page_size: int | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """Pages of users with ``select`` + ``id``, filtered by Graph with ``pushdown`` when given."""
-        url: str | None = self.users_url(select, pushdown, top=page_size)
-        while url:
-            body = self._get(url)
-            users = body.get("value") or []
+        top = page_size or self.settings.page_size
+        for body in self._pages(self.users_url(select, pushdown, top=top),
+                                max_items=top * self.limits.page_items_factor):
+            users: list[dict[str, Any]] = body["value"]
             if users:
                 yield users
-            url = body.get("@odata.nextLink")
 
     def get_user(self, user_id: str, select: Iterable[str]) -> dict[str, Any]:
         """One user by id or userPrincipalName; raises ``GraphNotFound`` when it does not exist."""
         query = _query({"$select": _select(select)})
-        return self._get(f"{self.settings.api_base}/users/{quote(user_id, safe='@')}?{query}")
+        url = f"{self.settings.api_base}/users/{quote(user_id, safe='@')}?{query}"
+        where = f"GET {_shown(url)}"
+        response, user = self._fetch(url, where=where)
+        uid = user.get("id")
+        if not isinstance(uid, str) or not uid:
+            raise self._invalid(response, where, "the user has no 'id'" if uid is None
+                                else f"the user's 'id' is {_kind(uid)}")
+        return user
 
     # -- delta ----------------------------------------------------------------------------------
 
@@ -176,14 +366,12 @@ class GraphConnector:
 
     def latest_delta_link(self, select: Iterable[str], pushdown: str | None = None) -> str:
         """A deltaLink from now on (``$deltatoken=latest``): no users are read."""
-        url: str | None = self.delta_start_link(select, pushdown) + "&$deltatoken=latest"
-        while url:
-            body = self._get(url)
+        first = self.delta_start_link(select, pushdown) + "&$deltatoken=latest"
+        for body in self._pages(first, max_items=_MAX_TOP * self.limits.page_items_factor):
             link = body.get("@odata.deltaLink")
             if link:
                 self._check_link(link)
                 return str(link)
-            url = body.get("@odata.nextLink")
         raise GraphError(
             f"connector {self.settings.name!r}: Graph ended a $deltatoken=latest round without a deltaLink",
             status=200,
@@ -191,16 +379,14 @@ class GraphConnector:
 
     def read_delta(self, delta_link: str) -> Iterator[DeltaPage]:
         """Follow a delta round from ``delta_link`` (or a start link); raises ``DeltaExpired``."""
-        url: str | None = delta_link
-        while url:
-            body = self._get(url)
+        for body in self._pages(delta_link, max_items=_MAX_TOP * self.limits.page_items_factor):
             users: list[dict[str, Any]] = []
             removed: list[tuple[str, str]] = []
-            for item in body.get("value") or []:
+            for item in body["value"]:
                 gone = item.get("@removed")
                 if gone is not None:
-                    reason = gone.get("reason", "deleted") if isinstance(gone, dict) else "deleted"
-                    removed.append((str(item.get("id")), str(reason)))
+                    reason = gone.get("reason", "deleted") if isinstance(gone, Mapping) else "deleted"
+                    removed.append((item["id"], str(reason)))
                 else:
                     users.append(item)
             # Graph keeps paging even when `value` is empty; a page never carries both links.
@@ -221,7 +407,7 @@ class GraphConnector:
     def check(self) -> ConnectionReport:
         """Token, tenant, granted roles against the roles needed, and one read; never raises."""
         s = self.settings
-        base = {"connector": s.name, "authority": s.authority, "graph_url": s.graph_url,
+        base: dict[str, Any] = {"connector": s.name, "authority": s.authority, "graph_url": s.graph_url,
                 "client_id": s.client_id, "scope": s.scope}
         try:
             claims = self.token_claims()

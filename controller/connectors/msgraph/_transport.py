@@ -1,8 +1,9 @@
 """The one HTTP transport of a Graph connector: a requests session shared by msal and Graph calls.
 
 It owns TLS trust (a configured CA bundle is passed on every request, so ``REQUESTS_CA_BUNDLE`` and
-``CURL_CA_BUNDLE`` cannot override it), timeouts, and the retry policy for throttling and dropped
-connections within a bounded total wait.
+``CURL_CA_BUNDLE`` cannot override it), timeouts, the retry policy for throttling, dropped connections
+and (for Graph pages, once Graph has answered) bodies that are not JSON, within one bounded total wait,
+and reading a Graph answer with a cap on its size so that one page cannot take unbounded memory.
 """
 
 from __future__ import annotations
@@ -15,17 +16,38 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 
 from controller.connectors.msgraph._settings import GraphSettings
-from controller.errors import ConnectorError
+from controller.errors import ConnectorError, GraphAnswerInvalid
 
-__all__ = ["MsalHttpClient", "RetryPolicy", "Transport", "parse_retry_after"]
+__all__ = ["NOT_JSON", "JsonAnswer", "MsalHttpClient", "RetryPolicy", "Transport", "parse_retry_after"]
 
 RETRY_STATUSES = frozenset({429, 503, 504})
+_READ_CHUNK = 64 * 1024
+_T = TypeVar("_T")
+
+
+class _NotJson:
+    """The parsed body of an answer that was not JSON (HTML, a page cut off mid-way)."""
+
+    def __repr__(self) -> str:
+        return "NOT_JSON"
+
+
+NOT_JSON = _NotJson()
+
+
+@dataclass(frozen=True, slots=True)
+class JsonAnswer:
+    """A Graph answer read whole within the size cap: the response, its parsed body and its size."""
+
+    response: requests.Response
+    data: Any  # the parsed JSON, or NOT_JSON
+    size: int
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -59,7 +81,7 @@ class RetryPolicy:
         if retry_after is not None:
             return retry_after
         # "Equal jitter": at least half the exponential step, so retries never bunch up at zero.
-        step = min(self.backoff_cap, self.backoff_base * 2**attempt)
+        step = min(self.backoff_cap, self.backoff_base * 2.0**attempt)
         return step / 2 + rng.uniform(0, step / 2)
 
 
@@ -113,6 +135,41 @@ class Transport:
         """
         if retry_connection is None:
             retry_connection = method.upper() == "GET"
+
+        def examine(response: requests.Response) -> tuple[bool, requests.Response]:
+            return response.status_code in RETRY_STATUSES, response
+
+        return self._exchange(method, url, examine, retry_connection=retry_connection, stream=False,
+                              params=params, data=data, headers=dict(headers or {}))
+
+    def get_json(self, url: str, *, headers: Mapping[str, str], max_bytes: int, retry_not_json: bool,
+                 where: str) -> JsonAnswer:
+        """GET a Graph answer and parse it, reading at most ``max_bytes`` of body (streamed, so a larger
+        answer never sits in memory whole): more raises ``ConnectorError`` PAGE_TOO_LARGE naming ``where``.
+
+        429/503/504 and dropped connections are retried as in ``request``; with ``retry_not_json`` a
+        2xx body that is not JSON (an HTML page, a page cut off) is retried the same way, within the
+        same budget, and returned as ``NOT_JSON`` once the budget is spent.
+        """
+
+        def examine(response: requests.Response) -> tuple[bool, JsonAnswer]:
+            body = self._read_capped(response, max_bytes, where)
+            status = response.status_code
+            if status in RETRY_STATUSES:
+                return True, JsonAnswer(response, NOT_JSON, len(body))
+            if status >= 300:
+                return False, JsonAnswer(response, NOT_JSON, len(body))
+            try:
+                parsed = json.loads(body)
+            except ValueError:  # UnicodeDecodeError is one too
+                return retry_not_json, JsonAnswer(response, NOT_JSON, len(body))
+            return False, JsonAnswer(response, parsed, len(body))
+
+        return self._exchange("GET", url, examine, retry_connection=True, stream=True, headers=dict(headers))
+
+    def _exchange(self, method: str, url: str, examine: Callable[[requests.Response], tuple[bool, _T]], *,
+                  retry_connection: bool, stream: bool, **send: Any) -> _T:
+        """The one retry loop: ``examine`` reads an answer and says whether to try again."""
         waited = 0.0
         attempt = 0
         while True:
@@ -120,15 +177,10 @@ class Transport:
                 # A configured CA must win over REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE: requests only
                 # lets the environment replace verify when it is True/None, so pass it every time.
                 response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    headers=dict(headers or {}),
-                    verify=self._verify,
-                    timeout=self._timeout,
-                    allow_redirects=False,
+                    method, url, verify=self._verify, timeout=self._timeout, allow_redirects=False,
+                    stream=stream, **send,
                 )
+                retry, result = examine(response)  # a body read may break off: that is a dropped connection
             except requests.exceptions.SSLError as exc:
                 raise self._tls_error(url, exc) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
@@ -141,16 +193,46 @@ class Transport:
                     attempt += 1
                     continue
                 raise self._connection_error(url, exc) from None
-            if response.status_code not in RETRY_STATUSES:
-                return response
+            if not retry:
+                return result
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             delay = self.policy.delay(attempt, retry_after, self._rng)
             if attempt + 1 >= self.policy.max_attempts or waited + delay > self.policy.max_total_wait:
-                return response
+                return result
             response.close()
             self._sleep(delay)
             waited += delay
             attempt += 1
+
+    def _read_capped(self, response: requests.Response, max_bytes: int, where: str) -> bytes:
+        """The body of a streamed ``response``, refused past ``max_bytes`` (announced or read)."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            response.close()
+            raise self._too_large(response, where, f"announces {int(declared):,} bytes", max_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(_READ_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                response.close()  # stop reading: the rest of the answer is never fetched
+                raise self._too_large(response, where, f"goes on past {max_bytes:,} bytes", max_bytes)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        response._content = body  # what .text and .json() read (error bodies are mapped from them)
+        return body
+
+    def _too_large(self, response: requests.Response, where: str, what: str, max_bytes: int) -> GraphAnswerInvalid:
+        return GraphAnswerInvalid(
+            f"connector {self.settings.name!r}: {where}: the answer {what}, more than the "
+            f"{_size(max_bytes)} one page may hold; refusing it",
+            status=response.status_code,
+            code="PAGE_TOO_LARGE",
+            request_id=response.headers.get("request-id"),
+            hint="Graph pages hold at most $top users (pageSize, at most 999); an answer this large comes "
+                 "from a server or proxy that is not Microsoft Graph behaving: check spec.graphUrl and what "
+                 "sits between this host and Graph",
+        )
 
     def _tls_error(self, url: str, exc: Exception) -> ConnectorError:
         trust = (f"the CA bundle {self.settings.ca_bundle}" if self.settings.ca_bundle
@@ -169,6 +251,10 @@ class Transport:
             code="NETWORK",
             hint="Check spec.authorityHost and spec.graphUrl, the network and any HTTPS_PROXY setting",
         )
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MiB" if n >= 1024 * 1024 else f"{n / 1024:g} KiB"
 
 
 def _short(exc: Exception) -> str:
@@ -210,7 +296,10 @@ class MsalHttpClient:
 
     def post(self, url: str, params: Mapping[str, Any] | None = None, data: Any = None,
              headers: Mapping[str, str] | None = None, **_: Any) -> requests.Response:
-        return self._transport.request("POST", url, params=params, data=data, headers=headers)
+        # msal POSTs only to the token endpoint; a client-credentials grant changes nothing on the
+        # server, so a connection dropped before the answer is retried like a GET.
+        return self._transport.request("POST", url, params=params, data=data, headers=headers,
+                                       retry_connection=True)
 
     def close(self) -> None:
         """msal may close its client; the session belongs to the connector, which closes it."""
