@@ -350,7 +350,7 @@ class _Parser:
             kw.update(self.day_of_week())
         normalised = parts if len(self.expression.split()) == 7 else parts[:6]
         return CronExpression(
-            expression=" ".join(normalised), fields=tuple(parts), **kw  # type: ignore[arg-type]
+            expression=" ".join(normalised), fields=tuple(parts), **kw  # type: ignore[arg-type]  # the field sets, built per kind above
         )
 
     def day_of_month(self) -> dict[str, object]:

@@ -272,7 +272,12 @@ class Emulator:
     def add_app(self, roles: list[str], client_id: str | None = None, secret: str | None = None,
                 *, tenant_id: str | None = None) -> tuple[str, str]:
         """Register an app granted ``roles`` (application permissions); returns (client id, secret)."""
-        tenant = self._tenant if tenant_id is None else self._login.tenants[tenant_id.lower()]  # type: ignore[union-attr]
+        if tenant_id is None:
+            tenant = self._tenant
+        elif self._login is None:
+            raise EmulatorError("the emulator is not running", hint="Call start() or use it as a context manager")
+        else:
+            tenant = self._login.tenants[tenant_id.lower()]
         app = App((client_id or str(uuid.uuid4())).lower(), secret or new_secret(), list(roles))
         tenant.apps[app.client_id] = app
         return app.client_id, app.secret

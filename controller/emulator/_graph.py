@@ -331,9 +331,10 @@ class GraphService:
         if method == "GET":
             self._need(claims, READ_ROLES)
             with directory.lock:
-                user = directory.deleted(key)
-            if user is None:
+                found = directory.deleted(key)
+            if found is None:
                 raise _not_found(key)
+            user = found
             return Reply.json(200, {"@odata.context": f"{base}/v1.0/$metadata#directoryObjects/$entity",
                                     "@odata.type": "#microsoft.graph.user",
                                     **project(user, (*DEFAULT_SELECT, "deletedDateTime"))},
@@ -549,6 +550,9 @@ def _all_of(predicates: list[_odata.Predicate]) -> _odata.Predicate | None:
 
 def _sorted(users: list[dict[str, Any]], order: list[tuple[str, bool]]) -> list[dict[str, Any]]:
     for prop, descending in reversed(order):
-        users.sort(key=lambda u, p=prop: (u.get(p) is None, str(u.get(p) or "").lower()), reverse=descending)
+        def key(u: dict[str, Any], p: str = prop) -> tuple[bool, str]:
+            return u.get(p) is None, str(u.get(p) or "").lower()
+
+        users.sort(key=key, reverse=descending)
     return users
 

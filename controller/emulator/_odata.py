@@ -117,8 +117,9 @@ class _Parser:
 
     def parse(self) -> Node:
         node = self.or_expr()
-        if self.peek() is not None:
-            raise _bad(f"Syntax error at position {self.peek()[2]} in '{self.text}'.")  # type: ignore[index]
+        left_over = self.peek()
+        if left_over is not None:
+            raise _bad(f"Syntax error at position {left_over[2]} in '{self.text}'.")
         return node
 
     def or_expr(self) -> Node:
@@ -279,19 +280,19 @@ def _norm(value: Any) -> Any:
 
 def _compare(op: str, left: Any, right: Any) -> bool:
     if op == "eq":
-        return left == right
+        return bool(left == right)
     if op == "ne":
-        return left != right
+        return bool(left != right)
     if left is None or right is None:
         return False
     try:
         if op == "gt":
-            return left > right
+            return bool(left > right)
         if op == "ge":
-            return left >= right
+            return bool(left >= right)
         if op == "lt":
-            return left < right
-        return left <= right
+            return bool(left < right)
+        return bool(left <= right)
     except TypeError:
         return False
 
