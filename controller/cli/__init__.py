@@ -30,7 +30,7 @@ from controller.cli import (
     state,
     validate,
 )
-from controller.cli._common import hide_flag_types
+from controller.cli._common import hide_flag_types as _hide_flag_types
 from controller.cli._output import print_error as _print_error
 from controller.cli._output import print_json_error as _print_json_error
 from controller.errors import ExitCode, IdmctlError
@@ -62,7 +62,7 @@ def _root(
     """GitOps for identity provisioning: validate, plan, apply, promote and reconcile."""
 
 
-hide_flag_types()
+_hide_flag_types()
 
 for _module in (
     validate,

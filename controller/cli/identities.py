@@ -88,10 +88,10 @@ def register(app: typer.Typer) -> None:
         shown = _columns(columns, output == "wide", found)
         count = f"{page.total:,} found" if page.total is not None else f"{len(found)}{'+' if page.more else ''} found"
         table = Table(title=f"managed/alpha_user in {env}: {count}", title_justify="left")
-        table.add_column("_id", no_wrap=True, min_width=36)
+        table.add_column("_id", no_wrap=True, min_width=36, overflow="fold")
         for col in shown:
-            # the keys people copy are never cut; other columns fold rather than lose their end
-            table.add_column(col, no_wrap=col in _KEY_COLUMNS, overflow="fold")
+            # the keys people copy are never cut (they fold onto a second line on a narrow terminal)
+            table.add_column(col, overflow="fold" if col in _KEY_COLUMNS else "ellipsis")
         for o in found:
             table.add_row(o.id, *(escape(_cell(o.properties.get(c))) for c in shown))
         out.print(table)

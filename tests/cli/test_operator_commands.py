@@ -87,7 +87,9 @@ def test_schedule_pause_and_resume_show_the_reason(applied: Path, capsys: pytest
     assert code == 1 and "no applied schedule 'nope'" in err
 
 
-def test_identity_lists_page_and_say_so(applied: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_identity_lists_page_and_say_so(applied: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     ids = _identities(applied, 120)
     code, out, err = _cli(capsys, "identities", "search", "--env", "dev")
     assert code == 0 and "120 found" in out and out.count("@contoso.com") == 100  # 50 rows, userName + mail
@@ -102,6 +104,11 @@ def test_identity_lists_page_and_say_so(applied: Path, capsys: pytest.CaptureFix
     assert "user000@contoso.com" in out and "Person" in out and "accountStatus" not in out
     full = ids[0]
     assert full in _cli(capsys, "identities", "search", "--env", "dev", "--limit", "1")[1]  # ids are never cut
+    monkeypatch.setenv("COLUMNS", "60")  # a narrow terminal: keys fold onto more lines, never lose characters
+    narrow = _cli(capsys, "identities", "search", "--env", "dev", "--limit", "1")[1]
+    assert full in narrow  # the id keeps its width
+    cells = [line.split("│")[2].strip() for line in narrow.splitlines() if line.count("│") > 3]
+    assert "".join(cells).endswith("user000@contoso.com")  # the userName folds over lines, whole
     code, out, _ = _cli(capsys, "identities", "get", "--env", "dev", full[:30])  # a unique prefix
     assert code == 0 and f"managed/alpha_user/{full}" in out
     code, _, err = _cli(capsys, "identities", "get", "--env", "dev", full[:4])

@@ -58,7 +58,7 @@ def test_link_only_after_identity_and_entra_delete_is_unlinked(emulator: Any, id
     env = idm(emulator)
     assert env.reconcile()[0] == 0
     [sam] = env.identities()
-    deleted = env.cli("identities", "delete", "--env", "demo", sam["_id"])
+    deleted = env.cli("identities", "delete", "--env", "demo", sam["_id"], "--yes")
     assert deleted.code == 0 and f"Deleted managed/alpha_user/{sam['_id']}" in deleted.out
     assert env.identities() == []
     user = entra_admin.find("scarter@example.com")

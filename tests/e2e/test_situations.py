@@ -62,7 +62,7 @@ def test_disabled_accounts_through_a_validity_rule(emulator: Any, idm: Any, entr
 
     # Adele's identity is deleted by hand: the next full run finds her link without its object.
     [adele] = env.identities('sn eq "Vance"')
-    assert env.cli("identities", "delete", "--env", "demo", adele["_id"]).code == 0
+    assert env.cli("identities", "delete", "--env", "demo", adele["_id"], "--yes").code == 0
     code, run = env.reconcile()
     assert code == 0 and run["situations"] == {"MISSING": 1, "UNASSIGNED": 1}
     assert run["actions"] == {"EXCEPTION": 2}

@@ -74,7 +74,7 @@ def test_a_holder_whose_lease_was_taken_over_cannot_commit_a_batch(state_repo: P
         assert run.state is RunState.FAILED and run.exit_code == 1
         assert "was lost before writing" in (run.reason or "") and "nothing was written" in (run.reason or "")
         assert _store_rows(state_repo) == before  # not one object, link or entry of this run
-        [stored] = commands.list_runs(state_repo, "prod")
+        [stored] = commands.list_runs(state_repo, "prod").items
         assert stored.id == run.id and stored.state is RunState.ACTIVE  # it could not even close its record
     finally:
         stalled.thief.__exit__(None, None, None)

@@ -59,7 +59,7 @@ def test_link_only_after_identities_delete_and_entra_delete(demo: Path, emulator
     reconcile(capsys)
     assert cli(["identities", "search", "--env", "demo", "--json"]) == 0
     [identity] = json.loads(capsys.readouterr().out)
-    assert cli(["identities", "delete", "--env", "demo", identity["_id"]]) == 0
+    assert cli(["identities", "delete", "--env", "demo", identity["_id"], "--yes"]) == 0
     user = emulator.get_user(identity["userName"])
     emulator.delete_user(user["id"])
     code, run = reconcile(capsys, "--incremental")
