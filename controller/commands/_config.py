@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from controller.backends import AppliedState, AuditEntry, JsonObject, LockLease, StateBackend, open_backend
 from controller.config import (
     LoadedEnvironment,
+    ResourceSet,
     ValidationReport,
     canonical_hash,
     environment_dir,
@@ -272,7 +273,8 @@ def validate(root: Path, env: str) -> ValidationReport:
         return report
     try:
         platform = open_platform(root, environment, backend, report.resources)
-        applied = {doc["name"] for doc in backend.read_applied().resources.values() if doc["kind"] == "Mapping"}
+        state = backend.read_applied()
+        applied = set(ResourceSet.from_canonical(state.resources, root=root).mappings) if state.resources else set()
         for app in report.resources.applications.values():
             missing = set(platform.missing_identities(app.spec.owners))
             for i, owner in enumerate(app.spec.owners):
