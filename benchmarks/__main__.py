@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--users N] [--quick] [--json | --markdown]`: the `make bench` entry point."""
+"""`python -m benchmarks [--users N] [--quick] [--backend postgres] [--json | --markdown]`: `make bench`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
                     "measured against a floor of plain reads and bulk inserts.")
     parser.add_argument("--users", "-n", type=int, default=100_000, help="generated users (default 100000)")
     parser.add_argument("--quick", action="store_true", help=f"a fast check with {QUICK_USERS:,} users")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                        help="postgres: run the same full and incremental runs with the state in PostgreSQL too, "
+                             "reported next to SQLite with the ratio")
     parser.add_argument("--full-only", action="store_true", help="stop after the full run and its floor")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     users = QUICK_USERS if args.quick else args.users
     try:
         report = run_bench(users, quiet=args.json or args.markdown, keep=args.keep,
-                           incremental=not args.full_only)
+                           incremental=not args.full_only, backend=args.backend)
     except (RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -174,11 +174,11 @@ def _check(run: dict[str, Any], situations: dict[str, int], actions: dict[str, i
 
 
 def _phase(n: int, phase: str, accounts: int, child: ChildResult, run: dict[str, Any], floor: Floor,
-           rows: dict[str, int], check: list[str]) -> dict[str, Any]:
+           rows: dict[str, int], check: list[str], backend: str = "sqlite") -> dict[str, Any]:
     wall = child.seconds
     run_s = (run.get("durationMs") or 0) / 1000
     return {
-        "users": n, "phase": phase, "accounts": accounts, "processed": run.get("processed"),
+        "users": n, "phase": phase, "backend": backend, "accounts": accounts, "processed": run.get("processed"),
         "wallS": round(wall, 3), "runS": round(run_s, 3), "cpuS": round(child.cpu_seconds, 3),
         "accountsPerS": round(accounts / wall) if wall else None,
         "usPerAccount": round(wall * 1e6 / accounts, 1) if accounts else None,
@@ -194,15 +194,57 @@ def _phase(n: int, phase: str, accounts: int, child: ChildResult, run: dict[str,
     }
 
 
+class _State:
+    """Where one bench repository keeps its state: the SQLite file, or a schema of a PostgreSQL server."""
+
+    def __init__(self, backend: str, root: Path, cluster: Any = None, schema: str | None = None) -> None:
+        self.backend, self.root, self.cluster, self.schema = backend, root, cluster, schema
+
+    @property
+    def db(self) -> Path:
+        return self.root / ".idmctl" / f"{ENV}.db"
+
+    def row_counts(self, run_id: str) -> dict[str, int]:
+        if self.backend == "sqlite":
+            return _row_counts(self.db, run_id)
+        q = f'"{self.schema}"'
+        out = {t: int(self.cluster.query(f"SELECT count(*) FROM {q}.{t}")[0][0])
+               for t in ("alpha_user", "managed_index", "links")}
+        out["recon_entries"] = int(self.cluster.query(f"SELECT count(*) FROM {q}.recon_entries WHERE run_id = %s",
+                                                      (run_id,))[0][0])
+        return out
+
+
+def _postgres(work: Path, quiet: bool) -> Any:
+    """The server the postgres state goes to: IDMCTL_BENCH_PG_DSN's, or a throwaway cluster (the tests' recipe)."""
+    from tests.postgres_cluster import PASSWORD_ENV, Cluster, server_bin
+
+    dsn = os.environ.get("IDMCTL_BENCH_PG_DSN")
+    if dsn:
+        return Cluster(dsn, os.environ.get(PASSWORD_ENV), dsn)
+    bindir = server_bin()
+    if bindir is None:
+        raise RuntimeError("--backend postgres needs PostgreSQL: install Debian's postgresql package or set "
+                           "IDMCTL_BENCH_PG_DSN (and IDMCTL_TEST_PG_PASSWORD)")
+    _log(f"starting a throwaway PostgreSQL cluster from {bindir}", quiet)
+    cluster = Cluster.start(bindir)
+    os.environ[PASSWORD_ENV] = str(cluster.password)
+    return cluster
+
+
 def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = None,
-              incremental: bool = True) -> dict[str, Any]:
+              incremental: bool = True, backend: str = "sqlite") -> dict[str, Any]:
     """Run the whole bench for ``users`` generated users and return the report (see ``FIELDS``).
 
     ``keep`` keeps the work directory (repo, state, logs) there instead of a temporary one;
-    ``incremental=False`` stops after the full run and its floor.
+    ``incremental=False`` stops after the full run and its floor. ``backend="postgres"`` runs the same
+    full and incremental runs twice, with the state in SQLite and in PostgreSQL, against one emulator:
+    the postgres phases carry ``vsSqlite``, their wall time over the SQLite phase's.
     """
     if users < 10:
         raise ValueError(f"--users {users} is too few: the bench needs at least 10 users")
+    if backend not in ("sqlite", "postgres"):
+        raise ValueError(f"--backend {backend!r}: choose sqlite or postgres")
     mix = Mix.for_users(users)
     tmp_ctx = tempfile.TemporaryDirectory(prefix="idmctl-bench-") if keep is None else None
     work = Path(tmp_ctx.name) if tmp_ctx is not None else keep
@@ -211,56 +253,76 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
     logs = work / "logs"
     phases: list[dict[str, Any]] = []
     mutation: dict[str, Any] | None = None
+    cluster: Any = None
     try:
+        if backend == "postgres":
+            cluster = _postgres(work, quiet)
         _log(f"starting the emulator with {users:,} generated users", quiet)
         with EmulatorProcess(users, work / "emulator") as emu:
             info = emu.info
-            root = make_repo(work / "repo", info, users)
-            run_idmctl(["init", "--env", ENV], root=root, logs=logs)
-            run_idmctl(["apply", "--env", ENV, "--auto-approve"], root=root, logs=logs)
-            db = root / ".idmctl" / f"{ENV}.db"
-
-            _log("full run: idmctl reconcile --json", quiet)
-            full = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--json"], root=root, logs=logs)
-            full_run = full.json()
-            full_rows = _row_counts(db, full_run["id"])
+            states = [_State("sqlite", make_repo(work / "repo", info, users))]
+            if cluster is not None:
+                root = make_repo(work / "repo-postgres", info, users)
+                schema = f"bench_{os.getpid()}"
+                cluster.drop_schema(schema)
+                cluster.use_in(root, ENV, schema)
+                states.append(_State("postgres", root, cluster, schema))
+            fulls: list[tuple[_State, ChildResult, dict[str, Any], dict[str, int]]] = []
+            for state in states:
+                run_idmctl(["init", "--env", ENV], root=state.root, logs=logs)
+                run_idmctl(["apply", "--env", ENV, "--auto-approve"], root=state.root, logs=logs)
+                _log(f"full run ({state.backend} state): idmctl reconcile --json", quiet)
+                full = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--json"], root=state.root,
+                                  logs=logs)
+                full_run = full.json()
+                fulls.append((state, full, full_run, state.row_counts(full_run["id"])))
 
             _log("floor: reading the same pages with requests + json, writing the same rows with executemany",
                  quiet)
             reader = GraphReader(info)
-            store = FloorStore(work / "floor.db", _indexed_props(db))
+            store = FloorStore(work / "floor.db", _indexed_props(states[0].db))
             try:
                 full_floor = Floor()
                 ids = store.write_full(reader, full_floor)
-                phases.append(_phase(users, "full", users, full, full_run, full_floor, full_rows,
-                                     _check(full_run, {"ABSENT": users}, {"CREATE": users})))
+                for state, full, full_run, full_rows in fulls:
+                    phases.append(_phase(users, "full", users, full, full_run, full_floor, full_rows,
+                                         _check(full_run, {"ABSENT": users}, {"CREATE": users}), state.backend))
                 if incremental:
                     delta_link = reader.latest_delta_link()
                     _log(f"changing users through the emulator: {mix.creates:,} creates, {mix.changes:,} changes, "
                          f"{mix.deletes:,} deletes", quiet)
                     mutation = mutate(info, ids, mix)
-
-                    _log("incremental run: idmctl reconcile --incremental --json", quiet)
-                    inc = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--incremental", "--json"],
-                                     root=root, logs=logs)
-                    inc_run = inc.json()
-                    inc_rows = _row_counts(db, inc_run["id"])
                     inc_floor = Floor()
                     store.write_delta(reader, delta_link, inc_floor)
-                    inc_check = _check(
-                        inc_run, {"ABSENT": mix.creates, "CONFIRMED": mix.changes, "SOURCE_MISSING": mix.deletes},
-                        {"CREATE": mix.creates, "UPDATE": mix.changes, "DELETE": mix.deletes})
-                    if inc_run.get("mode") != "incremental":
-                        inc_check.append(f"the run was {inc_run.get('mode')}: {inc_run.get('fullBecause')}")
-                    phases.append(_phase(users, "incremental", mix.total, inc, inc_run, inc_floor, inc_rows,
-                                         inc_check))
+                    for state in states:
+                        _log(f"incremental run ({state.backend} state): idmctl reconcile --incremental --json", quiet)
+                        inc = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--incremental", "--json"],
+                                         root=state.root, logs=logs)
+                        inc_run = inc.json()
+                        inc_rows = state.row_counts(inc_run["id"])
+                        inc_check = _check(
+                            inc_run, {"ABSENT": mix.creates, "CONFIRMED": mix.changes, "SOURCE_MISSING": mix.deletes},
+                            {"CREATE": mix.creates, "UPDATE": mix.changes, "DELETE": mix.deletes})
+                        if inc_run.get("mode") != "incremental":
+                            inc_check.append(f"the run was {inc_run.get('mode')}: {inc_run.get('fullBecause')}")
+                        phases.append(_phase(users, "incremental", mix.total, inc, inc_run, inc_floor, inc_rows,
+                                             inc_check, state.backend))
             finally:
                 store.close()
                 reader.close()
             emulator_rss = emu.peak_rss()
     finally:
+        if cluster is not None and cluster.directory is not None:
+            cluster.stop()
         if tmp_ctx is not None:
             tmp_ctx.cleanup()
+    baseline = {p["phase"]: p for p in phases if p["backend"] == "sqlite"}
+    for phase in phases:
+        base = baseline.get(phase["phase"])
+        if phase["backend"] != "sqlite" and base is not None and base["wallS"]:
+            phase["vsSqlite"] = round(phase["wallS"] / base["wallS"], 2)
+            phase["cpuVsSqlite"] = round(phase["cpuS"] / base["cpuS"], 2) if base["cpuS"] else None
+    phases.sort(key=lambda p: (p["phase"] != "full", p["backend"] != "sqlite"))
     return {
         "users": users,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),

@@ -14,6 +14,7 @@ __all__ = ["COLUMNS", "FIELDS", "PHASE_FIELDS", "render_json", "render_markdown"
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("users", "N", "{:,}"),
     ("phase", "phase", "{}"),
+    ("backend", "state", "{}"),
     ("accounts", "accounts", "{:,}"),
     ("wallS", "wall s", "{:.2f}"),
     ("runS", "run s", "{:.2f}"),
@@ -23,9 +24,11 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("peakRssMiB", "peak RSS MiB", "{:.0f}"),
     ("floorS", "floor s", "{:.2f}"),
     ("ratio", "ratio", "{:.2f}x"),
+    ("vsSqlite", "vs sqlite", "{:.2f}x"),
 )
 FIELDS = ("users", "machine", "date", "mutation", "emulatorPeakRssMiB", "phases")
-PHASE_FIELDS = (*(key for key, _, _ in COLUMNS), "processed", "floorReadS", "floorWriteS", "runRatio", "situations",
+PHASE_FIELDS = (*(key for key, _, _ in COLUMNS if key != "vsSqlite"),  # vsSqlite: postgres phases only
+                "processed", "floorReadS", "floorWriteS", "runRatio", "situations",
                 "actions", "failures", "state", "mode", "store", "floorRows", "floorDetail", "check")
 
 NOTES = (
@@ -35,7 +38,9 @@ NOTES = (
     "for the incremental. peak RSS: that process alone (wait4 ru_maxrss). floor s: reading the same pages "
     "with requests + json ($top=999, same $select; the same delta round for the incremental) plus writing "
     "the same rows (objects, index rows, links, entries) with executemany in one transaction into a fresh "
-    "SQLite file with the store's pragmas. ratio: wall s / floor s."
+    "SQLite file with the store's pragmas. ratio: wall s / floor s. state: where the run kept its state; "
+    "vs sqlite (with --backend postgres): the PostgreSQL run's wall s over the same phase's SQLite run, same "
+    "emulator, same bench."
 )
 
 
@@ -67,12 +72,16 @@ def render_table(report: dict[str, Any], console: Console | None = None) -> None
             console.width = 150  # a pipe or CI log: do not squeeze the table into 80 columns
     table = Table(title=f"idmctl reconcile benchmark, {report['users']:,} users", title_justify="left")
     for key, title, _ in COLUMNS:
-        table.add_column(title, justify="left" if key == "phase" else "right")
+        table.add_column(title, justify="left" if key in ("phase", "backend") else "right")
     for phase in report["phases"]:
         table.add_row(*(_cell(phase, key, fmt) for key, _, fmt in COLUMNS))
     console.print(table)
     for phase in report["phases"]:
-        console.print(f"[dim]{phase['phase']}: floor = read {phase['floorReadS']:.2f} s + write "
+        if phase.get("vsSqlite") is not None:
+            console.print(f"{phase['phase']}: PostgreSQL state {phase['vsSqlite']:.2f}x the wall time of SQLite state "
+                          f"({phase.get('cpuVsSqlite')}x its CPU)")
+    for phase in report["phases"]:
+        console.print(f"[dim]{phase['phase']} ({phase['backend']}): floor = read {phase['floorReadS']:.2f} s + write "
                       f"{phase['floorWriteS']:.2f} s; run s / floor = {phase['runRatio']}x; "
                       f"check: {phase['check']}[/dim]")
     for line in _footer(report):
@@ -82,7 +91,7 @@ def render_table(report: dict[str, Any], console: Console | None = None) -> None
 def render_markdown(report: dict[str, Any]) -> str:
     """The results as a markdown table with its notes, to paste into the README."""
     lines = ["| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
-             "|" + "|".join("---" if key == "phase" else "---:" for key, _, _ in COLUMNS) + "|"]
+             "|" + "|".join("---" if key in ("phase", "backend") else "---:" for key, _, _ in COLUMNS) + "|"]
     for phase in report["phases"]:
         lines.append("| " + " | ".join(_cell(phase, key, fmt) for key, _, fmt in COLUMNS) + " |")
     lines.append("")

@@ -59,8 +59,10 @@ __all__ = [
     "ReconError",
     "RunBlocked",
     "StalePlanError",
+    "StateAuthFailed",
     "StateError",
     "StateNotInitialized",
+    "StateUnreachable",
     "UsageError",
 ]
 
@@ -157,6 +159,16 @@ class StateNotInitialized(StateError):
         )
         self.env = env
         self.path = path
+
+
+class StateUnreachable(StateError):
+    """Raised when the state's database cannot be reached or does not exist; the message names host and
+    database (never a password) and the hint says what to check."""
+
+
+class StateAuthFailed(StateError):
+    """Raised when the state's database refuses the credentials; names host, database and user, never the
+    password."""
 
 
 class LockHeldError(StateError):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.postgres_cluster import PASSWORD_ENV, Cluster, from_environment, server_bin
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -102,3 +106,44 @@ class DemoRepo:
 def demo_repo() -> DemoRepo:
     """``demo_repo(root, emulator, ...)``: environments/demo copied to ``root`` and aimed at ``emulator``."""
     return DemoRepo()
+
+
+# -- a throwaway PostgreSQL server (owner: backends/postgres) --------------------------------------
+
+NO_POSTGRES = ("PostgreSQL tests skipped: no PostgreSQL server binaries (initdb) on this machine; install "
+               "Debian's postgresql package or set IDMCTL_TEST_PG_DSN")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One PostgreSQL server per test process (xdist worker): a throwaway cluster, or IDMCTL_TEST_PG_DSN's.
+
+    Without server binaries the postgres tests skip with one line saying why; with CI=true they fail,
+    because a skip there would hide a missing install.
+    """
+    given = from_environment()
+    if given is not None:
+        if given.password:
+            os.environ[PASSWORD_ENV] = given.password
+        yield given
+        return
+    bindir = server_bin()
+    if bindir is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("CI=true but " + NO_POSTGRES.split(": ", 1)[1] + " (.ci/run installs it)")
+        pytest.skip(NO_POSTGRES)
+    cluster = Cluster.start(bindir)
+    assert cluster.password is not None
+    os.environ[PASSWORD_ENV] = cluster.password  # what the environments' secret pg_password reads
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_schema(pg_cluster: Cluster) -> Iterator[str]:
+    """A schema name of its own for one test (created by `idmctl init`), dropped afterwards."""
+    schema = pg_cluster.new_schema()
+    yield schema
+    pg_cluster.drop_schema(schema)

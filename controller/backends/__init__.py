@@ -1,7 +1,7 @@
 """Where idmctl keeps an environment's own bookkeeping: the ``StateBackend`` and ``Store`` protocols.
 
-``open_backend`` picks the implementation the Environment's ``spec.state`` names (``sqlite`` now;
-``postgres`` next). Nothing above this package writes SQL, and only the factory imports a concrete
+``open_backend`` picks the implementation the Environment's ``spec.state`` names (``sqlite`` or
+``postgres``). Nothing above this package writes SQL, and only the factory imports a concrete
 backend (an import-linter contract says so).
 """
 

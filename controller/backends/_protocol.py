@@ -125,7 +125,7 @@ class LockLease:
 
 @runtime_checkable
 class StateBackend(Protocol):
-    """Where one environment's own bookkeeping lives. Implementations: ``SqliteBackend``."""
+    """Where one environment's own bookkeeping lives. Implementations: ``SqliteBackend``, ``PostgresBackend``."""
 
     env: str  # the environment's name
     location: str  # where the state is, for messages ("/repo/.idmctl/dev.db"); never a password

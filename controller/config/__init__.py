@@ -14,7 +14,14 @@ from controller.config._loader import (
     validate_environment,
 )
 from controller.config._resolve import find_references
-from controller.config._resources import ResourceSet, canonical_hash, canonical_json, secret_fingerprint
+from controller.config._resources import (
+    ResourceSet,
+    canonical_hash,
+    canonical_json,
+    describe_secret_source,
+    read_secret_source,
+    secret_fingerprint,
+)
 from controller.config._schemas import kind_schema, schema_file_name
 from controller.config.models import KINDS, Action, Situation
 
@@ -27,11 +34,13 @@ __all__ = [
     "ValidationReport",
     "canonical_hash",
     "canonical_json",
+    "describe_secret_source",
     "environment_dir",
     "environment_names",
     "find_references",
     "kind_schema",
     "load_environment",
+    "read_secret_source",
     "resource_files",
     "schema_file_name",
     "secret_fingerprint",

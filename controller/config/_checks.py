@@ -128,7 +128,7 @@ def semantic_checks(items: list[Located], root: Path, env_name: str, *,
 
 
 # State backends and platforms the schema describes but this version cannot use yet.
-AVAILABLE_BACKENDS = frozenset({"sqlite"})
+AVAILABLE_BACKENDS = frozenset({"sqlite", "postgres"})
 AVAILABLE_PLATFORMS = frozenset({"embedded"})
 
 

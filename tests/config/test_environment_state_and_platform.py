@@ -67,9 +67,6 @@ def test_old_and_new_forms_together_are_refused(tmp_path: Path, capsys: pytest.C
 
 
 @pytest.mark.parametrize("old,new,pointer,what", [
-    (STATE, "  state: {backend: postgres, dsn: host=db.internal dbname=idmctl user=idmctl, "
-            "password: '${secret.pg_password}', schema: idmctl_dev}\n",
-     "/spec/state/backend", "state backend 'postgres' is not available in this version"),
     (PLATFORM, "  platform: {type: aic, tenantUrl: 'https://openam-acme.forgeblocks.com', realm: alpha, "
                "serviceAccountId: 6d8e4b6b-8182-4bd3-a828-a4a4f92daecb, serviceAccountKey: '${secret.aic_sa_key}'}\n",
      "/spec/platform/type", "platform 'aic' is not available in this version"),
@@ -87,6 +84,17 @@ def test_backends_and_platforms_not_built_yet_are_a_located_error(
     assert run(["init", "--env", "dev", "--root", str(root)]) == 1
     assert what in capsys.readouterr().err
     assert not (root / ".idmctl").exists()
+
+
+def test_postgres_is_available_and_its_password_secret_must_be_declared(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _repo(tmp_path, STATE, "  state: {backend: postgres, dsn: host=db.internal dbname=idmctl user=idmctl, "
+                                  "password: '${secret.pg_password}', schema: idmctl_dev}\n")
+    code, diagnostics = _validate(root, capsys)
+    assert code == 1
+    errors = [d for d in diagnostics if d["severity"] == "error"]
+    assert [d["pointer"] for d in errors] == ["/spec/state/password"]  # the backend itself is fine
+    assert "is not declared under spec.secrets" in str(errors[0]["message"])
 
 
 def test_every_field_the_next_backends_need_is_in_the_schema() -> None:

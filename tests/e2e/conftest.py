@@ -38,14 +38,26 @@ class Result:
         return self.out + self.err
 
 
+# Modules whose situations run on both state backends say ``pytestmark = BOTH_BACKENDS``.
+BOTH_BACKENDS = pytest.mark.parametrize("state_backend", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def state_backend(request: pytest.FixtureRequest) -> str:
+    """Where ``idm`` keeps the state: ``sqlite`` unless a module parametrises it (``BOTH_BACKENDS``)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
 class Idm:
     """One configuration repository (environments/demo aimed at ``emu``) and the commands a user runs on it."""
 
-    def __init__(self, root: Path, emu: Emulator, capsys: pytest.CaptureFixture[str], edit: Callable[..., None]):
+    def __init__(self, root: Path, emu: Emulator, capsys: pytest.CaptureFixture[str], edit: Callable[..., None],
+                 pg: tuple[Any, str] | None = None):
         self.root = root
         self.emu = emu
         self._capsys = capsys
         self._edit = edit
+        self.pg = pg  # (cluster, schema) when the state is in PostgreSQL
         self.transcript: list[str] = []  # every output, for the secret scan
 
     @property
@@ -99,6 +111,14 @@ class Idm:
 
     def store_rows(self) -> dict[str, list[tuple[Any, ...]]]:
         """The managed objects and links exactly as stored (ids, revisions, timestamps included)."""
+        if self.pg is not None:
+            cluster, schema = self.pg
+            return {
+                "alpha_user": cluster.query(f'SELECT id, rev, username_lower, properties::text FROM "{schema}".'
+                                            "alpha_user ORDER BY id"),
+                "links": cluster.query(f'SELECT mapping, source_id, target_id, created FROM "{schema}".links '
+                                       "ORDER BY mapping, source_id"),
+            }
         return store_rows(self.db)
 
 
@@ -117,7 +137,7 @@ def store_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.fixture
 def idm(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        demo_repo: Any) -> Callable[..., Idm]:
+        demo_repo: Any, state_backend: str, request: pytest.FixtureRequest) -> Callable[..., Idm]:
     """``idm(emulator, source_filter=..., mapping={...})``: a demo repository for ``emulator``, init'ed and applied."""
     monkeypatch.setenv("COLUMNS", "200")  # rich wraps at 80 columns when output is captured
     monkeypatch.delenv("IDMCTL_ROOT", raising=False)
@@ -127,7 +147,14 @@ def idm(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
         nonlocal made
         made += 1
         root = demo_repo(tmp_path / f"repo{made}", emu, **options)
-        env = Idm(root, emu, capsys, demo_repo.edit_mapping)
+        pg = None
+        if state_backend == "postgres":
+            cluster = request.getfixturevalue("pg_cluster")
+            schema = cluster.new_schema("e2e")
+            request.addfinalizer(lambda: cluster.drop_schema(schema))
+            cluster.use_in(root, ENV, schema)
+            pg = (cluster, schema)
+        env = Idm(root, emu, capsys, demo_repo.edit_mapping, pg)
         assert env.cli("init", "--env", ENV).code == 0
         env.apply()
         return env

@@ -6,9 +6,13 @@ emulator the way an administrator makes them.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from typing import Any
+
+from controller.backends import open_backend
+from controller.config import load_environment
+from tests.e2e.conftest import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS  # every situation here runs with the state in SQLite and in PostgreSQL
 
 PEOPLE_ONLY = "givenName pr and surname pr"  # the tenant's people, not its rooms and shared mailbox
 
@@ -115,14 +119,14 @@ def test_guard_blocks_mass_deletes_until_allowed(emulator: Any, idm: Any, entra_
     deleted = {e["sourceId"] for e in env.run_record(run["id"], "--action", "DELETE")["entries"]}
     assert deleted == {u["id"] for u in leavers}
 
-    conn = sqlite3.connect(f"file:{env.db}?mode=ro", uri=True)
+    backend = open_backend(env.root, load_environment(env.root, "demo").resources.environment)
     try:
-        audit = conn.execute("SELECT action, summary, details FROM audit_log WHERE action = 'allow-deletes'").fetchall()
+        audit = [e for e in backend.audit_log() if e.action == "allow-deletes"]
     finally:
-        conn.close()
-    [(action, summary, details)] = audit  # the one record of the override
-    assert "--allow-deletes 3" in summary and json.loads(details)["run"] == run["id"]
-    assert json.loads(details)["allowed"] == 3 and json.loads(details)["deletes"] == 3
+        backend.close()
+    [entry] = audit  # the one record of the override
+    assert "--allow-deletes 3" in entry.summary and entry.details["run"] == run["id"]
+    assert entry.details["allowed"] == 3 and entry.details["deletes"] == 3
 
     # Done: the next incremental run has nothing left to delete.
     code, run = env.reconcile("--incremental")

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.e2e.conftest import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS  # every situation here runs with the state in SQLite and in PostgreSQL
+
 ROOMS = {"Adams", "Baker", "Crystal", "Hood", "Rainier", "Stevens"}
 
 

@@ -2,7 +2,7 @@
 
 The run reads its source in pages; between them another process force-unlocks the environment and
 takes the lock (the stalled-holder case the lease exists for). The run's next write is refused inside
-its transaction, so the store is exactly what it was before the run started.
+its transaction, so the store is exactly what it was before the run started. Both backends.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from controller import commands
 from controller.backends import open_backend
@@ -41,17 +43,31 @@ class TakenOverMidRead(FakeGraph):
         yield from pages
 
 
-def _store_rows(root: Path) -> tuple[list[Any], list[Any], list[Any]]:
-    conn = sqlite3.connect(root / ".idmctl" / "prod.db")
-    try:
-        return (conn.execute("SELECT * FROM alpha_user ORDER BY id").fetchall(),
-                conn.execute("SELECT * FROM links ORDER BY 1, 2").fetchall(),
-                conn.execute("SELECT * FROM recon_entries ORDER BY 1, 2").fetchall())
-    finally:
-        conn.close()
+StoreRows = Any  # () -> (objects, links, entries) exactly as stored
 
 
-def test_a_holder_whose_lease_was_taken_over_cannot_commit_a_batch(state_repo: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_rows(request: pytest.FixtureRequest, state_repo: Path) -> StoreRows:
+    """prod's state in SQLite or in PostgreSQL, and a reader of its store's rows."""
+    if request.param == "postgres":
+        cluster, schema = request.getfixturevalue("pg_cluster"), request.getfixturevalue("pg_schema")
+        cluster.use_in(state_repo, "prod", schema)
+        return lambda: tuple(cluster.query(f'SELECT * FROM "{schema}".{table} ORDER BY 1, 2')
+                             for table in ("alpha_user", "links", "recon_entries"))
+
+    def rows() -> tuple[list[Any], list[Any], list[Any]]:
+        conn = sqlite3.connect(state_repo / ".idmctl" / "prod.db")
+        try:
+            return (conn.execute("SELECT * FROM alpha_user ORDER BY id").fetchall(),
+                    conn.execute("SELECT * FROM links ORDER BY 1, 2").fetchall(),
+                    conn.execute("SELECT * FROM recon_entries ORDER BY 1, 2").fetchall())
+        finally:
+            conn.close()
+
+    return rows
+
+
+def test_a_holder_whose_lease_was_taken_over_cannot_commit_a_batch(state_repo: Path, store_rows: StoreRows) -> None:
     commands.init(state_repo, "prod")
     commands.apply(state_repo, "prod", approve=lambda plan: True)
     stalled = TakenOverMidRead(state_repo, PEOPLE)
@@ -67,13 +83,13 @@ def test_a_holder_whose_lease_was_taken_over_cannot_commit_a_batch(state_repo: P
         finally:
             opened.close()
 
-    before = _store_rows(state_repo)
+    before = store_rows()
     run = reconcile()
     assert stalled.thief is not None, "the source never handed the lock over"
     try:
         assert run.state is RunState.FAILED and run.exit_code == 1
         assert "was lost before writing" in (run.reason or "") and "nothing was written" in (run.reason or "")
-        assert _store_rows(state_repo) == before  # not one object, link or entry of this run
+        assert store_rows() == before  # not one object, link or entry of this run
         [stored] = commands.list_runs(state_repo, "prod").items
         assert stored.id == run.id and stored.state is RunState.ACTIVE  # it could not even close its record
     finally:
@@ -84,5 +100,5 @@ def test_a_holder_whose_lease_was_taken_over_cannot_commit_a_batch(state_repo: P
     assert rerun.state is RunState.SUCCESS, rerun.reason
     assert f"run {run.id} had been interrupted; it is now marked FAILED" in rerun.warnings
     assert rerun.actions == {"CREATE": len(PEOPLE)}
-    objects, links, _ = _store_rows(state_repo)
+    objects, links, _ = store_rows()
     assert len(objects) == len(links) == len(PEOPLE)

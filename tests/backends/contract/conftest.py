@@ -1,7 +1,8 @@
 """The implementations the contract suites run against, one parameter each.
 
-A new backend (PostgreSQL) joins every contract test by adding its name to ``BACKENDS`` and a branch
-to ``_open``: the tests themselves only know the ``StateBackend`` and ``Store`` protocols.
+A backend joins every contract test by adding its name to ``BACKENDS`` and a branch to
+``_environment``: the tests themselves only know the ``StateBackend`` and ``Store`` protocols.
+``postgres`` runs against the session's throwaway server, one schema per test.
 """
 
 from __future__ import annotations
@@ -14,25 +15,33 @@ import pytest
 from controller.backends import StateBackend, Store, open_backend
 from controller.config.models import EnvironmentResource
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 
 OpenBackend = Callable[[], StateBackend]
 
 
-def _environment(kind: str, name: str = "dev") -> EnvironmentResource:
-    state = {"backend": "sqlite", "path": f".idmctl/{name}.db"} if kind == "sqlite" else {"backend": kind}
+def _environment(request: pytest.FixtureRequest, kind: str, name: str = "dev") -> EnvironmentResource:
+    spec: dict[str, object]
+    if kind == "sqlite":
+        spec = {"state": {"backend": "sqlite", "path": f".idmctl/{name}.db"}}
+    elif kind == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        spec = {"state": cluster.state(request.getfixturevalue("pg_schema")), "secrets": cluster.secrets()}
+    else:
+        spec = {"state": {"backend": kind}}
     return EnvironmentResource.model_validate(
-        {"apiVersion": "idmctl/v1", "kind": "Environment", "metadata": {"name": name}, "spec": {"state": state}})
+        {"apiVersion": "idmctl/v1", "kind": "Environment", "metadata": {"name": name}, "spec": spec})
 
 
 @pytest.fixture(params=BACKENDS)
 def open_state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenBackend]:
     """Opens a new handle on one environment's state (each call: another process's view of it)."""
     kind: str = request.param
+    environment = _environment(request, kind)
     opened: list[StateBackend] = []
 
     def _open() -> StateBackend:
-        backend = open_backend(tmp_path, _environment(kind), must_exist=False)
+        backend = open_backend(tmp_path, environment, must_exist=False)
         opened.append(backend)
         return backend
 

@@ -212,3 +212,27 @@ def test_schedule_claims_are_compare_and_set(open_state: OpenBackend, store: Sto
     assert replica.resume_mapping(MAPPING, T0) == ["inc"]
     assert not schedules.all()["inc"].paused
     assert replica.skip("full", T0, nxt, T0) is True and schedules.skip("full", T0, nxt, T0) is False
+
+
+def test_a_person_pauses_and_resumes_one_schedule(store: Store) -> None:
+    schedules = store.schedules
+    assert schedules.pause("inc", "freeze", T0) is False  # no row yet: nothing to pause
+    schedules.ensure("inc", MAPPING, "0 0/15 * * * ?", "UTC", T0, T0)
+    schedules.ensure("full", MAPPING, "0 0 * * * ?", "UTC", T0, T0)
+    assert schedules.pause("inc", "change freeze", T0) is True
+    paused = schedules.get("inc")
+    assert paused is not None and paused.paused and paused.paused_reason == "change freeze"
+    assert not schedules.all()["full"].paused  # only the one named
+    assert schedules.resume("inc", T0) is True and schedules.resume("inc", T0) is False
+    resumed = schedules.get("inc")
+    assert resumed is not None and not resumed.paused and resumed.paused_reason is None
+
+
+def test_prune_can_say_what_it_would_delete(store: Store) -> None:
+    for n in range(3):
+        store.start_run(f"run-{n}", MAPPING, RunMode.FULL, started=f"2026-12-01T10:00:0{n}.000Z")
+        store.finish_run(f"run-{n}", state=RunState.SUCCESS, counts={}, processed=0, failures=0,
+                         ended=f"2026-12-01T10:00:0{n}.500Z")
+    assert store.prune_runs(keep=1, dry_run=True) == ["run-1", "run-0"]
+    assert len(store.list_runs()) == 3  # nothing deleted
+    assert store.prune_runs(keep=1) == ["run-1", "run-0"] and [r.id for r in store.list_runs()] == ["run-2"]
