@@ -23,6 +23,7 @@ from controller.config._resources import (
     secret_fingerprint,
 )
 from controller.config._schemas import kind_schema, schema_file_name
+from controller.config._yaml import load_file
 from controller.config.models import KINDS, Action, Situation
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "find_references",
     "kind_schema",
     "load_environment",
+    "load_file",
     "read_secret_source",
     "resource_files",
     "schema_file_name",

@@ -11,10 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
-from controller.config import environment_dir, find_references, resource_files
+from controller.config import environment_dir, find_references, load_file, resource_files
 from controller.diagnostics import Diagnostic, SourcePos
 from controller.errors import ConfigError, UsageError
 from controller.plan._model import Plan
@@ -69,22 +66,26 @@ def compare_environments(root: Path, source: str, target: str) -> tuple[FileChan
 
 
 def _target_names(root: Path, target: str) -> tuple[set[str], set[str], str]:
-    """(variables, secrets, display path) declared by the target's Environment resource."""
+    """(variables, secrets, display path) declared by the target's Environment resource.
+
+    Read with the configuration loader, so the target's file gets the same limits as any resource file.
+    """
     env_dir = environment_dir(root, target)
     candidates = [p for p in resource_files(env_dir)
                   if p.parent == env_dir and p.stem == _ENVIRONMENT_STEM]
-    yaml = YAML(typ="safe")
     for path in candidates:
-        try:
-            docs = list(yaml.load_all(path.read_text(encoding="utf-8")))
-        except (OSError, YAMLError) as exc:
-            raise UsageError(f"cannot read {path.relative_to(root)}: {exc.__class__.__name__}",
-                             hint=f"Run `idmctl validate --env {target}`") from None
-        for doc in docs:
-            if isinstance(doc, dict) and doc.get("kind") == "Environment":
-                spec = doc.get("spec") or {}
-                return (set(spec.get("variables") or {}), set(spec.get("secrets") or {}),
-                        str(path.relative_to(root)))
+        shown = str(path.relative_to(root))
+        documents, problems = load_file(path, shown)
+        if any(d.severity == "error" for d in problems):
+            raise ConfigError(problems)
+        for doc in documents:
+            data = doc.data
+            if isinstance(data, dict) and data.get("kind") == "Environment":
+                spec = data.get("spec") or {}
+                variables = spec.get("variables") if isinstance(spec, dict) else None
+                secrets = spec.get("secrets") if isinstance(spec, dict) else None
+                return (set(variables) if isinstance(variables, dict) else set(),
+                        set(secrets) if isinstance(secrets, dict) else set(), shown)
     raise UsageError(f"environment {target!r} has no Environment resource",
                      hint=f"Create environments/{target}/environment.yaml (kind: Environment) first")
 
