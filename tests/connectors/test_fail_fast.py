@@ -101,3 +101,17 @@ def test_quiet_hides_retry_lines_and_verbose_adds_requests(emulator: Emulator, t
     assert f"POST {emulator.base_url}/{emulator.tenant_id}/oauth2/v2.0/token -> 200" in err
     assert f"GET {emulator.graph_url}/v1.0/users -> 503" in err
     assert emulator.client_secret not in err and "Bearer" not in err and "?" not in err
+
+
+def test_reconcile_with_the_emulator_stopped_fails_without_retrying(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], demo_repo: DemoRepo) -> None:
+    with Emulator(tmp_path / "emu") as emu:
+        root = demo_repo(tmp_path / "repo", emu)
+        base_url = emu.base_url
+        for argv in (["init", "--env", "demo"], ["apply", "--env", "demo", "--auto-approve"]):
+            assert run([*argv, "--root", str(root)]) == 0
+    capsys.readouterr()
+    code = run(["reconcile", "--env", "demo", "--mapping", "entra-users", "--root", str(root)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert f"cannot reach {base_url} (Connection refused)" in out + err and "retrying" not in err
