@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from typing import Any
@@ -11,7 +12,35 @@ from rich.console import Console
 
 from controller.errors import ConfigError, IdmctlError
 
-__all__ = ["Output", "print_error", "print_json_error"]
+__all__ = ["Output", "print_error", "print_json_error", "route_logs"]
+
+
+class _StderrLines(logging.Handler):
+    """The product's log lines (retries, and requests with -v) as plain lines on the current stderr.
+
+    It looks ``sys.stderr`` up per line, so one handler serves every command of a process (tests run
+    many), and it writes with or without a terminal: a CI log shows why a run waits.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # a closed stderr must not break a run
+            self.handleError(record)
+
+
+_HANDLER = _StderrLines()
+_HANDLER.setFormatter(logging.Formatter("%(message)s"))
+
+
+def route_logs(*, verbose: bool, quiet: bool) -> None:
+    """Show the ``controller`` loggers on stderr: INFO (retries) by default, DEBUG with -v, none with -q."""
+    logger = logging.getLogger("controller")
+    if _HANDLER not in logger.handlers:
+        logger.addHandler(_HANDLER)
+        logger.propagate = False
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
 
 
 def _width(stream: Any) -> int | None:
@@ -55,6 +84,7 @@ class Output:
         self.quiet = quiet
         self.console = Console(file=sys.stdout, highlight=False, soft_wrap=True, width=_width(sys.stdout))
         self.err = Console(file=sys.stderr, highlight=False, soft_wrap=True, width=_width(sys.stderr))
+        route_logs(verbose=verbose, quiet=quiet)
 
     @property
     def interactive(self) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -121,7 +122,7 @@ def register(app: typer.Typer) -> None:
         Exit 0 success, 4 success with failed entries, 3 blocked by the guard, 1 failed or canceled.
         """
         mode = RunMode.INCREMENTAL if incremental else RunMode.FULL
-        with _stop_signals() as stop, _progress(out) as progress:
+        with _stop_signals() as stop, _progress(out, mapping) as progress:
             run = commands.reconcile(resolve_root(root), env, mapping, mode=mode, dry_run=dry_run,
                                      allow_deletes=allow_deletes, reset_delta=reset_delta,
                                      lock_timeout=lock_timeout, progress=progress, cancel=stop.is_set,
@@ -130,17 +131,42 @@ def register(app: typer.Typer) -> None:
         return run.exit_code
 
 
+# Without a terminal (CI, systemd, a pipe) a run says how far it got this often, on stderr.
+PROGRESS_INTERVAL = 5.0
+_LABELS = {"source": "source phase", "target": "target phase", "delta": "delta"}
+
+
+class ProgressLines:
+    """``reconcile entra-users: source phase, 12,000 objects (of 300,000), 10 s`` every ``interval`` seconds."""
+
+    def __init__(self, out: Output, mapping: str, interval: float = PROGRESS_INTERVAL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._out, self._mapping, self._interval, self._clock = out, mapping, interval, clock
+        self._started = self._last = clock()
+
+    def __call__(self, phase: str, done: int, total: int | None) -> None:
+        now = self._clock()
+        if now - self._last < self._interval:
+            return
+        self._last = now
+        of = f" (of {total:,})" if total is not None else ""
+        self._out.err.print(f"reconcile {self._mapping}: {_LABELS.get(phase, phase)}, {done:,} objects{of}, "
+                            f"{now - self._started:.0f} s", markup=False, highlight=False)
+
+
 @contextmanager
-def _progress(out: Output) -> Iterator[Any]:
-    if not out.interactive or out.quiet:
+def _progress(out: Output, mapping: str) -> Iterator[Any]:
+    if out.quiet:
         yield None
+        return
+    if not out.interactive:
+        yield ProgressLines(out, mapping, PROGRESS_INTERVAL)
         return
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} objects"),
                   TimeElapsedColumn(), console=out.err, transient=True) as bar:
         task = bar.add_task("reading the source", total=None)
-        labels = {"source": "source phase", "target": "target phase", "delta": "delta"}
 
         def update(phase: str, done: int, total: int | None) -> None:
-            bar.update(task, description=labels.get(phase, phase), completed=done, total=total)
+            bar.update(task, description=_LABELS.get(phase, phase), completed=done, total=total)
 
         yield update

@@ -13,8 +13,12 @@ from pathlib import Path
 
 from controller.backends import JsonObject, ManagedObject, RunEntry, RunRecord, open_backend
 from controller.config import ResourceSet, load_environment
+from controller.config.graph_user import did_you_mean
+from controller.config.managed import ALPHA_USER
 from controller.config.models import RunMode
 from controller.connectors import ConnectionReport, SourcePreview
+from controller.errors import UsageError
+from controller.filters import filter_attributes, parse_filter
 from controller.platforms import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_PAGE,
@@ -97,9 +101,30 @@ def prune_runs(root: Path, env: str, *, keep: int | None = None, older_than_days
                                           dry_run=dry_run)
 
 
+def check_identity_filter(query: str | None, env: str) -> None:
+    """Refuse a filter that names a property managed identities cannot have (it would find nothing, silently)."""
+    if not query or not query.strip():
+        return
+    known = set(ALPHA_USER.properties)
+    for attr in sorted(filter_attributes(parse_filter(query))):
+        name = attr.split("/", 1)[0]
+        if name in known:
+            continue
+        guess = did_you_mean(name, known)
+        raise UsageError(
+            f"identities search: managed/alpha_user has no property {name!r}, so the filter {query!r} can match "
+            "nothing", hint=(f"Did you mean {guess!r}? " if guess else "")
+            + f"Properties: {', '.join(sorted(p for p in known if not p.startswith('fr')))} "
+            f"(and frIndexedString1 ... frUnindexedInteger5); find one identity with "
+            f"`idmctl identities get --env {env} ID`")
+
+
 def search_identities(root: Path, env: str, query: str | None = None, *, limit: int | None = DEFAULT_PAGE,
                       offset: int = 0) -> Page[ManagedObject]:
-    """A page of the managed identities matching the filter (case-insensitive), ordered by userName."""
+    """A page of the managed identities matching the filter (case-insensitive), ordered by userName.
+
+    A filter on a property alpha_user does not have is refused (with did-you-mean), not "0 found"."""
+    check_identity_filter(query, env)
     with _opened(root, env) as opened:
         return opened.platform.search_identities(query, limit, offset)
 

@@ -6,7 +6,6 @@ can list all problems at once.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from controller.config._resolve import URL_CREDENTIALS, Resolution, hide_url_credentials
 from controller.config._resources import describe_secret_source, read_secret_source
 from controller.config._yaml import Document, escape_pointer
+from controller.config.graph_user import did_you_mean, graph_user_problem
 from controller.config.managed import MANAGED_TYPES
 from controller.config.models import Action, AicPlatformSpec, PostgresStateSpec, Situation, SqliteStateSpec
 from controller.cron import lint, parse_cron
 from controller.diagnostics import Diagnostic, SourcePos
 from controller.errors import CronSyntaxError, FilterSyntaxError
-from controller.filters import parse_filter, to_graph
+from controller.filters import filter_attributes, parse_filter, to_graph
 
 __all__ = ["NO_SOURCE", "NO_TARGET", "Located", "semantic_checks"]
 
@@ -221,10 +221,14 @@ def _check_mapping(item: Located, mappings: dict[str, Located]) -> list[Diagnost
     for i, prop in enumerate(spec.properties):
         p = f"/spec/properties/{i}/target"
         if managed is not None and prop.target not in managed.properties:
-            close = difflib.get_close_matches(prop.target, sorted(managed.properties), n=1)
-            hint = f"Did you mean {close[0]!r}?" if close else "See the alpha_user properties in the docs"
+            close = did_you_mean(prop.target, managed.properties)
+            hint = (f"Did you mean {close!r}?" if close
+                    else f"{managed.name} properties: {', '.join(sorted(managed.properties)[:12])}, ...")
             diags.append(Diagnostic("error", f"{spec.target} has no property {prop.target!r}", hint,
                                     doc.pos(p), p))
+        if prop.source is not None and (problem := graph_user_problem(prop.source)) is not None:
+            sp = f"/spec/properties/{i}/source"
+            diags.append(Diagnostic("error", problem[0], problem[1], doc.pos(sp), sp, related=item.related(sp)))
         if prop.target in targets:
             diags.append(Diagnostic("error", f"property {prop.target!r} is mapped twice",
                                     "Map each target property once", doc.pos(p), p,
@@ -287,8 +291,16 @@ def _check_filter(text: str, item: Located, pointer: str, *, pushdown: bool) -> 
     except FilterSyntaxError as exc:
         return [Diagnostic("error", f"filter does not parse: {exc.reason} at column {exc.column}",
                            exc.hint, doc.pos(pointer), pointer, related=item.related(pointer))]
+    diags = []
+    for attr in sorted(filter_attributes(parsed)):
+        problem = graph_user_problem(attr)
+        if problem is not None:
+            diags.append(Diagnostic("error", f"the filter reads {attr!r}: {problem[0]}", problem[1], doc.pos(pointer),
+                                    pointer, related=item.related(pointer)))
+    if diags:
+        return diags
     plan = to_graph(parsed)
-    diags = [Diagnostic("warning", m.describe(), m.hint(), doc.pos(pointer), pointer, related=item.related(pointer))
+    diags += [Diagnostic("warning", m.describe(), m.hint(), doc.pos(pointer), pointer, related=item.related(pointer))
              for m in plan.mismatches]
     if pushdown:
         diags.append(Diagnostic("info", plan.describe(), None, doc.pos(pointer), pointer))

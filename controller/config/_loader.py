@@ -246,6 +246,10 @@ def validate_environment(root: Path, name: str) -> ValidationReport:
             located.append(Located(model, doc, resolution))
         else:
             failed.setdefault(kind, set()).add(_doc_name(doc))
+            # Every problem at once: one bad field must not hide the checks of the others.
+            partial = _partial(doc, kind, [*all_schema_diags, *res_diags])
+            if partial is not None:
+                located.append(Located(partial, doc, resolution))
 
     located = [item for item in located if item.model is not None]
     diags.extend(semantic_checks(located, root, name, failed=failed, unreadable=unreadable))
@@ -265,6 +269,28 @@ def _doc_name(doc: Document) -> str:
     metadata = doc.data.get("metadata") if isinstance(doc.data, dict) else None
     name = metadata.get("name") if isinstance(metadata, dict) else None
     return name if isinstance(name, str) else ""
+
+
+def _partial(doc: Document, kind: str, reported: list[Diagnostic]) -> Any:
+    """The resource without the spec fields already reported, when the rest is valid (None otherwise).
+
+    Its semantic checks then run on the fields that are fine: a bad situation name must not hide an
+    unknown target property, nor a bad mode a cron with five fields. Only whole ``spec`` fields are
+    left out (positions of the rest stay true), and only fields the model can do without.
+    """
+    if not isinstance(doc.data, dict) or not isinstance(doc.data.get("spec"), dict) or not reported:
+        return None
+    drop: set[str] = set()
+    for diag in reported:
+        parts = (diag.pointer or "").split("/")
+        if len(parts) < 3 or parts[1] != "spec" or not parts[2]:
+            return None  # the metadata, the kind or the spec as a whole: nothing sound is left to check
+        drop.add(parts[2].replace("~1", "/").replace("~0", "~"))
+    spec = {k: v for k, v in doc.data["spec"].items() if k not in drop}
+    try:
+        return KINDS[kind].model_validate({**doc.data, "spec": spec})
+    except ValidationError:
+        return None
 
 
 def _build(doc: Document, kind: str, diags: list[Diagnostic]) -> Any:

@@ -4,6 +4,7 @@
 Microsoft's wire formats and errors, its own CA, fault injection and up to millions of generated users.
 """
 
+from controller.emulator._control import Control
 from controller.emulator._emulator import (
     ADMIN_TOKEN_HEADER,
     DEFAULT_CLIENT_ID,
@@ -25,6 +26,7 @@ __all__ = [
     "READ_ROLES",
     "SAM_CARTER",
     "WRITE_ROLES",
+    "Control",
     "Emulator",
     "Fault",
     "load_users_file",

@@ -56,13 +56,39 @@ def _secret_warnings(backend: StateBackend, state: AppliedState, applied: Resour
     return []
 
 
-def _working_tree_warnings(applied: ResourceSet, working: ResourceSet | None, mapping: str) -> list[str]:
-    if working is None or mapping not in working.mappings:
+def _working_tree_warnings(applied: ResourceSet, working: ResourceSet | None, mapping: str, connector: str,
+                           env: str) -> list[str]:
+    """What differs between the working tree and the applied configuration, every resource included.
+
+    The resources this run reads (its mapping, its connector, the environment) get a line each, naming
+    the fields that differ; the others one line together: the run uses none of the working tree."""
+    if working is None:
         return []
-    if working.mappings[mapping].spec != applied.mappings[mapping].spec:
-        return [f"mapping {mapping!r} in the working tree differs from the applied one; this run uses the "
-                "applied configuration (plan and apply to change that)"]
-    return []
+    todo = f"this run uses the applied configuration (`idmctl plan --env {env}`, then apply, to change that)"
+    used = {f"Mapping.{mapping}", f"Connector.{connector}", f"Environment.{applied.name}"}
+    mine = {f"{r.kind}.{r.metadata.name}": r for r in applied}
+    theirs = {f"{r.kind}.{r.metadata.name}": r for r in working}
+    warnings: list[str] = []
+    others: list[str] = []
+    for address in sorted(set(mine) | set(theirs), key=lambda a: (a not in used, a)):
+        old, new = mine.get(address), theirs.get(address)
+        if old is not None and new is not None and old.spec == new.spec:
+            continue
+        if old is None or new is None:
+            what = "added" if old is None else "removed"
+        else:
+            before, after = old.spec.model_dump(), new.spec.model_dump()
+            fields = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+            what = "changed: " + ", ".join(fields)
+        if address in used:
+            kind, _, name = address.partition(".")
+            warnings.append(f"{kind.lower()} {name!r} in the working tree differs from the applied one ({what}); "
+                            f"{todo}")
+        else:
+            others.append(f"{address} ({what})")
+    if others:
+        warnings.append(f"the working tree differs from the applied configuration in {', '.join(others)}; {todo}")
+    return warnings
 
 
 def run_reconciliation(
@@ -99,7 +125,7 @@ def run_reconciliation(
     if connector is None:
         raise ReconError(f"mapping {mapping!r} reads connector {compiled.connector!r}, which is not applied",
                          hint=f"Declare the Connector and run `idmctl apply --env {backend.env}`")
-    warnings = (_working_tree_warnings(applied, working, mapping)
+    warnings = (_working_tree_warnings(applied, working, mapping, compiled.connector, backend.env)
                 + _secret_warnings(backend, state, applied, connector))
     source = (connector_factory or _default_factory)(connector, applied)
     holder = holder or f"reconcile {mapping} ({mode})"

@@ -161,3 +161,16 @@ def test_status_names_match_the_run_states(applied: Path, capsys: pytest.Capture
     assert code == 0 and "No entries match." in out
     code, _, err = _cli(capsys, "runs", "show", "--env", "dev", "run-0001", "--status", "FAILUR")
     assert code == 1 and re.search(r"Did you mean FAILURE", err)
+
+
+def test_identities_search_refuses_a_property_identities_do_not_have(applied: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    _identities(applied, 1)
+    code, out, err = _cli(capsys, "identities", "search", "--env", "dev", 'emial eq "user000@contoso.com"')
+    assert code == 1 and out == ""
+    assert "managed/alpha_user has no property 'emial'" in err and "Did you mean 'mail'?" in err
+    code, out, _ = _cli(capsys, "identities", "search", "--env", "dev", 'givenname eq "Given0"', "--json")
+    error = json.loads(out)["error"]
+    assert code == 1 and error["type"] == "UsageError" and error["hint"].startswith("Did you mean 'givenName'?")
+    code, out, _ = _cli(capsys, "identities", "search", "--env", "dev", 'givenName eq "given0"', "--json")
+    assert code == 0 and len(json.loads(out)) == 1  # values compare case-insensitively; names are exact

@@ -308,6 +308,34 @@ CASES: list[Case] = [
                  "filter does not parse: expected a condition after 'and' at column 34",
                  related=(f"{ENVIRONMENT}:16",)),),
          {"environment.yaml": sub(("""'mail eq "scarter@example.com"'""", """'mail eq "scarter@example.com" and'"""))}),
+    Case("source-property-wrong-case",
+         (Expect(MAPPING, 11, "/spec/properties/0/source", "'givenname' is not a Microsoft Graph user property",
+                 hint="Did you mean 'givenName'?"),),
+         {"mapping.yaml": sub(("{source: givenName,", "{source: givenname,"))}),
+    Case("source-property-typo",
+         (Expect(MAPPING, 15, "/spec/properties/4/source", "'accountEnabld' is not a Microsoft Graph user property",
+                 hint="Did you mean 'accountEnabled'?"),),
+         {"mapping.yaml": sub(("    - {source: userPrincipalName, target: userName}\n",
+                               "    - {source: userPrincipalName, target: userName}\n"
+                               "    - {source: accountEnabld, target: accountStatus}\n"))}),
+    Case("source-property-graph-does-not-list",
+         (Expect(MAPPING, 15, "/spec/properties/4/source",
+                 "Microsoft Graph does not return 'birthday' when listing users (501 Not Implemented)"),),
+         {"mapping.yaml": sub(("    - {source: userPrincipalName, target: userName}\n",
+                               "    - {source: userPrincipalName, target: userName}\n"
+                               "    - {source: birthday, target: description}\n"))}),
+    Case("filter-property-typo",
+         (Expect(MAPPING, 17, "/spec/sourceFilter",
+                 "the filter reads 'jobtitle': 'jobtitle' is not a Microsoft Graph user property",
+                 hint="Did you mean 'jobTitle'?"),),
+         {"mapping.yaml": sub(("${var.source_filter}", """'jobtitle eq "Engineer"'"""))}),
+    Case("bad-situation-does-not-hide-an-unknown-target-property",
+         (Expect(MAPPING, 22, "/spec/policies/rules/GONE", 'unknown situation "GONE"'),
+          Expect(MAPPING, 13, "/spec/properties/2/target", "managed/alpha_user has no property 'surname'"),
+          Expect(MAPPING, 11, "/spec/properties", "required alpha_user property 'sn' is not mapped",
+                 severity="warning")),
+         {"mapping.yaml": sub(("LINK_ONLY: UNLINK", "LINK_ONLY: UNLINK\n      GONE: DELETE"),
+                              ("target: sn}", "target: surname}"))}),
     # --- schedules ------------------------------------------------------------------------------
     Case("bad-cron-field",
          (Expect(SCHEDULE, 12, "/spec/cron", "hour: 25 is out of range", hint="hour takes 0-23"),),
@@ -321,6 +349,12 @@ CASES: list[Case] = [
          (Expect(SCHEDULE, 12, "/spec/cron",
                  "day-of-week: Quartz needs '?' in exactly one of day-of-month and day-of-week (got '*' and '*')"),),
          {"schedule.yaml": sub(('"0 0/15 * * * ?"', '"0 0/15 * * * *"'))}),
+    Case("bad-mode-does-not-hide-a-5-field-cron",
+         (Expect(SCHEDULE, 11, "/spec/mode", 'unknown value "often"'),
+          Expect(SCHEDULE, 12, "/spec/cron",
+                 "this is a 5-field Unix cron; Quartz needs 6 or 7 fields with seconds first "
+                 "(second minute hour day-of-month month day-of-week [year])")),
+         {"schedule.yaml": sub(("mode: incremental", "mode: often"), ('"0 0/15 * * * ?"', '"*/15 * * * *"'))}),
     Case("unknown-time-zone",
          (Expect(SCHEDULE, 13, "/spec/timeZone", "unknown time zone 'Europe/Atlantis'"),),
          {"schedule.yaml": sub(("timeZone: UTC", "timeZone: Europe/Atlantis"))}),
@@ -394,7 +428,8 @@ def test_every_diagnostic_is_one_readable_line(make_env: Callable[..., Path], ca
 
 CLI_CASES = ["yaml-syntax-error", "tab-indentation", "duplicate-key", "unresolved-variable", "variable-of-wrong-type",
              "json-syntax-error", "empty-environment-folder", "bad-filter-with-column", "unix-cron-5-fields",
-             "list-not-mapping", "literal-client-secret"]
+             "list-not-mapping", "literal-client-secret", "source-property-wrong-case", "source-property-typo",
+             "filter-property-typo", "bad-mode-does-not-hide-a-5-field-cron"]
 
 
 @pytest.mark.parametrize("case_id", CLI_CASES)

@@ -45,10 +45,33 @@ def test_a_boolean_compared_with_a_string_is_a_warning_in_the_push_down_report(
     assert info.message == 'pushed down to Graph: none; evaluated locally: mail pr and accountEnabled eq "true"'
 
 
-def test_scim_paths_are_evaluated_locally_not_pushed_down(make_env: Callable[..., Path]) -> None:
-    [info] = _with_filter(make_env, 'name.familyName eq "Carter" and mail eq "scarter@example.com"')
-    assert info.message == ("pushed down to Graph: mail eq 'scarter@example.com'; "
-                            'evaluated locally: name/familyName eq "Carter"')
+def test_nested_paths_are_evaluated_locally_not_pushed_down(make_env: Callable[..., Path]) -> None:
+    [info] = _with_filter(make_env, 'onPremisesExtensionAttributes.extensionAttribute1 eq "Sales" and '
+                                    'mail eq "scarter@example.com"')
+    assert info.message == ("pushed down to Graph: mail eq 'scarter@example.com'; evaluated locally: "
+                            'onPremisesExtensionAttributes/extensionAttribute1 eq "Sales"')
+
+
+@pytest.mark.parametrize(("text", "message", "hint"), [
+    ('jobtitle eq "Engineer"', "the filter reads 'jobtitle': 'jobtitle' is not a Microsoft Graph user property",
+     "Did you mean 'jobTitle'?"),
+    ('accountEnabld eq true', "the filter reads 'accountEnabld': 'accountEnabld' is not a Microsoft Graph user "
+     "property", "Did you mean 'accountEnabled'?"),
+    ('name.familyName eq "Carter"', "the filter reads 'name/familyName': 'name' is not a Microsoft Graph user "
+     "property", "Did you mean 'surname'?"),
+    ('xyzzy eq "1"', "the filter reads 'xyzzy': 'xyzzy' is not a Microsoft Graph user property",
+     "Use a Microsoft Graph v1.0 user property"),
+])
+def test_a_property_graph_users_do_not_have_is_an_error_with_did_you_mean(
+        make_env: Callable[..., Path], text: str, message: str, hint: str) -> None:
+    [diag] = _with_filter(make_env, text)
+    assert (diag.severity, diag.pos.line, diag.message) == ("error", 17, message)
+    assert diag.hint is not None and diag.hint.startswith(hint)
+
+
+def test_a_directory_extension_attribute_passes(make_env: Callable[..., Path]) -> None:
+    [info] = _with_filter(make_env, 'extension_0a1b2c3d11114222833344445555666a_costCenter eq "42"')
+    assert info.severity == "info"
 
 
 def test_a_scim_extension_attribute_is_refused(make_env: Callable[..., Path]) -> None:

@@ -4,12 +4,18 @@ It owns TLS trust (a configured CA bundle is passed on every request, so ``REQUE
 ``CURL_CA_BUNDLE`` cannot override it), timeouts, the retry policy for throttling, dropped connections
 and (for Graph pages, once Graph has answered) bodies that are not JSON, within one bounded total wait,
 and reading a Graph answer with a cap on its size so that one page cannot take unbounded memory.
+
+A refused connection or a name that does not resolve is not retried: nothing suggests it passes, so
+it fails at once with the host and what to check. Each wait before a retry is logged (logger
+``controller.connectors.msgraph``, INFO) as ``retrying in 4 s (attempt 3 of 8): 429 Too Many Requests``;
+each request at DEBUG. Neither line carries a header, a body or a query string (tokens, secrets).
 """
 
 from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import random
 import re
 import time
@@ -20,6 +26,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 
 from controller.connectors.msgraph._settings import GraphSettings
 from controller.errors import ConnectorError, GraphAnswerInvalid
@@ -29,6 +36,8 @@ __all__ = ["NOT_JSON", "JsonAnswer", "MsalHttpClient", "RetryPolicy", "Transport
 RETRY_STATUSES = frozenset({429, 503, 504})
 _READ_CHUNK = 64 * 1024
 _T = TypeVar("_T")
+# The package's logger (not this module's): the CLI shows its INFO lines, and DEBUG with -v.
+log = logging.getLogger("controller.connectors.msgraph")
 
 
 class _NotJson:
@@ -88,6 +97,28 @@ class RetryPolicy:
 def _host(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _where(method: str, url: str) -> str:
+    """``GET https://host/path`` as log lines show a request: no query (paging tokens, filters)."""
+    parts = urlsplit(url)
+    return f"{method.upper()} {parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _seconds(delay: float) -> str:
+    return f"{delay:.0f}" if delay >= 10 or delay == int(delay) else f"{delay:.1f}"
+
+
+def _unreachable(exc: Exception) -> bool:
+    """Whether ``exc`` is a connection refused or a name that does not resolve (not a timeout or a drop).
+
+    urllib3 2 makes NewConnectionError a ConnectTimeoutError subclass; requests raises ConnectTimeout
+    only for a real connect timeout, so the type of the requests exception tells them apart.
+    """
+    if isinstance(exc, requests.exceptions.Timeout):
+        return False
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 class Transport:
@@ -176,18 +207,25 @@ class Transport:
             try:
                 # A configured CA must win over REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE: requests only
                 # lets the environment replace verify when it is True/None, so pass it every time.
+                started = time.monotonic()
                 response = self.session.request(
                     method, url, verify=self._verify, timeout=self._timeout, allow_redirects=False,
                     stream=stream, **send,
                 )
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s -> %s (%.0f ms)", _where(method, url), response.status_code,
+                              (time.monotonic() - started) * 1000)
                 retry, result = examine(response)  # a body read may break off: that is a dropped connection
             except requests.exceptions.SSLError as exc:
                 raise self._tls_error(url, exc) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:
+                if _unreachable(exc):  # refused, or no such name: waiting does not make it answer
+                    raise self._connection_error(url, exc) from None
                 delay = self.policy.delay(attempt, None, self._rng)
                 if (retry_connection and attempt + 1 < self.policy.max_attempts
                         and waited + delay <= self.policy.max_total_wait):
+                    self._announce(delay, attempt, f"{_short(exc)} ({_where(method, url)})")
                     self._sleep(delay)
                     waited += delay
                     attempt += 1
@@ -200,9 +238,18 @@ class Transport:
             if attempt + 1 >= self.policy.max_attempts or waited + delay > self.policy.max_total_wait:
                 return result
             response.close()
+            status = f"{response.status_code} {response.reason or ''}".strip()
+            if response.status_code < 300:
+                status += ", not JSON"
+            self._announce(delay, attempt, f"{status} ({_where(method, url)})")
             self._sleep(delay)
             waited += delay
             attempt += 1
+
+    def _announce(self, delay: float, attempt: int, why: str) -> None:
+        # attempt counts the retries made so far; the one announced is attempt + 2 (the first try is 1).
+        log.info("connector %r: retrying in %s s (attempt %d of %d): %s", self.settings.name, _seconds(delay),
+                 attempt + 2, self.policy.max_attempts, why)
 
     def _read_capped(self, response: requests.Response, max_bytes: int, where: str) -> bytes:
         """The body of a streamed ``response``, refused past ``max_bytes`` (announced or read)."""
@@ -246,10 +293,21 @@ class Transport:
         )
 
     def _connection_error(self, url: str, exc: Exception) -> ConnectorError:
+        reason = _short(exc)
+        host = _host(url)
+        if "resolve" in reason.lower() or "not known" in reason.lower() or "getaddrinfo" in str(exc):
+            hint = (f"The name {urlsplit(url).hostname} does not resolve: check spec.authorityHost and "
+                    "spec.graphUrl for a typo, the DNS of this host and any HTTPS_PROXY setting")
+        elif "refused" in reason.lower():
+            hint = (f"Nothing listens at {host}: check spec.authorityHost and spec.graphUrl (the port too); "
+                    "for the emulator, start it with `idmctl emulator` and use the environment it prints "
+                    "settings for (environments/demo)")
+        else:
+            hint = "Check spec.authorityHost and spec.graphUrl, the network and any HTTPS_PROXY setting"
         return ConnectorError(
-            f"connector {self.settings.name!r}: cannot reach {_host(url)} ({_short(exc)})",
+            f"connector {self.settings.name!r}: cannot reach {host} ({reason})",
             code="NETWORK",
-            hint="Check spec.authorityHost and spec.graphUrl, the network and any HTTPS_PROXY setting",
+            hint=hint,
         )
 
 
@@ -265,7 +323,8 @@ def _short(exc: Exception) -> str:
         return ssl_reason.group(1)
     for pattern in (r"Failed to establish a new connection: \[Errno -?\d+\] ([^'\")]+)",
                     r"(Read timed out|Connection refused|Connection reset by peer|Remote end closed "
-                    r"connection without response|Name or service not known)"):
+                    r"connection without response|Name or service not known|Failed to resolve '[^']*')",
+                    r"(timed out)"):
         found = re.search(pattern, text)
         if found:
             return found.group(1).strip()
