@@ -25,6 +25,7 @@ from controller.cli import (
     plan,
     promote,
     reconcile,
+    render,
     runs,
     schedule,
     state,
@@ -77,6 +78,7 @@ for _module in (
     identities,
     schedule,
     state,
+    render,
     emulator,
 ):
     _module.register(app)

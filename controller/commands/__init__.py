@@ -5,7 +5,7 @@ result out, ``IdmctlError`` for anything a person must act on. The CLI, tests an
 the same functions; the CLI only parses their arguments and renders their results.
 
 The config half: ``init``, ``validate``, ``plan``, ``apply``, ``force_unlock``, ``promote``, ``env_new``,
-``state_show``, ``audit_list``.
+``state_show``, ``audit_list``, ``render`` (the native objects of the aic platform).
 The run half: ``reconcile``, ``list_runs``/``show_run``/``prune_runs``,
 ``search_identities``/``get_identity``/``delete_identity``, ``connector_test``/``connector_preview``,
 ``schedule_report``/``preview_schedule``/``preview_cron``/``serve_schedules``.
@@ -45,12 +45,14 @@ from controller.commands._operate import (
     serve_schedules,
     show_run,
 )
+from controller.commands._render import RenderResult, native_json, render
 
 __all__ = [
     "ApplyResult",
     "InitResult",
     "NewEnvironment",
     "PlanResult",
+    "RenderResult",
     "StateReport",
     "apply",
     "audit_list",
@@ -63,6 +65,7 @@ __all__ = [
     "git_commit",
     "init",
     "list_runs",
+    "native_json",
     "pause_schedule",
     "plan",
     "preview_cron",
@@ -70,6 +73,7 @@ __all__ = [
     "promote",
     "prune_runs",
     "reconcile",
+    "render",
     "resume_schedule",
     "schedule_report",
     "search_identities",

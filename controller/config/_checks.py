@@ -6,6 +6,7 @@ can list all problems at once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,17 @@ from controller.config._resources import describe_secret_source, read_secret_sou
 from controller.config._yaml import Document, escape_pointer
 from controller.config.graph_user import did_you_mean, graph_user_problem
 from controller.config.managed import MANAGED_TYPES
-from controller.config.models import Action, AicPlatformSpec, PostgresStateSpec, Situation, SqliteStateSpec
+from controller.config.models import (
+    AIC_APPLICATION_ID_PATTERN,
+    AIC_CONNECTOR_NAME_PATTERN,
+    AIC_MAPPING_NAME_PATTERN,
+    AIC_SCHEDULE_NAME_PATTERN,
+    Action,
+    AicPlatformSpec,
+    PostgresStateSpec,
+    Situation,
+    SqliteStateSpec,
+)
 from controller.cron import lint, parse_cron
 from controller.diagnostics import Diagnostic, SourcePos
 from controller.errors import CronSyntaxError, FilterSyntaxError
@@ -124,6 +135,48 @@ def semantic_checks(items: list[Located], root: Path, env_name: str, *,
     for item in by_kind.get("Mapping", {}).values():
         ref(item, "/spec/source/connector", "Connector", item.model.spec.source.connector)
         diags.extend(_check_mapping(item, by_kind.get("Mapping", {})))
+    diags.extend(_check_aic_names(by_kind))
+    return diags
+
+
+# Pinned native AIC names (spec.aic): the syntax AIC accepts in every place it uses the name.
+_AIC_NAME_RULES: dict[str, tuple[str, str, str]] = {
+    "Connector": ("name", AIC_CONNECTOR_NAME_PATTERN, "a letter, then up to 63 letters, digits or '_' (e.g. Entra)"),
+    "Mapping": ("name", AIC_MAPPING_NAME_PATTERN,
+                "a letter, then up to 127 letters, digits or '_' (e.g. systemEntraUser_managedAlpha_user)"),
+    "Schedule": ("name", AIC_SCHEDULE_NAME_PATTERN,
+                 "1-128 letters, digits, ' ', '.', '_' or '-', starting and ending with a letter or digit"),
+    "Application": ("id", AIC_APPLICATION_ID_PATTERN,
+                    "a lower-case UUID such as 0f357b7e-6c54-4351-a094-43916877d7e5"),
+}
+
+
+def _check_aic_names(by_kind: dict[str, dict[str, Located]]) -> list[Diagnostic]:
+    """A pinned AIC name AIC would reject (or that would address another object), and two resources of
+    one kind pinning the same native name (the second PUT would overwrite the first: PUT is an upsert)."""
+    diags: list[Diagnostic] = []
+    for kind, (attr, pattern, rule) in _AIC_NAME_RULES.items():
+        seen: dict[str, Located] = {}
+        for item in by_kind.get(kind, {}).values():
+            naming = getattr(item.model.spec, "aic", None)
+            value = getattr(naming, attr, None) if naming is not None else None
+            if value is None:
+                continue
+            p = f"/spec/aic/{attr}"
+            if not re.match(pattern, value):
+                diags.append(Diagnostic(
+                    "error", f"AIC would reject the native {kind.lower()} {attr} {value!r}",
+                    f"spec.aic.{attr} must be {rule}; or remove it to use the derived one",
+                    item.doc.pos(p), p, related=item.related(p)))
+                continue
+            key = value.lower() if kind != "Schedule" else value
+            if key in seen:
+                diags.append(Diagnostic(
+                    "error", f"{kind}s {seen[key].name!r} and {item.name!r} both pin the AIC {attr} {value!r}",
+                    "Each resource needs its own native object: change or remove one spec.aic." + attr,
+                    item.doc.pos(p), p, related=(seen[key].doc.pos(p),)))
+            else:
+                seen[key] = item
     return diags
 
 

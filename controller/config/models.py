@@ -13,9 +13,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "AIC_APPLICATION_ID_PATTERN",
+    "AIC_CONNECTOR_NAME_PATTERN",
+    "AIC_MAPPING_NAME_PATTERN",
+    "AIC_SCHEDULE_NAME_PATTERN",
     "API_VERSION",
     "KINDS",
     "Action",
+    "AicApplicationNaming",
+    "AicNaming",
     "ApplicationResource",
     "ApplicationSpec",
     "ConnectorResource",
@@ -71,6 +77,26 @@ SCOPE_PATTERN = r"^[^@]*$"
 MAX_DELETES = 1_000_000_000
 
 
+# --- Native names on PingOne Advanced Identity Cloud (the aic platform; `idmctl render`) -------------
+# A resource may pin the name of its native AIC object (spec.aic.name); otherwise the renderer derives
+# it the way the console does (controller/platforms/aic/_render.py). `validate` checks a pinned name
+# against these patterns (controller/config/_checks.py): the characters real AIC exports use, so the
+# name is safe in every place AIC puts it -- a config id (config/provisioner.openicf/<name>,
+# config/mapping/<name>), a system path (system/<connector>/User), a liveSync stage id
+# (SYSTEM<CONNECTOR>USER), a JSON pointer (lastSync/<mapping>) and a recon query parameter.
+AIC_CONNECTOR_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,63}$"
+AIC_MAPPING_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,127}$"
+# Schedule ids may contain spaces (a real customer's `schedule/EWF Users to alpha_user`), never "/".
+AIC_SCHEDULE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,126}[A-Za-z0-9]$|^[A-Za-z0-9]$"
+# managed/<realm>_application/<id>: the console creates a lower-case UUID.
+AIC_APPLICATION_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def _unset(value: Any) -> bool:
+    """Optional fields dropped from dumps while unset, so that adding them changes no applied state."""
+    return value is None
+
+
 class Situation(StrEnum):
     """IDM's reconciliation situations, with their exact names (sync/impl/Situation.java)."""
 
@@ -123,6 +149,32 @@ class RunMode(StrEnum):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class AicNaming(_Model):
+    """How the resource is named on an AIC tenant (the aic platform and `idmctl render`)."""
+
+    name: str | None = Field(
+        None, min_length=1,
+        description="Native name on AIC, instead of the one derived as the console derives it "
+        "(connector: Entra; mapping: systemEntraUser_managedAlpha_user; schedule: the metadata.name). "
+        "Letters, digits and '_' (schedules also ' ', '.', '-'); `validate` checks it.",
+        examples=["systemAzureUser_managedAlpha_user"])
+
+
+class AicApplicationNaming(_Model):
+    """How the application is named on an AIC tenant (the aic platform and `idmctl render`)."""
+
+    name: str | None = Field(None, min_length=1, max_length=255,
+                             description="The application's name in the console; default spec.displayName.",
+                             examples=["Microsoft Entra ID"])
+    id: str | None = Field(
+        None, description="The _id of managed/<realm>_application/<id> (a lower-case UUID), e.g. to adopt an "
+        "existing application; default a UUID derived from the environment and metadata.name.",
+        examples=["0f357b7e-6c54-4351-a094-43916877d7e5"])
+
+
+_AIC_NAMING = "Native name on PingOne Advanced Identity Cloud (aic platform, `idmctl render`)."
 
 
 class Metadata(_Model):
@@ -292,6 +344,7 @@ class ConnectorSpec(_Model):
     timeoutSeconds: float = Field(60, gt=0, le=600, allow_inf_nan=False, description="Timeout of one HTTP request.")
     maxRetryWaitSeconds: float = Field(300, ge=0, le=3600, allow_inf_nan=False,
                                        description="Total time to wait on 429/503/504 before failing.")
+    aic: AicNaming | None = Field(None, exclude_if=_unset, description=_AIC_NAMING)
 
 
 class ConnectorResource(_Model):
@@ -313,6 +366,7 @@ class ApplicationSpec(_Model):
     authoritative: bool = Field(False, description="A source of truth: its mappings write identities.")
     owners: list[str] = Field(default_factory=list,
                               description="userNames of managed identities that own the application.")
+    aic: AicApplicationNaming | None = Field(None, exclude_if=_unset, description=_AIC_NAMING)
 
 
 class ApplicationResource(_Model):
@@ -402,6 +456,7 @@ class MappingSpec(_Model):
                                description="Limits that block a run before it deletes or unlinks too much.")
     renamedFrom: str | None = Field(None, pattern=NAME_PATTERN,
                                     description="Old name: carry links and delta state over.")
+    aic: AicNaming | None = Field(None, exclude_if=_unset, description=_AIC_NAMING)
 
 
 class MappingResource(_Model):
@@ -425,6 +480,7 @@ class ScheduleSpec(_Model):
     enabled: bool = Field(True, description="false keeps the schedule in git but never fires it.")
     misfirePolicy: Literal["fireAndProceed", "doNothing"] = Field(
         "fireAndProceed", description="After downtime: fire once now, or wait for the next time.")
+    aic: AicNaming | None = Field(None, exclude_if=_unset, description=_AIC_NAMING)
 
 
 class ScheduleResource(_Model):

@@ -128,7 +128,7 @@ CASES: list[Case] = [
          (Expect(MAPPING, 15, "/spec/corelation", "unknown field 'corelation'", hint="Did you mean 'correlation'?"),),
          {"mapping.yaml": sub(("  correlation:", "  corelation:"))}),
     Case("unknown-field-lists-allowed",
-         (Expect(CONNECTOR, 17, "/spec/proxy", "unknown field 'proxy'", hint="Allowed fields: authorityHost, "),),
+         (Expect(CONNECTOR, 17, "/spec/proxy", "unknown field 'proxy'", hint="Allowed fields: aic, authorityHost, "),),
          {"connector.yaml": sub(("  pageSize: 999\n", "  pageSize: 999\n  proxy: http://proxy.example.com:3128\n"))}),
     Case("unknown-field-in-transform-list",
          (Expect(MAPPING, 12, "/spec/properties/1/transform/1/fallback", "unknown field 'fallback'",
