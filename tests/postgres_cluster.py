@@ -100,6 +100,11 @@ class Cluster:
         with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
             return conn.execute(sql, params).fetchall()
 
+    def execute(self, sql: str, params: Any = None) -> None:
+        """Run ``sql`` as the superuser (tests that age a schema, e.g. to a previous version)."""
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(sql, params)
+
     def state(self, schema: str) -> dict[str, Any]:
         """``spec.state`` of an environment whose state is ``schema`` here (the password from a secret)."""
         state: dict[str, Any] = {"backend": "postgres", "dsn": self.dsn, "schema": schema}

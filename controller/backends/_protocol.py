@@ -266,11 +266,12 @@ class RunEntry:
     status: str  # SUCCESS | FAILURE
     message: str | None
     changes: JsonObject | None
+    label: str | None = None  # the name people know the object by, as the dry run shows it
 
     def to_dict(self) -> JsonObject:
         return {"seq": self.seq, "phase": self.phase, "sourceId": self.source_id, "targetId": self.target_id,
                 "situation": self.situation, "action": self.action, "status": self.status,
-                "message": self.message, "changes": self.changes}
+                "message": self.message, "changes": self.changes, "label": self.label}
 
 
 class Create(NamedTuple):
@@ -304,6 +305,7 @@ class EntryRecord(NamedTuple):
     status: str
     message: str | None
     changes: str | None  # already JSON text: the engine encodes once, in its hot path
+    label: str | None = None  # the name people know the object by (the mapped userName, the source UPN)
 
 
 class Retry(NamedTuple):

@@ -36,6 +36,11 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "-"
 
 
+def _with_name(object_id: str | None, name: str | None) -> str:
+    cell = object_id or "-"
+    return f"{cell}\n[dim]{escape(name)}[/dim]" if name else cell
+
+
 def register(app: typer.Typer) -> None:
     """Add `runs list`, `runs show` and `runs prune` to the app."""
     group = typer.Typer(help="Reconciliation runs: history, entries, retention.", no_args_is_help=True)
@@ -92,7 +97,7 @@ def register(app: typer.Typer) -> None:
         entries = page.items
         if out.json_mode:
             out.json({**run.to_dict(), "entries": [{**e.to_dict(), "userName": page.labels.get(e.target_id or "")}
-                                                   for e in entries],
+                                                   for e in entries],  # userName: the identity's now
                       "entriesShown": {"offset": offset, "count": len(entries), "total": page.total,
                                        "more": page.more}})
             return ExitCode.OK
@@ -107,8 +112,10 @@ def register(app: typer.Typer) -> None:
         out.print(f"Actions:    {_counts(run.counts.get('actions', {}))}")
         if entries:
             table = Table(title="Entries", title_justify="left")
-            for col in ("#", "Phase", "Situation", "Action", "Status", "Source", "Target", "userName", "Message"):
-                table.add_column(col, no_wrap=col in ("Source", "Target", "userName"))
+            for col in ("#", "Phase", "Situation", "Action", "Status", "Source (name)", "Target", "Message"):
+                # ids are never cut; the name people know the object by sits under the source id
+                table.add_column(col, no_wrap=col == "Target", overflow="fold",
+                                 min_width=36 if col.startswith("Source") else None)
             for e in entries:
                 message = e.message or ""
                 diffs = dict(e.changes or {})
@@ -120,8 +127,8 @@ def register(app: typer.Typer) -> None:
                     message += f"{'; ' if message else ''}candidates: {', '.join(ambiguous)}"
                 style = "red" if e.status == "FAILURE" else None
                 table.add_row(str(e.seq), e.phase, e.situation or "-", e.action, e.status,
-                              e.source_id or "-", e.target_id or "-", escape(page.labels.get(e.target_id or "", "-")),
-                              escape(message), style=style)
+                              _with_name(e.source_id, e.label or page.labels.get(e.target_id or "")),
+                              e.target_id or "-", escape(message), style=style)
             out.print(table)
             show_page_footer(out, "entries", len(entries), offset, page.total, page.more,
                              f"idmctl runs show --env {env} {run.id}")

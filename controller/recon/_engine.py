@@ -316,7 +316,7 @@ class _Engine:
                                               label or tid or sid or "?", changes, message, self.blocking))
             return
         self.batch.entries.append(EntryRecord(phase, sid, tid, situation and str(situation), str(action), status,
-                                              message, _dumps(changes) if changes else None))
+                                              message, _dumps(changes) if changes else None, label))
 
     def _retry_mark(self, sid: str | None, outcome: str | None) -> None:
         if sid is None or self.dry_run:

@@ -156,3 +156,36 @@ def test_identity_and_schedule_stores_share_the_state_file(target: SqliteBackend
     assert target.store().count() == 0
     assert target.store() is target.store()
     assert target.store().schedules.all() == {}
+
+
+def test_a_version_1_state_is_upgraded_to_name_its_entries(tmp_path: Path) -> None:
+    """Schema 2 adds recon_entries.label; a state written by the release before is upgraded in place."""
+    from controller.backends import EntryRecord, WriteBatch
+    from controller.backends.sqlite._database import split_statements
+
+    path = tmp_path / ".idmctl" / "dev.db"
+    path.parent.mkdir()
+    conn = sqlite3.connect(path)
+    v1_identity = _schema.IDENTITY_DDL.replace("    label     TEXT,\n", "")
+    for section in (_schema.STATE_DDL, v1_identity, _schema.SCHEDULE_DDL):
+        for statement in split_statements(section):
+            conn.execute(statement)
+    conn.execute("INSERT INTO meta (id, schema_version, environment, lineage, serial, created, fingerprint_key) "
+                 "VALUES (1, 1, 'dev', 'lin', 0, '2026-01-01T00:00:00Z', ?)", (b"k" * 32,))
+    conn.execute("INSERT INTO recon_entries (run_id, seq, phase, source_id, target_id, situation, action, status) "
+                 "VALUES ('old-run', 1, 'source', 's1', 't1', 'ABSENT', 'CREATE', 'SUCCESS')")
+    conn.commit()
+    conn.close()
+    backend = open_backend(tmp_path, environment())
+    try:
+        store = backend.store()
+        [old] = store.entries("old-run")
+        assert old.label is None and old.source_id == "s1"
+        store.apply("entra-users", "new-run", WriteBatch(entries=[EntryRecord(
+            "source", "s2", None, "ABSENT", "CREATE", "FAILURE", "required property 'sn' is missing", None,
+            "Rainier@contoso.onmicrosoft.com")]), 1)
+        [new] = store.entries("new-run")
+        assert new.label == "Rainier@contoso.onmicrosoft.com" and new.to_dict()["label"] == new.label
+        assert backend.connection.execute("SELECT schema_version FROM meta").fetchone()[0] == 2
+    finally:
+        backend.close()

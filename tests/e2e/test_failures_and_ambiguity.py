@@ -33,12 +33,14 @@ def test_rooms_and_shared_mailbox_fail_and_are_retried(emulator: Any, idm: Any, 
     for e in failed:
         assert e["message"].startswith("cannot create managed/alpha_user: required property 'givenName' is missing")
         assert "userName, givenName, sn, mail" in e["message"]
+    assert {e["label"] for e in failed} >= {f"Rainier@{emulator.domain}", f"support@{emulator.domain}"}
     rainier = emulator.get_user(f"Rainier@{emulator.domain}")
     support = emulator.get_user(f"support@{emulator.domain}")
     assert rainier["id"] in by_source and support["id"] in by_source
     # People read the same in the table form.
     shown = env.cli("runs", "show", "--env", "demo", run["id"], "--status", "FAILURE")
     assert shown.code == 0 and "required property 'givenName' is missing" in shown.out
+    assert f"Rainier@{emulator.domain}" in shown.out  # the name the room is known by, under its source id
 
     # Nothing changed in Entra ID: the failed accounts are still re-read by id, and fail again.
     code, run = env.reconcile("--incremental")

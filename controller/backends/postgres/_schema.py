@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __all__ = ["IDENTITY_DDL", "SCHEDULE_DDL", "SCHEMA_VERSION", "STATE_DDL", "UPGRADES", "all_ddl"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Owner: controller/backends/postgres/_backend.py and _lock.py (state, serial, lineage, audit, lock).
 STATE_DDL = """
@@ -121,6 +121,7 @@ CREATE TABLE recon_entries (
     status    text    NOT NULL CHECK (status IN ('SUCCESS', 'FAILURE')),
     message   text,
     changes   text,
+    label     text,
     PRIMARY KEY (run_id, seq)
 );
 
@@ -182,7 +183,10 @@ CREATE TABLE schedule_runs (
 
 # version -> DDL that upgrades a state of version-1 to version (run under the init advisory lock, in the
 # transaction that bumps meta.schema_version).
-UPGRADES: dict[int, str] = {}
+UPGRADES: dict[int, str] = {
+    # 2: entries name their object as people know it (the source's userPrincipalName / the userName)
+    2: "ALTER TABLE recon_entries ADD COLUMN label text",
+}
 
 
 def all_ddl() -> str:

@@ -361,7 +361,7 @@ class PostgresStore:
                            [(mapping, s, t, now) for s, t in batch.links_add])
             if batch.entries:
                 self._copy(conn, "recon_entries", ("run_id", "seq", "phase", "source_id", "target_id", "situation",
-                                                   "action", "status", "message", "changes"),
+                                                   "action", "status", "message", "changes", "label"),
                            [(run_id, seq + i, *row) for i, row in enumerate(batch.entries)])
                 seq += len(batch.entries)
             if batch.retry_remove:
@@ -506,7 +506,7 @@ class PostgresStore:
 
     def entries(self, run_id: str, *, situation: str | None = None, action: str | None = None,
                 status: str | None = None, limit: int | None = None) -> list[RunEntry]:
-        sql = ("SELECT seq, phase, source_id, target_id, situation, action, status, message, changes "
+        sql = ("SELECT seq, phase, source_id, target_id, situation, action, status, message, changes, label "
                "FROM recon_entries WHERE run_id = %s")
         params: list[Any] = [run_id]
         for column, value in (("situation", situation), ("action", action), ("status", status)):
@@ -517,7 +517,7 @@ class PostgresStore:
         if limit:
             sql += " LIMIT %s"
             params.append(limit)
-        return [RunEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]) if r[8] else None)
+        return [RunEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]) if r[8] else None, r[9])
                 for r in self._rows(sql, params)]
 
     def prune_runs(self, *, keep: int | None = None, older_than_days: float | None = None,

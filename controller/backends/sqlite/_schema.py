@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __all__ = ["IDENTITY_DDL", "SCHEDULE_DDL", "SCHEMA_VERSION", "STATE_DDL", "UPGRADES"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Owner: controller/backends/sqlite/_backend.py (state, serial, lineage, applied resources, audit, lock).
 STATE_DDL = """
@@ -124,6 +124,7 @@ CREATE TABLE recon_entries (
     status    TEXT    NOT NULL CHECK (status IN ('SUCCESS', 'FAILURE')),
     message   TEXT,
     changes   TEXT,
+    label     TEXT,
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 
@@ -194,4 +195,7 @@ CREATE TABLE schedule_runs (
 
 # version -> DDL that upgrades a state of version-1 to version, run by ``_migrate.upgrade_schema`` in
 # the same transaction that bumps meta.schema_version. A new state gets the sections above directly.
-UPGRADES: dict[int, str] = {}
+UPGRADES: dict[int, str] = {
+    # 2: entries name their object as people know it (the source's userPrincipalName / the userName)
+    2: "ALTER TABLE recon_entries ADD COLUMN label TEXT;",
+}

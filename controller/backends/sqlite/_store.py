@@ -358,7 +358,7 @@ class SqliteStore:
             if batch.entries:
                 conn.executemany(
                     "INSERT INTO recon_entries (run_id, seq, phase, source_id, target_id, situation, action, "
-                    "status, message, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "status, message, changes, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(run_id, seq + i, *row) for i, row in enumerate(batch.entries)])
                 seq += len(batch.entries)
             if batch.retry_remove:
@@ -488,7 +488,7 @@ class SqliteStore:
     def entries(self, run_id: str, *, situation: str | None = None, action: str | None = None,
                 status: str | None = None, limit: int | None = None) -> list[RunEntry]:
         """The entries of a run in order, optionally only those of one situation, action or status."""
-        sql = ("SELECT seq, phase, source_id, target_id, situation, action, status, message, changes "
+        sql = ("SELECT seq, phase, source_id, target_id, situation, action, status, message, changes, label "
                "FROM recon_entries WHERE run_id = ?")
         params: list[Any] = [run_id]
         for column, value in (("situation", situation), ("action", action), ("status", status)):
@@ -500,7 +500,7 @@ class SqliteStore:
             sql += " LIMIT ?"
             params.append(limit)
         return [
-            RunEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], _loads(r[8]) if r[8] else None)
+            RunEntry(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], _loads(r[8]) if r[8] else None, r[9])
             for r in self.conn.execute(sql, params)
         ]
 

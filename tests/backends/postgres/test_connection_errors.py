@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from controller.backends import open_backend
+from controller.backends import EntryRecord, WriteBatch, open_backend
+from controller.backends.postgres._schema import SCHEMA_VERSION
 from controller.config.models import EnvironmentResource
 from controller.errors import StateAuthFailed, StateError, StateNotInitialized, StateUnreachable
 from tests.postgres_cluster import PASSWORD_ENV, Cluster
@@ -79,7 +80,26 @@ def test_init_twice_is_idempotent_and_concurrent_handles_share_one_schema(
     try:
         assert first.init() is True and second.init() is False
         assert first.fingerprint_key == second.fingerprint_key
-        assert pg_cluster.query("SELECT schema_version FROM " + f'"{pg_schema}".meta') == [(1,)]
+        assert pg_cluster.query("SELECT schema_version FROM " + f'"{pg_schema}".meta') == [(SCHEMA_VERSION,)]
     finally:
         first.close()
         second.close()
+
+
+def test_a_version_1_schema_is_upgraded_in_place(pg_cluster: Cluster, pg_schema: str, tmp_path: Path) -> None:
+    """Schema 2 adds recon_entries.label; a schema written by the release before is upgraded on open."""
+    env = _environment(pg_cluster.state(pg_schema), pg_cluster.secrets())
+    made = open_backend(tmp_path, env, must_exist=False)
+    made.init()
+    made.close()
+    pg_cluster.execute(f'ALTER TABLE "{pg_schema}".recon_entries DROP COLUMN label')  # as version 1 made it
+    pg_cluster.execute(f'UPDATE "{pg_schema}".meta SET schema_version = 1')
+    upgraded = open_backend(tmp_path, env)
+    try:
+        assert pg_cluster.query(f'SELECT schema_version FROM "{pg_schema}".meta') == [(SCHEMA_VERSION,)]
+        store = upgraded.store()
+        store.apply("entra-users", "run-1", WriteBatch(entries=[EntryRecord(
+            "source", "s1", None, "ABSENT", "CREATE", "FAILURE", "no sn", None, "Rainier@contoso.com")]), 1)
+        assert [e.label for e in store.entries("run-1")] == ["Rainier@contoso.com"]
+    finally:
+        upgraded.close()
