@@ -20,6 +20,7 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
+from controller.cli import reconcile as reconcile_cli
 from controller.config.models import RunState
 from controller.errors import ExitCode, UsageError
 
@@ -217,7 +218,11 @@ def register(app: typer.Typer) -> None:
         if not once:
             out.info(f"Scheduler for environment {env!r} started; SIGTERM or Ctrl-C stops it after the "
                      "run in hand.")
-        records = commands.serve_schedules(resolve_root(root), env, once=once, log=_run_logger(out))
+        # Scheduled runs are long runs too: a progress line every few seconds on stderr (no bar: it is a loop).
+        progress = None if out.quiet or out.json_mode else (
+            lambda mapping: reconcile_cli.ProgressLines(out, mapping, reconcile_cli.PROGRESS_INTERVAL))
+        records = commands.serve_schedules(resolve_root(root), env, once=once, log=_run_logger(out),
+                                           progress=progress)
         if once and not records:
             out.info("Nothing was due.")
         if not once:

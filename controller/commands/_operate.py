@@ -26,6 +26,7 @@ from controller.platforms import (
     OpenEnvironment,
     Page,
     Platform,
+    ProgressFactory,
     ReconRequest,
     RunLogger,
     open_environment,
@@ -201,7 +202,8 @@ def resume_schedule(root: Path, env: str, name: str) -> JsonObject:
 
 
 def serve_schedules(root: Path, env: str, *, once: bool = False, log: RunLogger | None = None,
-                    handle_signals: bool = True) -> list[JsonObject]:
+                    handle_signals: bool = True, progress: ProgressFactory | None = None) -> list[JsonObject]:
     """The scheduler loop on the environment's applied schedules until SIGTERM/SIGINT (or one pass)."""
     with _opened(root, env) as opened:
-        return opened.platform.serve_schedules(once=once, log=log, handle_signals=handle_signals)
+        return opened.platform.serve_schedules(once=once, log=log, handle_signals=handle_signals,
+                                               progress=progress)

@@ -11,6 +11,7 @@ from controller.platforms._protocol import (
     CancelCheck,
     Page,
     Platform,
+    ProgressFactory,
     ReconRequest,
     RunLogger,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "OpenEnvironment",
     "Page",
     "Platform",
+    "ProgressFactory",
     "ReconRequest",
     "RunLogger",
     "open_environment",

@@ -19,7 +19,8 @@ from controller.connectors import ConnectionReport, SourcePreview
 from controller.plan import PlanChange
 from controller.recon import Progress, ReconRun
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_PAGE", "CancelCheck", "Page", "Platform", "ReconRequest", "RunLogger"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_PAGE", "CancelCheck", "Page", "Platform", "ProgressFactory", "ReconRequest",
+           "RunLogger"]
 
 # Longer than the lease's 30 s life: a rerun after a killed run waits the dead lease out.
 DEFAULT_LOCK_TIMEOUT = 45.0
@@ -41,6 +42,8 @@ class Page(Generic[T]):
 
 CancelCheck = Callable[[], bool]
 RunLogger = Callable[[JsonObject], None]
+ProgressFactory = Callable[[str], Progress]
+"""The progress callback for one run of a mapping (the scheduler starts many runs)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,7 @@ class Platform(Protocol):
         ...
 
     def serve_schedules(self, *, once: bool = False, log: RunLogger | None = None,
-                        handle_signals: bool = True) -> list[JsonObject]:
+                        handle_signals: bool = True, progress: ProgressFactory | None = None) -> list[JsonObject]:
         """Fire the applied schedules until stopped (or one pass); the records of what ran."""
         ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -38,3 +39,23 @@ def test_a_run_without_a_terminal_prints_progress_lines(emulator: Emulator, idm:
     assert progress and "source phase" in progress[0] and " objects" in progress[0]
     quiet = env.cli("reconcile", "--env", "demo", "--mapping", "entra-users", "-q")
     assert "reconcile entra-users: " not in quiet.err
+
+
+def test_scheduled_runs_print_progress_lines_too(emulator: Emulator, idm: Callable[..., Any],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    env = idm(emulator, source_filter=None)
+    monkeypatch.setattr(reconcile_cli, "PROGRESS_INTERVAL", 0.0)
+    assert env.cli("schedule", "list", "--env", "demo", "--json").code == 0  # the schedule is applied
+    # Make the schedule due now: a fire time in the past, as after downtime (fireAndProceed runs it once).
+
+    conn = sqlite3.connect(env.db)
+    try:
+        conn.execute("INSERT OR REPLACE INTO schedule_state (name, mapping, cron, time_zone, next_fire, updated) "
+                     "VALUES ('entra-incremental', 'entra-users', '0 0/15 * * * ?', 'UTC', '2026-01-01T00:00:00Z', "
+                     "'2026-01-01T00:00:00Z')")
+        conn.commit()
+    finally:
+        conn.close()
+    result = env.cli("schedule", "run", "--env", "demo", "--once")
+    assert result.code in (0, 4), result.text
+    assert any(line.startswith("reconcile entra-users: ") for line in result.err.splitlines()), result.err

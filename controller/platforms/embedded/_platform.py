@@ -19,7 +19,7 @@ from controller.connectors import ConnectionReport, SourcePreview, connector_pre
 from controller.errors import UsageError
 from controller.filters import compile_filter, parse_filter
 from controller.plan import PlanChange
-from controller.platforms._protocol import DEFAULT_PAGE, CancelCheck, Page, ReconRequest, RunLogger
+from controller.platforms._protocol import DEFAULT_PAGE, CancelCheck, Page, ProgressFactory, ReconRequest, RunLogger
 from controller.recon import ConnectorFactory, Progress, ReconRun, run_reconciliation
 from controller.scheduler import (
     SCHEDULED_LOCK_TIMEOUT,
@@ -229,7 +229,8 @@ class EmbeddedPlatform:
         return False
 
     def serve_schedules(self, *, once: bool = False, log: RunLogger | None = None,
-                        handle_signals: bool = True, clock: Clock | None = None,
+                        handle_signals: bool = True, progress: ProgressFactory | None = None,
+                        clock: Clock | None = None,
                         on_start: Callable[[Scheduler], None] | None = None) -> list[JsonObject]:
         def schedules() -> list[Schedule]:
             applied = self._applied()
@@ -238,7 +239,7 @@ class EmbeddedPlatform:
         def runner(mapping: str, mode: RunMode) -> JsonObject:
             request = ReconRequest(mapping, mode, holder=f"schedule run ({mapping}, {mode})",
                                    lock_timeout=SCHEDULED_LOCK_TIMEOUT)
-            return self.reconcile(request).to_dict()
+            return self.reconcile(request, progress=progress(mapping) if progress else None).to_dict()
 
         if not schedules():
             raise UsageError(f"environment {self.env!r} has no applied schedules",
