@@ -45,6 +45,7 @@ PAGE_ITEMS_FACTOR = 2
 # (nearly all) are not walked.
 MAX_VALUE_CHARS = 1024 * 1024
 _MAX_TOP = 999
+DELTA_PREFER = f"odata.maxpagesize={_MAX_TOP}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,15 +206,18 @@ class GraphConnector:
                 hint="Check spec.graphUrl: it must be the host Graph's links point to",
             )
 
-    def _fetch(self, url: str, *, where: str) -> tuple[requests.Response, dict[str, Any]]:
+    def _fetch(self, url: str, *, where: str, prefer: str | None = None) -> tuple[requests.Response, dict[str, Any]]:
         """One Graph answer and its JSON object: the token added, errors mapped, the body checked.
 
-        ``where`` names the request in messages: ``GET <url>`` or ``page 3 of GET <url>``.
+        ``where`` names the request in messages: ``GET <url>`` or ``page 3 of GET <url>``; ``prefer``
+        is sent as the ``Prefer`` header.
         """
         self._check_link(url)
         retried_auth = False
         while True:
             hdrs = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+            if prefer:
+                hdrs["Prefer"] = prefer
             answer = self._transport.get_json(url, headers=hdrs, max_bytes=self.limits.max_page_bytes,
                                               retry_not_json=self._graph_answered, where=where)
             response = answer.response
@@ -273,11 +277,11 @@ class GraphConnector:
         raise self._invalid(response, where, f"{owner}{path} is {length:,} characters long, more than the "
                             f"{limit:,} one attribute may hold; refusing the page", code="VALUE_TOO_LARGE")
 
-    def _page(self, url: str, page: int, *, max_items: int) -> dict[str, Any]:
+    def _page(self, url: str, page: int, *, max_items: int, prefer: str | None = None) -> dict[str, Any]:
         """A listing page, checked: its ``value`` a list of at most ``max_items`` objects, each with a
         string ``id``, and its links strings."""
         where = f"page {page} of GET {_shown(url)}"
-        response, body = self._fetch(url, where=where)
+        response, body = self._fetch(url, where=where, prefer=prefer)
         if "value" not in body:
             raise self._invalid(response, where, "the answer has no 'value' list of users")
         users = body["value"]
@@ -299,7 +303,7 @@ class GraphConnector:
                 raise self._invalid(response, where, f"'{link}' is {_kind(body[link])}, not a URL")
         return body
 
-    def _pages(self, first_url: str, *, max_items: int) -> Iterator[dict[str, Any]]:
+    def _pages(self, first_url: str, *, max_items: int, prefer: str | None = None) -> Iterator[dict[str, Any]]:
         """Each page of a listing from ``first_url`` on, checked, until a page has no nextLink.
 
         A nextLink back to a page already read would make the listing endless (Graph never does
@@ -308,7 +312,7 @@ class GraphConnector:
         listing = _Listing(first_url)
         try:
             for page, url in listing:
-                body = self._page(url, page, max_items=max_items)
+                body = self._page(url, page, max_items=max_items, prefer=prefer)
                 yield body
                 listing.url = body.get("@odata.nextLink")
         except _LinkLoop as loop:
@@ -379,7 +383,9 @@ class GraphConnector:
 
     def read_delta(self, delta_link: str) -> Iterator[DeltaPage]:
         """Follow a delta round from ``delta_link`` (or a start link); raises ``DeltaExpired``."""
-        for body in self._pages(delta_link, max_items=_MAX_TOP * self.limits.page_items_factor):
+        # Delta pages hold 100 users unless asked for more; Graph may send fewer than asked for.
+        for body in self._pages(delta_link, max_items=_MAX_TOP * self.limits.page_items_factor,
+                                prefer=DELTA_PREFER):
             users: list[dict[str, Any]] = []
             removed: list[tuple[str, str]] = []
             for item in body["value"]:
