@@ -23,7 +23,7 @@ from typing import Any
 import requests
 from ruamel.yaml import YAML
 
-from benchmarks._floor import MAPPING, Floor, FloorStore, GraphReader
+from benchmarks._floor import MAPPING, Floor, FloorStore, GraphReader, MemoryPages
 from benchmarks._processes import REPO, ChildResult, EmulatorProcess, run_idmctl
 from controller.emulator import ADMIN_TOKEN_HEADER, DEFAULT_CLIENT_ID
 
@@ -174,9 +174,10 @@ def _check(run: dict[str, Any], situations: dict[str, int], actions: dict[str, i
 
 
 def _phase(n: int, phase: str, accounts: int, child: ChildResult, run: dict[str, Any], floor: Floor,
-           rows: dict[str, int], check: list[str]) -> dict[str, Any]:
+           rows: dict[str, int], check: list[str], emulator_cpu_s: float) -> dict[str, Any]:
     wall = child.seconds
     run_s = (run.get("durationMs") or 0) / 1000
+    cpu = child.cpu_seconds
     return {
         "users": n, "phase": phase, "accounts": accounts, "processed": run.get("processed"),
         "wallS": round(wall, 3), "runS": round(run_s, 3), "cpuS": round(child.cpu_seconds, 3),
@@ -185,7 +186,10 @@ def _phase(n: int, phase: str, accounts: int, child: ChildResult, run: dict[str,
         "peakRssMiB": round(child.peak_rss / _MIB, 1),
         "floorS": round(floor.seconds, 3), "floorReadS": round(floor.read_s, 3),
         "floorWriteS": round(floor.write_s, 3),
+        "floorCpuS": round(floor.cpu_seconds, 3),
         "ratio": round(wall / floor.seconds, 2) if floor.seconds else None,
+        "cpuRatio": round(cpu / floor.cpu_seconds, 2) if floor.cpu_seconds else None,
+        "emulatorCpuS": round(emulator_cpu_s, 3),
         "runRatio": round(run_s / floor.seconds, 2) if floor.seconds else None,
         "situations": run.get("situations", {}), "actions": run.get("actions", {}),
         "failures": run.get("failures"), "state": run.get("state"), "mode": run.get("mode"),
@@ -211,6 +215,7 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
     logs = work / "logs"
     phases: list[dict[str, Any]] = []
     mutation: dict[str, Any] | None = None
+    emulator_read: dict[str, Any] = {}
     try:
         _log(f"starting the emulator with {users:,} generated users", quiet)
         with EmulatorProcess(users, work / "emulator") as emu:
@@ -221,19 +226,26 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
             db = root / ".idmctl" / f"{ENV}.db"
 
             _log("full run: idmctl reconcile --json", quiet)
+            emu_cpu = emu.cpu_seconds()
             full = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--json"], root=root, logs=logs)
+            full_emu_cpu = emu.cpu_seconds() - emu_cpu
             full_run = full.json()
             full_rows = _row_counts(db, full_run["id"])
 
-            _log("floor: reading the same pages with requests + json, writing the same rows with executemany",
-                 quiet)
+            _log("floor: the same pages served from memory, read with requests + json; the same rows written "
+                 "with executemany", quiet)
             reader = GraphReader(info)
             store = FloorStore(work / "floor.db", _indexed_props(db))
+            memory = MemoryPages(reader, work / "pages")
             try:
                 full_floor = Floor()
-                ids = store.write_full(reader, full_floor)
+                ids = store.write_full(reader, full_floor, memory.url)
                 phases.append(_phase(users, "full", users, full, full_run, full_floor, full_rows,
-                                     _check(full_run, {"ABSENT": users}, {"CREATE": users})))
+                                     _check(full_run, {"ABSENT": users}, {"CREATE": users}), full_emu_cpu))
+                emulator_read = {"pages": memory.pages, "emulatorReadS": round(memory.emulator_s, 3),
+                                 "memoryReadS": round(full_floor.read_s, 3),
+                                 "emulatorS": round(max(0.0, memory.emulator_s - full_floor.read_s), 3),
+                                 "runEmulatorCpuS": round(full_emu_cpu, 3)}
                 if incremental:
                     delta_link = reader.latest_delta_link()
                     _log(f"changing users through the emulator: {mix.creates:,} creates, {mix.changes:,} changes, "
@@ -241,8 +253,10 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
                     mutation = mutate(info, ids, mix)
 
                     _log("incremental run: idmctl reconcile --incremental --json", quiet)
+                    emu_cpu = emu.cpu_seconds()
                     inc = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--incremental", "--json"],
                                      root=root, logs=logs)
+                    inc_emu_cpu = emu.cpu_seconds() - emu_cpu
                     inc_run = inc.json()
                     inc_rows = _row_counts(db, inc_run["id"])
                     inc_floor = Floor()
@@ -253,8 +267,9 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
                     if inc_run.get("mode") != "incremental":
                         inc_check.append(f"the run was {inc_run.get('mode')}: {inc_run.get('fullBecause')}")
                     phases.append(_phase(users, "incremental", mix.total, inc, inc_run, inc_floor, inc_rows,
-                                         inc_check))
+                                         inc_check, inc_emu_cpu))
             finally:
+                memory.close()
                 store.close()
                 reader.close()
             emulator_rss = emu.peak_rss()
@@ -268,5 +283,6 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
         "date": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "mutation": mutation,
         "emulatorPeakRssMiB": round(emulator_rss / _MIB, 1),
+        "emulator": emulator_read,
         "phases": phases,
     }

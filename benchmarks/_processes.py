@@ -100,6 +100,15 @@ class EmulatorProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def cpu_seconds(self) -> float:
+        """The emulator's user + system CPU seconds so far (from /proc; 0.0 where there is none)."""
+        assert self._proc is not None
+        try:
+            fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss(self) -> int:
         """The emulator's peak RSS so far, in bytes."""
         assert self._proc is not None
