@@ -76,9 +76,10 @@ class EmulatorProcess:
     Use as a context manager; ``info`` is its ``emulator.json`` (base URL, CA, client id, secret file).
     """
 
-    def __init__(self, users: int, state_dir: Path) -> None:
+    def __init__(self, users: int, state_dir: Path, extra: list[str] | None = None) -> None:
         self.users = users
         self.state_dir = state_dir
+        self.extra = list(extra or ())
         self.info: dict[str, Any] = {}
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr = state_dir.parent / "emulator.err"
@@ -88,7 +89,7 @@ class EmulatorProcess:
         with self._stderr.open("wb") as err:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "controller", "emulator", "--generate", str(self.users), "--no-sample",
-                 "--port", "0", "--state-dir", str(self.state_dir), "--quiet", "--json"],
+                 "--port", "0", "--state-dir", str(self.state_dir), "--quiet", "--json", *self.extra],
                 cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         try:
             self.info = _wait_for_info(self.state_dir / "emulator.json", self._proc)

@@ -985,7 +985,11 @@ def _full(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str:
             "safety.allowEmptySource: true, or rerun with --allow-deletes N, if an empty source is expected")
     engine.empty_source = in_scope == 0 and not m.safety.allow_empty_source  # --allow-deletes N decides
     engine.track_handled = False
-    engine.target_phase(batch_size, read_proves_absence=m.scope is None)
+    # A complete, unfiltered listing proves that what it did not list is gone. A partitioned read
+    # (every partition completed) is not a snapshot: a user whose UPN moved between partitions during
+    # the read may be missing from it, so a linked source it did not list is read by id first.
+    partitioned = bool(getattr(source, "partitioned", False))
+    engine.target_phase(batch_size, read_proves_absence=m.scope is None and not partitioned)
     _guard(engine, allow_deletes)
     engine.execute_deferred(batch_size)
     if not engine.dry_run:
