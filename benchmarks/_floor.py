@@ -30,7 +30,7 @@ import requests
 from benchmarks.emulator_pages import _token
 from controller.backends import new_object_id
 from controller.backends.sqlite import IDENTITY_DDL
-from controller.backends.sqlite._database import CACHE_KIB
+from controller.backends.sqlite._database import CACHE_KIB, WAL_AUTOCHECKPOINT_PAGES
 
 __all__ = ["BATCH_SIZE", "SELECT", "Floor", "FloorStore", "GraphReader", "MemoryPages"]
 
@@ -194,6 +194,7 @@ class FloorStore:
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         self.conn.execute("PRAGMA temp_store = MEMORY")
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.executescript(IDENTITY_DDL)

@@ -35,6 +35,12 @@ BUSY_TIMEOUT_MS = 15_000
 # 256 MiB holds the indexes of about a million accounts. SQLite allocates it as pages are touched,
 # so a short command pays nothing for it.
 CACHE_KIB = 256 * 1024
+# Pages the WAL may hold before a commit checkpoints it into the database (SQLite's default: 1000,
+# 4 MiB). A run's batch dirties thousands of index pages; with the default every batch is checkpointed
+# on its own, so each hot index page is written to the file once per batch. 50,000 pages (about 200 MiB
+# of WAL at most) lets one checkpoint write the latest version of a page for many batches: a full
+# run of 300,000 accounts took 15.6 s instead of 27 s. The WAL is removed when the last connection closes.
+WAL_AUTOCHECKPOINT_PAGES = 50_000
 
 
 def create_file(path: Path) -> bool:
@@ -77,6 +83,7 @@ def connect(path: Path) -> sqlite3.Connection:
         # SIGKILL (which loses nothing committed at all).
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
