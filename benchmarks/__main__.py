@@ -29,8 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     output.add_argument("--json", action="store_true", help="print the report as JSON")
     output.add_argument("--markdown", action="store_true", help="print the results as markdown (for the README)")
     parser.add_argument("--keep", type=Path, help="keep the work directory (repo, state, logs) here")
+    parser.add_argument("--latency", type=float, metavar="MS",
+                        help="instead: full runs at MS ms per Graph page, readConcurrency 1 against --concurrency")
+    parser.add_argument("--concurrency", type=int, default=8, help="readConcurrency for --latency (default 8)")
     args = parser.parse_args(argv)
     users = QUICK_USERS if args.quick else args.users
+    if args.latency is not None:
+        from benchmarks._latency import render_latency, run_latency_bench
+
+        latency = run_latency_bench(users, args.latency, args.concurrency, quiet=args.json)
+        sys.stdout.write(render_json(latency) if args.json else render_latency(latency))
+        return 0 if latency["identicalStores"] and all(r["state"] == "SUCCESS" for r in latency["runs"]) else 1
     try:
         report = run_bench(users, quiet=args.json or args.markdown, keep=args.keep,
                            incremental=not args.full_only, backend=args.backend)

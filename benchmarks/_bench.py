@@ -23,7 +23,7 @@ from typing import Any
 import requests
 from ruamel.yaml import YAML
 
-from benchmarks._floor import MAPPING, Floor, FloorStore, GraphReader
+from benchmarks._floor import MAPPING, Floor, FloorStore, GraphReader, MemoryPages
 from benchmarks._processes import REPO, ChildResult, EmulatorProcess, run_idmctl
 from controller.emulator import ADMIN_TOKEN_HEADER, DEFAULT_CLIENT_ID
 
@@ -174,9 +174,10 @@ def _check(run: dict[str, Any], situations: dict[str, int], actions: dict[str, i
 
 
 def _phase(n: int, phase: str, accounts: int, child: ChildResult, run: dict[str, Any], floor: Floor,
-           rows: dict[str, int], check: list[str], backend: str = "sqlite") -> dict[str, Any]:
+           rows: dict[str, int], check: list[str], emulator_cpu_s: float, backend: str = "sqlite") -> dict[str, Any]:
     wall = child.seconds
     run_s = (run.get("durationMs") or 0) / 1000
+    cpu = child.cpu_seconds
     return {
         "users": n, "phase": phase, "backend": backend, "accounts": accounts, "processed": run.get("processed"),
         "wallS": round(wall, 3), "runS": round(run_s, 3), "cpuS": round(child.cpu_seconds, 3),
@@ -185,7 +186,10 @@ def _phase(n: int, phase: str, accounts: int, child: ChildResult, run: dict[str,
         "peakRssMiB": round(child.peak_rss / _MIB, 1),
         "floorS": round(floor.seconds, 3), "floorReadS": round(floor.read_s, 3),
         "floorWriteS": round(floor.write_s, 3),
+        "floorCpuS": round(floor.cpu_seconds, 3),
         "ratio": round(wall / floor.seconds, 2) if floor.seconds else None,
+        "cpuRatio": round(cpu / floor.cpu_seconds, 2) if floor.cpu_seconds else None,
+        "emulatorCpuS": round(emulator_cpu_s, 3),
         "runRatio": round(run_s / floor.seconds, 2) if floor.seconds else None,
         "situations": run.get("situations", {}), "actions": run.get("actions", {}),
         "failures": run.get("failures"), "state": run.get("state"), "mode": run.get("mode"),
@@ -254,6 +258,7 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
     phases: list[dict[str, Any]] = []
     mutation: dict[str, Any] | None = None
     cluster: Any = None
+    emulator_read: dict[str, Any] = {}
     try:
         if backend == "postgres":
             cluster = _postgres(work, quiet)
@@ -267,26 +272,35 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
                 cluster.drop_schema(schema)
                 cluster.use_in(root, ENV, schema)
                 states.append(_State("postgres", root, cluster, schema))
-            fulls: list[tuple[_State, ChildResult, dict[str, Any], dict[str, int]]] = []
+            fulls: list[tuple[_State, ChildResult, dict[str, Any], dict[str, int], float]] = []
             for state in states:
                 run_idmctl(["init", "--env", ENV], root=state.root, logs=logs)
                 run_idmctl(["apply", "--env", ENV, "--auto-approve"], root=state.root, logs=logs)
                 _log(f"full run ({state.backend} state): idmctl reconcile --json", quiet)
+                emu_cpu = emu.cpu_seconds()
                 full = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--json"], root=state.root,
                                   logs=logs)
+                full_emu_cpu = emu.cpu_seconds() - emu_cpu
                 full_run = full.json()
-                fulls.append((state, full, full_run, state.row_counts(full_run["id"])))
+                fulls.append((state, full, full_run, state.row_counts(full_run["id"]), full_emu_cpu))
 
-            _log("floor: reading the same pages with requests + json, writing the same rows with executemany",
-                 quiet)
+            _log("floor: the same pages served from memory, read with requests + json; the same rows written "
+                 "with executemany", quiet)
             reader = GraphReader(info)
             store = FloorStore(work / "floor.db", _indexed_props(states[0].db))
+            memory = MemoryPages(reader, work / "pages")
             try:
                 full_floor = Floor()
-                ids = store.write_full(reader, full_floor)
-                for state, full, full_run, full_rows in fulls:
+                ids = store.write_full(reader, full_floor, memory.url)
+                for state, full, full_run, full_rows, full_emu_cpu in fulls:
                     phases.append(_phase(users, "full", users, full, full_run, full_floor, full_rows,
-                                         _check(full_run, {"ABSENT": users}, {"CREATE": users}), state.backend))
+                                         _check(full_run, {"ABSENT": users}, {"CREATE": users}), full_emu_cpu,
+                                         state.backend))
+                first_emu_cpu = fulls[0][4]
+                emulator_read = {"pages": memory.pages, "emulatorReadS": round(memory.emulator_s, 3),
+                                 "memoryReadS": round(full_floor.read_s, 3),
+                                 "emulatorS": round(max(0.0, memory.emulator_s - full_floor.read_s), 3),
+                                 "runEmulatorCpuS": round(first_emu_cpu, 3)}
                 if incremental:
                     delta_link = reader.latest_delta_link()
                     _log(f"changing users through the emulator: {mix.creates:,} creates, {mix.changes:,} changes, "
@@ -296,8 +310,10 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
                     store.write_delta(reader, delta_link, inc_floor)
                     for state in states:
                         _log(f"incremental run ({state.backend} state): idmctl reconcile --incremental --json", quiet)
+                        emu_cpu = emu.cpu_seconds()
                         inc = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--incremental", "--json"],
                                          root=state.root, logs=logs)
+                        inc_emu_cpu = emu.cpu_seconds() - emu_cpu
                         inc_run = inc.json()
                         inc_rows = state.row_counts(inc_run["id"])
                         inc_check = _check(
@@ -306,8 +322,9 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
                         if inc_run.get("mode") != "incremental":
                             inc_check.append(f"the run was {inc_run.get('mode')}: {inc_run.get('fullBecause')}")
                         phases.append(_phase(users, "incremental", mix.total, inc, inc_run, inc_floor, inc_rows,
-                                             inc_check, state.backend))
+                                             inc_check, inc_emu_cpu, state.backend))
             finally:
+                memory.close()
                 store.close()
                 reader.close()
             emulator_rss = emu.peak_rss()
@@ -330,5 +347,6 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
         "date": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "mutation": mutation,
         "emulatorPeakRssMiB": round(emulator_rss / _MIB, 1),
+        "emulator": emulator_read,
         "phases": phases,
     }

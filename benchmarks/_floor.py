@@ -1,16 +1,23 @@
 """The floor a run is compared with: the least work that reads the same pages and writes the same rows.
 
-Read: plain ``requests`` + ``json`` against the same emulator, the same ``$select``, ``$top=999`` (and
-the same delta round for the incremental run). Write: the same rows the run writes — objects (with
-their correlation index row), links and entries, as ``IDENTITY_DDL`` shapes them — built from the pages
-read and inserted with ``executemany`` into a fresh SQLite file with the store's pragmas, in one
-transaction. Read and write are timed apart, page by page, so the floor is their sum.
+Read: plain ``requests`` + ``json`` of the same pages (the same ``$select``, ``$top=999``; the same
+delta round for the incremental run). The full run's pages are first copied from the emulator and
+then served from memory by a minimal HTTP server in a process of its own (``MemoryPages``), so the
+floor's read is the client's cost alone, not the emulator's; the emulator's own cost is what reading
+the same pages from it takes beyond that, reported apart. Write: the same rows the run writes —
+objects (with their correlation index row), links and entries, as ``IDENTITY_DDL`` shapes them — built
+from the pages read and inserted with ``executemany`` into a fresh SQLite file with the store's
+pragmas, committed in batches of the run's batch size. Read and write are timed apart, page by page
+(wall and CPU seconds), so the floor is their sum.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,14 +30,16 @@ import requests
 from benchmarks.emulator_pages import _token
 from controller.backends import new_object_id
 from controller.backends.sqlite import IDENTITY_DDL
+from controller.backends.sqlite._database import CACHE_KIB, WAL_AUTOCHECKPOINT_PAGES
 
-__all__ = ["SELECT", "Floor", "GraphReader", "FloorStore"]
+__all__ = ["BATCH_SIZE", "SELECT", "Floor", "FloorStore", "GraphReader", "MemoryPages"]
 
 # What the connector asks for with the bench mapping (its sources, sorted, after `id`).
 SELECT = "id,givenName,mail,surname,userPrincipalName"
 MAPPING = "entra-users"
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _CHUNK = 900  # bound parameters per IN (...) query
+BATCH_SIZE = 5000  # the run's batch size (controller.recon.reconcile's default): the floor commits as often
 
 
 @dataclass(slots=True)
@@ -39,6 +48,8 @@ class Floor:
 
     read_s: float = 0.0
     write_s: float = 0.0
+    read_cpu_s: float = 0.0
+    write_cpu_s: float = 0.0
     pages: int = 0
     users: int = 0
     removed: int = 0
@@ -48,12 +59,22 @@ class Floor:
     def seconds(self) -> float:
         return self.read_s + self.write_s
 
+    @property
+    def cpu_seconds(self) -> float:
+        return self.read_cpu_s + self.write_cpu_s
+
+    def timed_write(self, started: float, cpu: float) -> None:
+        self.write_s += time.perf_counter() - started
+        self.write_cpu_s += time.process_time() - cpu
+
     def count(self, table: str, n: int) -> None:
         if n:
             self.rows[table] = self.rows.get(table, 0) + n
 
     def to_dict(self) -> dict[str, Any]:
         return {"seconds": round(self.seconds, 3), "readS": round(self.read_s, 3), "writeS": round(self.write_s, 3),
+                "cpuS": round(self.cpu_seconds, 3), "readCpuS": round(self.read_cpu_s, 3),
+                "writeCpuS": round(self.write_cpu_s, 3),
                 "pages": self.pages, "users": self.users, "removed": self.removed, "rows": dict(self.rows)}
 
 
@@ -71,15 +92,16 @@ class GraphReader:
     def close(self) -> None:
         self.session.close()
 
-    def pages(self, url: str, floor: Floor) -> Iterator[dict[str, Any]]:
+    def pages(self, url: str, floor: Floor, prefer: str | None = None) -> Iterator[dict[str, Any]]:
         """Follow ``@odata.nextLink`` from ``url``; the time to fetch and parse each page goes to ``floor.read_s``."""
         next_url: str | None = url
         while next_url:
-            started = time.perf_counter()
-            resp = self.session.get(next_url, timeout=300)
+            started, cpu = time.perf_counter(), time.process_time()
+            resp = self.session.get(next_url, timeout=300, headers={"Prefer": prefer} if prefer else None)
             resp.raise_for_status()
             body = resp.json()
             floor.read_s += time.perf_counter() - started
+            floor.read_cpu_s += time.process_time() - cpu
             floor.pages += 1
             yield body
             next_url = body.get("@odata.nextLink")
@@ -95,6 +117,50 @@ class GraphReader:
                 return str(body["@odata.deltaLink"])
             url = body.get("@odata.nextLink")
         raise RuntimeError("the emulator ended a $deltatoken=latest round without a deltaLink")
+
+
+class MemoryPages:
+    """The pages of the full listing, copied from the emulator once and then served from memory.
+
+    The server is ``http.server`` in a process of its own (so it does not share the bench's GIL),
+    serving each page's bytes as a file from a folder, its ``@odata.nextLink`` pointing at the next
+    one: reading from it costs the client what reading Graph costs it, and the server next to nothing.
+    ``emulator_s`` / ``emulator_cpu_s``: the wall and client CPU seconds the copy took (the emulator's
+    own cost is ``emulator_s`` minus a read from memory).
+    """
+
+    def __init__(self, reader: GraphReader, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/0.json"
+        copy = Floor()
+        bodies = list(reader.pages(f"{reader.base}/users?$select={SELECT}&$top=999", copy))
+        self.emulator_s, self.emulator_cpu_s, self.pages = copy.read_s, copy.read_cpu_s, len(bodies)
+        for i, body in enumerate(bodies):
+            if body.get("@odata.nextLink"):
+                body["@odata.nextLink"] = f"http://127.0.0.1:{port}/{i + 1}.json"
+            (folder / f"{i}.json").write_bytes(json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+                                               .encode("utf-8"))
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(folder)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or self._proc.poll() is not None:
+                    self.close()
+                    raise RuntimeError("the in-memory page server did not start") from None
+                time.sleep(0.05)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
 
 
 def _props(user: dict[str, Any]) -> dict[str, Any]:
@@ -116,13 +182,20 @@ def _delta_props(user: dict[str, Any]) -> dict[str, Any]:
 class FloorStore:
     """A fresh SQLite file with the identity store's tables and pragmas, written with bulk inserts."""
 
-    def __init__(self, path: Path, indexed: tuple[str, ...] = ()) -> None:
-        """``indexed``: the properties the run's store keeps correlation index rows for (its managed_indexed)."""
+    def __init__(self, path: Path, indexed: tuple[str, ...] = (), batch_size: int = BATCH_SIZE) -> None:
+        """``indexed``: the properties the run's store keeps correlation index rows for (its managed_indexed);
+        ``batch_size``: source objects per transaction, as the run commits them."""
         self.indexed = indexed
+        self.batch_size = batch_size
+        self.pending = 0
         self.conn = sqlite3.connect(path, isolation_level=None)
-        # The store's pragmas (controller/targets/local/_database.connect).
+        # The store's pragmas (controller/backends/sqlite/_database.connect).
         self.conn.execute("PRAGMA busy_timeout = 15000")
         self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        self.conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        self.conn.execute("PRAGMA temp_store = MEMORY")
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.executescript(IDENTITY_DDL)
         self.conn.executemany("INSERT INTO managed_indexed (prop) VALUES (?)", [(p,) for p in indexed])
@@ -130,20 +203,31 @@ class FloorStore:
     def close(self) -> None:
         self.conn.close()
 
+    def _batched(self, floor: Floor, objects: int) -> None:
+        """After a page: commit once the open transaction holds ``batch_size`` source objects (the run's rule)."""
+        self.pending += objects
+        if self.pending >= self.batch_size:
+            started, cpu = time.perf_counter(), time.process_time()
+            self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.pending = 0
+            floor.timed_write(started, cpu)
+
     def _begin(self, floor: Floor, mode: str) -> tuple[str, str]:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
+        self.pending = 0
         run_id, now = str(uuid.uuid4()), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.conn.execute("BEGIN IMMEDIATE")
         self.conn.execute("INSERT INTO recon_runs (id, mapping, mode, state, started) VALUES (?, ?, ?, 'ACTIVE', ?)",
                           (run_id, MAPPING, mode, now))
-        floor.write_s += time.perf_counter() - started
+        floor.timed_write(started, cpu)
         return run_id, now
 
     def _end(self, floor: Floor, run_id: str, now: str) -> None:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         self.conn.execute("UPDATE recon_runs SET state = 'SUCCESS', ended = ? WHERE id = ?", (now, run_id))
         self.conn.execute("COMMIT")
-        floor.write_s += time.perf_counter() - started
+        floor.timed_write(started, cpu)
 
     def _insert_objects(self, items: list[tuple[str, str, dict[str, Any]]], run_id: str, now: str, seq: int,
                         phase: str, situation: str) -> int:
@@ -164,16 +248,18 @@ class FloorStore:
         return [(prop, str(p[prop]).lower(), oid) for _, oid, p in items for prop in self.indexed
                 if p.get(prop) is not None]
 
-    def write_full(self, reader: GraphReader, floor: Floor) -> list[str]:
-        """Read every user (``$top=999``) and create one object, link and entry each; returns the source ids."""
+    def write_full(self, reader: GraphReader, floor: Floor, url: str | None = None) -> list[str]:
+        """Read every user (``$top=999``, from ``url`` when given: a ``MemoryPages``) and create one object,
+        link and entry each; returns the source ids."""
         run_id, now = self._begin(floor, "full")
         seq, ids = 1, []
-        for body in reader.pages(f"{reader.base}/users?$select={SELECT}&$top=999", floor):
-            started = time.perf_counter()
+        for body in reader.pages(url or f"{reader.base}/users?$select={SELECT}&$top=999", floor):
+            started, cpu = time.perf_counter(), time.process_time()
             users = body["value"]
             items = [(u["id"], new_object_id(), _props(u)) for u in users]
             seq = self._insert_objects(items, run_id, now, seq, "source", "ABSENT")
-            floor.write_s += time.perf_counter() - started
+            floor.timed_write(started, cpu)
+            self._batched(floor, len(users))
             ids.extend(u["id"] for u in users)
             floor.users += len(users)
             for table in ("alpha_user", "links", "recon_entries"):
@@ -187,8 +273,8 @@ class FloorStore:
         run_id, now = self._begin(floor, "incremental")
         seq = 1
         conn = self.conn
-        for body in reader.pages(delta_link, floor):
-            started = time.perf_counter()
+        for body in reader.pages(delta_link, floor, prefer="odata.maxpagesize=999"):  # as the connector asks
+            started, cpu = time.perf_counter(), time.process_time()
             items = body.get("value") or []
             sids = [i["id"] for i in items]
             linked: dict[str, tuple[str, int, str]] = {}
@@ -250,7 +336,8 @@ class FloorStore:
                 seq += len(entries)
             if creates:
                 seq = self._insert_objects(creates, run_id, now, seq, "source", "ABSENT")
-            floor.write_s += time.perf_counter() - started
+            floor.timed_write(started, cpu)
+            self._batched(floor, len(items))
             floor.count("alpha_user", len(creates) + len(updates) + len(deletes))
             floor.count("links", len(creates) + len(deletes))
             floor.count("managed_index", len(index_old) + len(index_new) + len(self._index_rows(creates)))

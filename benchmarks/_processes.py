@@ -76,9 +76,10 @@ class EmulatorProcess:
     Use as a context manager; ``info`` is its ``emulator.json`` (base URL, CA, client id, secret file).
     """
 
-    def __init__(self, users: int, state_dir: Path) -> None:
+    def __init__(self, users: int, state_dir: Path, extra: list[str] | None = None) -> None:
         self.users = users
         self.state_dir = state_dir
+        self.extra = list(extra or ())
         self.info: dict[str, Any] = {}
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr = state_dir.parent / "emulator.err"
@@ -88,7 +89,7 @@ class EmulatorProcess:
         with self._stderr.open("wb") as err:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "controller", "emulator", "--generate", str(self.users), "--no-sample",
-                 "--port", "0", "--state-dir", str(self.state_dir), "--quiet", "--json"],
+                 "--port", "0", "--state-dir", str(self.state_dir), "--quiet", "--json", *self.extra],
                 cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         try:
             self.info = _wait_for_info(self.state_dir / "emulator.json", self._proc)
@@ -99,6 +100,15 @@ class EmulatorProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def cpu_seconds(self) -> float:
+        """The emulator's user + system CPU seconds so far (from /proc; 0.0 where there is none)."""
+        assert self._proc is not None
+        try:
+            fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def peak_rss(self) -> int:
         """The emulator's peak RSS so far, in bytes."""

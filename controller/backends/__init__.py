@@ -6,7 +6,7 @@ backend (an import-linter contract says so).
 """
 
 from controller.backends._factory import open_backend
-from controller.backends._ids import new_object_id
+from controller.backends._ids import new_object_id, new_object_ids
 from controller.backends._protocol import (
     AppliedState,
     AuditEntry,
@@ -58,5 +58,6 @@ __all__ = [
     "format_time",
     "iso_utc",
     "new_object_id",
+    "new_object_ids",
     "open_backend",
 ]

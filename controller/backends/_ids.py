@@ -6,10 +6,12 @@ import os
 import threading
 import time
 
-__all__ = ["new_object_id"]
+__all__ = ["new_object_id", "new_object_ids"]
 
 _id_lock = threading.Lock()
 _id_last = 0
+_VERSION = 0x7 << 76
+_VARIANT = 0x2 << 62
 
 
 def new_object_id() -> str:
@@ -25,9 +27,27 @@ def new_object_id() -> str:
     ms = time.time_ns() // 1_000_000
     with _id_lock:
         # Within one millisecond: count up (a carry reaches the timestamp only after 2**74 ids).
-        value = _id_last + 1 if ms == _id_last >> 74 else (ms << 74) | int.from_bytes(os.urandom(10)) >> 6
+        value = _id_last + 1 if ms <= _id_last >> 74 else (ms << 74) | int.from_bytes(os.urandom(10)) >> 6
         _id_last = value
     # Spread the 122 payload bits over the UUID layout: version 7 and variant 0b10 go in between.
     n = ((value >> 74) << 80) | (0x7 << 76) | (((value >> 62) & 0xFFF) << 64) | (0x2 << 62) | (value & ((1 << 62) - 1))
     h = f"{n:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def new_object_ids(n: int) -> list[str]:
+    """``n`` new managed-object ids at once, in ascending order: the same ids ``new_object_id`` makes
+    (version 7, counting up within the millisecond), for one lock, clock read and random draw."""
+    global _id_last
+    if n <= 0:
+        return []
+    ms = time.time_ns() // 1_000_000
+    with _id_lock:
+        first = _id_last + 1 if ms <= _id_last >> 74 else (ms << 74) | int.from_bytes(os.urandom(10)) >> 6
+        _id_last = first + n - 1
+    out: list[str] = []
+    low = (1 << 62) - 1
+    for value in range(first, first + n):
+        h = f"{((value >> 74) << 80) | _VERSION | (((value >> 62) & 0xFFF) << 64) | _VARIANT | (value & low):032x}"
+        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return out

@@ -8,44 +8,31 @@ reserved for `plan --detailed-exitcode`), and no traceback reaches the user unle
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import typer
 
 from controller import __version__
-from controller.cli import (
-    apply,
-    connector,
-    emulator,
-    force_unlock,
-    identities,
-    init,
-    plan,
-    promote,
-    reconcile,
-    render,
-    runs,
-    schedule,
-    state,
-    validate,
-)
 from controller.cli._common import hide_flag_types as _hide_flag_types
 from controller.cli._output import print_error as _print_error
 from controller.cli._output import print_json_error as _print_json_error
 from controller.errors import ExitCode, IdmctlError
 
-__all__ = ["app", "main", "run"]
+__all__ = ["main", "run"]  # `app` (every command) is built on first access: see __getattr__
 
-app = typer.Typer(
-    name="idmctl",
-    help="GitOps for identity provisioning: validate, plan, apply, promote and reconcile.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# The command modules in help order, and the top-level names each registers. A command line imports
+# only the module of the command it names (a command module pulls in what its verb needs: config,
+# pydantic, requests...), so `idmctl <command>` does not pay for every other command's imports.
+_MODULES = ("validate", "init", "plan", "apply", "force_unlock", "promote", "connector", "reconcile", "runs",
+            "identities", "schedule", "state", "render", "emulator")
+_COMMANDS = {"validate": "validate", "init": "init", "plan": "plan", "apply": "apply",
+             "force-unlock": "force_unlock", "promote": "promote", "connector": "connector",
+             "reconcile": "reconcile", "runs": "runs", "identities": "identities", "schedule": "schedule",
+             "state": "state", "audit": "state", "env": "state", "render": "render", "emulator": "emulator"}
 
 
 def _version(value: bool) -> None:
@@ -54,7 +41,6 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
@@ -63,25 +49,48 @@ def _root(
     """GitOps for identity provisioning: validate, plan, apply, promote and reconcile."""
 
 
-_hide_flag_types()
+def _build(modules: Sequence[str] = _MODULES) -> typer.Typer:
+    """The app with the commands of ``modules`` (every command by default)."""
+    built = typer.Typer(
+        name="idmctl",
+        help="GitOps for identity provisioning: validate, plan, apply, promote and reconcile.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    built.callback()(_root)
+    for module in modules:
+        importlib.import_module(f"controller.cli.{module}").register(built)
+    return built
 
-for _module in (
-    validate,
-    init,
-    plan,
-    apply,
-    force_unlock,
-    promote,
-    connector,
-    reconcile,
-    runs,
-    identities,
-    schedule,
-    state,
-    render,
-    emulator,
-):
-    _module.register(app)
+
+def _modules_for(args: Sequence[str]) -> Sequence[str]:
+    """The command modules a command line needs: the named command's, or all (help, unknown names)."""
+    for arg in args:
+        if not arg.startswith("-"):
+            module = _COMMANDS.get(arg)
+            return (module,) if module is not None else _MODULES
+        if arg in ("-h", "--help"):
+            break
+    else:
+        if "--version" in args:
+            return ()
+    return _MODULES
+
+
+_hide_flag_types()
+_app: typer.Typer | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``app``: the whole command line, built on first use (``run`` builds only what it needs)."""
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = _build()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -89,7 +98,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("IDMCTL_DEBUG") == "1"
     try:
-        rv = app(args=args, prog_name="idmctl", standalone_mode=False)
+        rv = _build(_modules_for(args))(args=args, prog_name="idmctl", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

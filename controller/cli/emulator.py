@@ -74,6 +74,11 @@ def register(app: typer.Typer) -> None:
             typer.Option("--fault", help="Inject a fault, e.g. 429,retry-after=1,count=3,path=/v1.0/users "
                                          "or drop,count=1 (repeatable)."),
         ] = None,
+        page_latency: Annotated[
+            float, typer.Option("--page-latency", min=0, max=60_000,
+                                help="Milliseconds each /users or delta page waits before it is answered "
+                                     "(Graph's page latency, for measuring).")
+        ] = 0,
         no_sample: Annotated[
             bool, typer.Option("--no-sample", help="Start without the sandbox users and Sam Carter.")
         ] = False,
@@ -90,7 +95,7 @@ def register(app: typer.Typer) -> None:
         out = make_output(json_mode=json_mode, verbose=verbose, quiet=quiet)
         faults = [Fault.parse(spec) for spec in fault or ()]
         emulator = Emulator(state_dir, users=users, generate=generate, port=port,
-                            seed_sample=not no_sample, faults=faults,
+                            seed_sample=not no_sample, faults=faults, page_latency=page_latency / 1000,
                             log=(lambda line: out.err.print(line, markup=False)) if verbose else None)
 
         def ready(emu: Emulator) -> None:

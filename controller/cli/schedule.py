@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from controller import commands
+from controller.cli import reconcile as reconcile_cli
 from controller.cli._common import (
     EnvOpt,
     RootOpt,
@@ -20,7 +21,6 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.cli import reconcile as reconcile_cli
 from controller.config.models import RunState
 from controller.errors import ExitCode, UsageError
 

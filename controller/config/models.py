@@ -344,6 +344,10 @@ class ConnectorSpec(_Model):
     timeoutSeconds: float = Field(60, gt=0, le=600, allow_inf_nan=False, description="Timeout of one HTTP request.")
     maxRetryWaitSeconds: float = Field(300, ge=0, le=3600, allow_inf_nan=False,
                                        description="Total time to wait on 429/503/504 before failing.")
+    readConcurrency: int = Field(1, ge=1, le=16, description=(
+        "Full reads: how many partitions of /users (startsWith(userPrincipalName, c) over the characters a "
+        "UPN may begin with, plus a catch-all) are read at once; 1 reads the tenant as one sequential "
+        "listing. More hides Graph's page latency; all partitions share one throttling back-off."))
     aic: AicNaming | None = Field(None, exclude_if=_unset, description=_AIC_NAMING)
 
 

@@ -61,7 +61,9 @@ def normalize_user(raw: Mapping[str, Any], *, where: str = "user") -> dict[str, 
     user.setdefault("accountEnabled", True)
     user.setdefault("userType", "Guest" if "#EXT#" in upn.upper() else "Member")
     user.setdefault("mailNickname", upn.split("@", 1)[0])
-    user.setdefault("createdDateTime", _stable_created(user["id"]))
+    if not ("createdDateTime" in raw and raw["createdDateTime"] is None):
+        # Users created before Entra ID recorded it have none: an explicit null keeps it so.
+        user.setdefault("createdDateTime", _stable_created(user["id"]))
     return user
 
 
@@ -90,6 +92,8 @@ class Directory:
         self._gen = UserGenerator(generated, domain, seed=seed) if generated else None
         self._gen_end = pos + generated
         self._next = self._gen_end
+        # positions by the lowered first character of userPrincipalName, for the state (seq, next) they were built at
+        self._buckets: tuple[tuple[int, int], dict[str, list[int]]] | None = None
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -159,6 +163,24 @@ class Directory:
                 if pos is not None:
                     found.add(pos)
         return sorted(found)
+
+    def first_character_positions(self, chars: frozenset[str], negated: bool) -> list[int]:
+        """Live positions whose userPrincipalName begins (lowered) with one of ``chars`` (with
+        ``negated``: with none of them), from buckets built once per state of the directory: a
+        partitioned read asks this once per page of each of its partitions."""
+        key = (self.seq, self._next)
+        if self._buckets is None or self._buckets[0] != key:
+            buckets: dict[str, list[int]] = {}
+            for pos in range(self._next):
+                user = self.get(pos)
+                if user is not None:
+                    upn = user.get("userPrincipalName")
+                    first = upn[:1].lower() if isinstance(upn, str) else ""
+                    buckets.setdefault(first, []).append(pos)
+            self._buckets = (key, buckets)
+        buckets = self._buckets[1]
+        wanted = [b for c, b in buckets.items() if (c in chars) != negated]
+        return wanted[0] if len(wanted) == 1 else sorted(p for b in wanted for p in b)
 
     def scan(self, start: int, limit: int, predicate: Callable[[dict[str, Any]], bool] | None,
              positions: list[int] | None = None) -> tuple[list[tuple[int, dict[str, Any]]], int | None]:

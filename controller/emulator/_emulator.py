@@ -110,6 +110,7 @@ class Emulator:
         faults: Iterable[Fault | str] = (),
         token_lifetime: int = 3599,
         delta_token_ttl: float = 7 * 86400,
+        page_latency: float = 0.0,
         seed: int = 0,
         log: Callable[[str], None] | None = None,
     ) -> None:
@@ -126,6 +127,7 @@ class Emulator:
         self._seed = seed
         self._token_lifetime = token_lifetime
         self._delta_ttl = delta_token_ttl
+        self._page_latency = page_latency
         self._log = log
         self.faults = FaultBook()
         for fault in faults:
@@ -172,7 +174,8 @@ class Emulator:
         except OSError as exc:
             raise EmulatorError(f"cannot listen on 127.0.0.1:{self._port}: {exc.strerror}",
                                 hint="Pick another --port, or 0 for any free port") from None
-        self._login, self._graph, self._server = login, GraphService(login, delta_token_ttl=self._delta_ttl), server
+        self._login, self._graph, self._server = login, GraphService(login, delta_token_ttl=self._delta_ttl,
+                                                                page_latency=self._page_latency), server
         login.base_url = self.base_url
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name=f"emulator-{self.port}", daemon=True)

@@ -67,9 +67,10 @@ def _bad_request(message: str, code: str = "Request_BadRequest") -> EmulatorHTTP
 class GraphService:
     """The Graph half of the emulator; routes ``/v1.0/...`` for the tenant named in the bearer token."""
 
-    def __init__(self, login: LoginService, *, delta_token_ttl: float = 7 * 86400) -> None:
+    def __init__(self, login: LoginService, *, delta_token_ttl: float = 7 * 86400, page_latency: float = 0.0) -> None:
         self.login = login
         self.delta_token_ttl = delta_token_ttl
+        self.page_latency = page_latency  # seconds each listing or delta page waits before it is answered
         self._key = secrets.token_bytes(32)
         self._generation = 0
         self._expired_status = 400
@@ -226,6 +227,8 @@ class GraphService:
     # -- list / get ------------------------------------------------------------------------------
     def _list(self, directory: Directory, query: dict[str, str], raw_query: str, headers: Mapping[str, str],
               base: str) -> Reply:
+        if self.page_latency > 0:
+            time.sleep(self.page_latency)  # outside any lock: concurrent readers each wait their own
         if "skip" in query:
             raise _bad_request("'$skip' is not supported by the service.")
         if "expand" in query:
@@ -260,6 +263,8 @@ class GraphService:
         with directory.lock:
             if node is not None and (keys := _odata.equality_keys(node)) is not None:
                 positions = directory.positions_for(keys)
+            elif node is not None and (firsts := _odata.upn_first_characters(node)) is not None:
+                positions = directory.first_character_positions(*firsts)
             if order is None:
                 found, resume = directory.scan(int(state.get("p", 0)), top, predicate, positions)
                 users = [u for _, u in found]
@@ -350,6 +355,8 @@ class GraphService:
 
     # -- delta -----------------------------------------------------------------------------------
     def _delta(self, directory: Directory, query: dict[str, str], headers: Mapping[str, str], base: str) -> Reply:
+        if self.page_latency > 0:
+            time.sleep(self.page_latency)
         prefer = {p.strip().split("=", 1)[0].lower(): p.strip().partition("=")[2]
                   for p in headers.get("Prefer", "").split(",") if p.strip()}
         minimal = prefer.get("return", "").lower() == "minimal"

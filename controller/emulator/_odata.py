@@ -334,6 +334,37 @@ def compile_filter(node: Node) -> Predicate:
     return lambda u: _compare(op, _norm(u.get(prop)), want)
 
 
+def upn_first_characters(node: Node) -> tuple[frozenset[str], bool] | None:
+    """The first characters of userPrincipalName a filter pins down, for a bucket lookup.
+
+    ``(chars, False)``: every match begins (ignoring case) with one of ``chars`` — a
+    ``startswith(userPrincipalName, …)``, an ``or`` of them, or one inside an ``and``; ``(chars, True)``:
+    every match begins with none of them — ``not`` of such an ``or`` (a partitioned read's catch-all).
+    None: the filter does not say (scan).
+    """
+    kind = node[0]
+    if kind == "func" and node[1] == "startswith" and node[2] == "userPrincipalName":
+        value = node[3]
+        return (frozenset({value[0].lower()}), False) if isinstance(value, str) and value else None
+    if kind == "or":
+        chars: set[str] = set()
+        for child in node[1]:
+            got = upn_first_characters(child)
+            if got is None or got[1]:
+                return None
+            chars.update(got[0])
+        return frozenset(chars), False
+    if kind == "not":
+        inner = upn_first_characters(node[1])
+        return (inner[0], True) if inner is not None and not inner[1] else None
+    if kind == "and":
+        for child in node[1]:
+            got = upn_first_characters(child)
+            if got is not None:
+                return got
+    return None
+
+
 def equality_keys(node: Node) -> dict[str, set[str]] | None:
     """The ``id``/``userPrincipalName``/``mail`` values a filter pins down, for an index lookup.
 

@@ -39,9 +39,9 @@ from controller.backends import (
     Store,
     Update,
     WriteBatch,
-    new_object_id,
+    new_object_ids,
 )
-from controller.config.managed import ALPHA_USER, duplicate_username, index_key
+from controller.config.managed import ALPHA_USER, duplicate_username, index_key, index_keys
 from controller.config.models import Action, RunMode, RunState, Situation
 from controller.errors import DeltaExpired, GraphNotFound, IdmctlError, ReconError
 from controller.recon._mapping import CompiledMapping
@@ -108,6 +108,34 @@ class _Deferred:
         self.note = note
 
 
+class _Written:
+    """Exact sets of what this run has committed to a store that was empty when the run started.
+
+    The run holds the environment's lock, so the store holds nothing else: a source id, userName or
+    correlation key not in these sets is not in the store, and the lookup is answered here without a
+    query. Keys that are in a set (a source seen twice, a userName given up and taken again) are
+    looked up in the store as usual, so the answer is always the store's.
+    """
+
+    __slots__ = ("sources", "names", "keys")
+
+    def __init__(self, corr_props: Sequence[str]) -> None:
+        self.sources: set[str] = set()
+        self.names: set[str] = set()  # userName lowered, which is also its correlation key
+        self.keys: dict[str, set[str]] = {p: self.names if p == ALPHA_USER.unique_ci else set() for p in corr_props}
+
+    def record(self, batch: WriteBatch) -> None:
+        """Remember the keys ``batch`` writes (before it is applied: a batch that fails adds only keys)."""
+        self.sources.update(link.source_id for link in batch.links_add)
+        names = self.names
+        others = [(p, keys) for p, keys in self.keys.items() if keys is not names]
+        for writes in (((c[0], c[1]) for c in batch.creates), ((u[0], u[2]) for u in batch.updates)):
+            for _, props in writes:
+                names.add(props["userName"].lower())
+                for prop, keys in others:
+                    keys.update(index_keys(props.get(prop)))
+
+
 class _Engine:
     """One run's working state: caches, overlays, the open batch, counters."""
 
@@ -144,6 +172,10 @@ class _Engine:
         self.uncommitted = 0  # source objects assessed since the last commit
         self.store_empty = store.count() == 0
         self.empty_at_start = self.store_empty
+        # A run into a store with no objects and no links of this mapping answers its lookups from
+        # what it wrote (a dry run writes nothing, so it has nothing to remember).
+        self.written = _Written(self.corr_props) if self.store_empty and not run.linked and not dry_run else None
+        self._ids: list[str] = []  # new object ids made in bulk, the next one last
         self._reset_caches()
         self._reset_overlays()
 
@@ -164,13 +196,37 @@ class _Engine:
         self.o_names: dict[str, str] = {}
         self.o_index: dict[tuple[str, str], set[str]] = {}
 
+    def _stored_sources(self, sids: Sequence[str]) -> Sequence[str]:
+        """The source ids that may have a stored link (all of them, unless the store started empty)."""
+        w = self.written
+        return sids if w is None else [s for s in sids if s in w.sources]
+
+    def _known(self, prop: str) -> set[str] | None:
+        """The keys of ``prop`` this run wrote to a store that started empty; None: ask the store."""
+        w = self.written
+        if w is None:
+            return None
+        return w.names if prop == ALPHA_USER.unique_ci else w.keys.get(prop)
+
+    def _stored_keys(self, prop: str, keys: Iterable[str]) -> list[str]:
+        """The lowered keys of ``prop`` that may be in the store."""
+        known = self._known(prop)
+        return list(keys) if known is None else [k for k in keys if k in known]
+
+    def _stored_values(self, prop: str, values: Iterable[Any]) -> list[Any]:
+        """The values of ``prop`` whose key may be in the store."""
+        known = self._known(prop)
+        return list(values) if known is None else [v for v in values if (k := index_key(v)) is not None
+                                                   and k in known]
+
     def link_of_source(self, sid: str) -> str | None:
         if sid in self.o_src:
             return self.o_src[sid]
         try:
             return self.c_src[sid]
         except KeyError:  # not prefetched: one lookup, remembered
-            tid = self.c_src[sid] = self.store.links_for_sources(self.m.name, [sid]).get(sid)
+            stored = self._stored_sources([sid])
+            tid = self.c_src[sid] = self.store.links_for_sources(self.m.name, stored).get(sid) if stored else None
             return tid
 
     def link_of_target(self, tid: str) -> str | None:
@@ -198,8 +254,9 @@ class _Engine:
         if key in self.o_names:
             candidates.append(self.o_names[key])
         if key not in self.c_names_known:
-            found = self.store.usernames_taken([key])
-            self.c_names.update(found)
+            stored = self._stored_keys(ALPHA_USER.unique_ci, [key])
+            if stored:
+                self.c_names.update(self.store.usernames_taken(stored))
             self.c_names_known.add(key)
         if key in self.c_names:
             candidates.append(self.c_names[key])
@@ -214,18 +271,34 @@ class _Engine:
         """Fill the caches for one page: links, linked objects, correlation candidates, userNames."""
         self._reset_caches()
         store, name = self.store, self.m.name
-        links = store.links_for_sources(name, source_ids) if source_ids else {}
+        stored_sids = self._stored_sources(source_ids)
+        links = store.links_for_sources(name, stored_sids) if stored_sids else {}
+        c_src = self.c_src
         for sid in source_ids:
-            self.c_src[sid] = links.get(sid)
+            c_src[sid] = links.get(sid)
         wanted = {t for t in links.values() if t}
-        wanted.update(t for s in source_ids if (t := self.o_src.get(s)))
+        if self.o_src:
+            wanted.update(t for s in source_ids if (t := self.o_src.get(s)))
+        names = [n.lower() for n in user_names if isinstance(n, str)]
+        # userName lowered -> holder: one query serves both correlation on userName and the userName
+        # checks of creates and renames (they are the same lookup on username_lower).
+        taken: dict[str, str] | None = None
         corr = self.m.correlation
         if corr is not None and values is not None and not (self.store_empty and not self.o_obj):
             unlinked = [v for s, v in zip(source_ids, values, strict=True) if self.link_of_source(s) is None]
             if unlinked:
                 for prop, pos in zip(corr.props, corr.positions, strict=True):
                     vals = {v[pos] for v in unlinked if v[pos] is not None}
-                    hits = store.find(prop, vals) if vals and not self.store_empty else {}
+                    hits: dict[Any, list[str]] = {}
+                    if vals and not self.store_empty:
+                        if prop == ALPHA_USER.unique_ci:
+                            keys = {k for v in vals if (k := index_key(v)) is not None}
+                            taken = self._names_taken([*names, *keys])
+                            names = [*names, *keys]
+                            hits = {v: [taken[k]] for v in vals if (k := index_key(v)) is not None and k in taken}
+                        else:
+                            stored = self._stored_values(prop, vals)
+                            hits = store.find(prop, stored) if stored else {}
                     self.c_hits[prop] = hits
                     for ids in hits.values():
                         wanted.update(ids)
@@ -233,13 +306,22 @@ class _Engine:
             found = store.get_many(wanted)
             for tid in wanted:
                 self.c_obj[tid] = found.get(tid)
-            tlinks = store.links_for_targets(name, wanted)
-            for tid in wanted:
-                self.c_tgt[tid] = tlinks.get(tid)
-        names = [n.lower() for n in user_names if isinstance(n, str)]
+            # A target has at most one link per mapping, so the links just read already answer for
+            # their targets; only targets reached otherwise (candidates, this run's links) are looked up.
+            c_tgt = self.c_tgt
+            for sid, tid in links.items():
+                c_tgt[tid] = sid
+            others = [t for t in wanted if t not in c_tgt]
+            tlinks = store.links_for_targets(name, others) if others else {}
+            for tid in others:
+                c_tgt[tid] = tlinks.get(tid)
         if names and not self.store_empty:
-            self.c_names.update(store.usernames_taken(names))
+            self.c_names.update(taken if taken is not None else self._names_taken(names))
         self.c_names_known.update(names)
+
+    def _names_taken(self, keys: Sequence[str]) -> dict[str, str]:
+        stored = self._stored_keys(ALPHA_USER.unique_ci, keys)
+        return self.store.usernames_taken(stored) if stored else {}
 
     def correlate(self, values: tuple[Any, ...]) -> list[str] | None:
         corr = self.m.correlation
@@ -254,7 +336,8 @@ class _Engine:
                 continue
             by_value = c_hits.get(prop)
             if by_value is None:
-                by_value = self.store.find(prop, [value]) if not self.store_empty else {}
+                maybe = self._stored_values(prop, [value]) if not self.store_empty else []
+                by_value = self.store.find(prop, maybe) if maybe else {}
             stored, staged = by_value.get(value), o_index.get((prop, key))
             if not stored and not staged:
                 continue  # no candidate: the same to combine() as an empty list
@@ -330,6 +413,8 @@ class _Engine:
         """Write the open batch as one transaction (a dry run only forgets it)."""
         if not self.dry_run:
             if len(self.batch):
+                if self.written is not None:
+                    self.written.record(self.batch)
                 self.seq = self.store.apply(self.m.name, self.run.id, self.batch, self.seq)
                 if self.batch.creates:
                     self.store_empty = False
@@ -401,7 +486,10 @@ class _Engine:
         if holder is not None:
             return self._fail(phase, situation, act, sid, holder,
                               duplicate_username(props["userName"], holder), values)
-        oid = new_object_id()
+        ids = self._ids
+        if not ids:
+            ids.extend(reversed(new_object_ids(1024)))
+        oid = ids.pop()
         self.batch.creates.append(Create(oid, props))
         self._put_object(oid, 1, props)
         self._link(sid, oid)
@@ -598,7 +686,7 @@ class _Engine:
         if commit:
             self.commit()
 
-    def deleted_page(self, removed: Sequence[tuple[str, str]]) -> None:
+    def deleted_page(self, removed: Sequence[tuple[str, str]], commit: bool = True) -> None:
         """Table 1b for source objects that are gone (delta ``@removed``, or 404 on re-read)."""
         if not removed:
             return
@@ -610,7 +698,9 @@ class _Engine:
             note = _REMOVED_REASON.get(reason, reason)
             self.decide("deleted", situation, sid, tid if exists else None, None, note=note)
         self.run.processed += len(removed)
-        self.commit()
+        self.uncommitted += len(removed)
+        if commit:
+            self.commit()
 
     def leave_alone(self, users: Sequence[Mapping[str, Any]]) -> None:
         """Listed source objects the local part of ``sourceFilter`` drops (full run): they are proven
@@ -895,7 +985,11 @@ def _full(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str:
             "safety.allowEmptySource: true, or rerun with --allow-deletes N, if an empty source is expected")
     engine.empty_source = in_scope == 0 and not m.safety.allow_empty_source  # --allow-deletes N decides
     engine.track_handled = False
-    engine.target_phase(batch_size, read_proves_absence=m.scope is None)
+    # A complete, unfiltered listing proves that what it did not list is gone. A partitioned read
+    # (every partition completed) is not a snapshot: a user whose UPN moved between partitions during
+    # the read may be missing from it, so a linked source it did not list is read by id first.
+    partitioned = bool(getattr(source, "partitioned", False))
+    engine.target_phase(batch_size, read_proves_absence=m.scope is None and not partitioned)
     _guard(engine, allow_deletes)
     engine.execute_deferred(batch_size)
     if not engine.dry_run:
@@ -923,17 +1017,22 @@ def _incremental(engine: _Engine, delta_link: str, allow_deletes: int | None, ba
                     else:
                         run.out_of_scope += 1
                         engine._retry_mark(u["id"], None)
+                # Pages are gathered into batches of at least ``batch_size`` changes, as in a full run:
+                # the delta link is stored only after the last batch, so a batch boundary between two
+                # pages changes nothing a rerun would see.
                 for chunk in _batched(users, batch_size):
-                    engine.source_page(chunk)
-                engine.commit()
+                    engine.source_page(chunk, commit=False)
                 removed = list(page.removed)
                 done.update(sid for sid, _ in removed)
                 for chunk in _batched(removed, batch_size):
-                    engine.deleted_page(chunk)
+                    engine.deleted_page(chunk, commit=False)
+                if engine.uncommitted >= batch_size:
+                    engine.commit()
                 if page.delta_link:
                     new_link = page.delta_link
                 if engine.progress:
                     engine.progress("delta", run.processed, None)
+        engine.commit()
     except DeltaExpired as exc:
         if pages == 0:
             raise _GoFull(f"the stored delta link has expired ({exc.code or 'syncStateNotFound'}); "

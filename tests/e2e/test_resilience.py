@@ -165,7 +165,9 @@ def test_sigkill_at_several_points_converges_to_an_uninterrupted_run(big_emulato
     # 4. An incremental run killed half-way leaves the stored delta link where it was: the rerun sees
     # every change again.
     link_before = _query(db, "SELECT delta_link FROM sync_tokens")
-    changed = sorted(links)[100:3100]
+    # More changes than two of the run's batches (5,000 changes each: an incremental run commits per
+    # batch, not per page), so the kill can land between two commits.
+    changed = sorted(links)[100:12100]
     for sid in changed:
         emu.update_user(sid, {"jobTitle": "x", "surname": "Changed"})
     proc = crashed.spawn(*RECONCILE, "--incremental")
@@ -178,7 +180,7 @@ def test_sigkill_at_several_points_converges_to_an_uninterrupted_run(big_emulato
     assert reference.reconcile("--incremental")[0] == 0
     objects, links = _converged_view(db)
     assert (objects, links) == _converged_view(reference.db)
-    assert sum(p["sn"] == "Changed" for p in objects.values()) == 3000
+    assert sum(p["sn"] == "Changed" for p in objects.values()) == 12000
 
 
 @pytest.mark.slow

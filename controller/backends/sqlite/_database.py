@@ -29,6 +29,18 @@ __all__ = [
 
 # Long enough for another writer's batch to commit; the lock lease, not this, serialises writers.
 BUSY_TIMEOUT_MS = 15_000
+# Page cache per connection, in KiB (SQLite's default is 2 MiB). A full run inserts into three unique
+# B-trees (the objects' primary key, username_lower, the links' key) in an order unrelated to their
+# keys; once those indexes outgrow the cache every insert is a read and a write of a random page.
+# 256 MiB holds the indexes of about a million accounts. SQLite allocates it as pages are touched,
+# so a short command pays nothing for it.
+CACHE_KIB = 256 * 1024
+# Pages the WAL may hold before a commit checkpoints it into the database (SQLite's default: 1000,
+# 4 MiB). A run's batch dirties thousands of index pages; with the default every batch is checkpointed
+# on its own, so each hot index page is written to the file once per batch. 50,000 pages (about 200 MiB
+# of WAL at most) lets one checkpoint write the latest version of a page for many batches: a full
+# run of 300,000 accounts took 15.6 s instead of 27 s. The WAL is removed when the last connection closes.
+WAL_AUTOCHECKPOINT_PAGES = 50_000
 
 
 def create_file(path: Path) -> bool:
@@ -61,6 +73,18 @@ def connect(path: Path) -> sqlite3.Connection:
                                check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
+        # synchronous=NORMAL in WAL mode: a commit is appended to the WAL without an fsync; the WAL is
+        # synced at each checkpoint. A power loss can therefore lose the last few committed batches,
+        # never part of one: WAL replays only whole transactions (each ends in a commit frame with its
+        # checksum), in commit order, so what survives is a prefix of the batches, each with all its
+        # objects, links, entries and retry marks, and the file is never corrupt. The delta link is
+        # written in the run's final transaction, after every batch, so it survives only if they all
+        # did: a rerun reads the source again from the old link (or in full) and converges, as after a
+        # SIGKILL (which loses nothing committed at all).
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+        conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         raise StateError(f"cannot open the state at {path}: {exc}",

@@ -10,6 +10,7 @@ a page already read is stopped. Anything else is a ``GraphAnswerInvalid`` naming
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,13 @@ from requests.utils import requote_uri
 
 from controller.config.models import ConnectorResource
 from controller.connectors.msgraph._errors import READ_ROLES, graph_error
+from controller.connectors.msgraph._partitions import (
+    GatedSession,
+    Partition,
+    ThrottleGate,
+    read_partitions,
+    upn_partitions,
+)
 from controller.connectors.msgraph._report import ConnectionReport, ReadOutcome
 from controller.connectors.msgraph._settings import GraphSettings, origin
 from controller.connectors.msgraph._token import TokenProvider, token_claims
@@ -45,6 +53,7 @@ PAGE_ITEMS_FACTOR = 2
 # (nearly all) are not walked.
 MAX_VALUE_CHARS = 1024 * 1024
 _MAX_TOP = 999
+DELTA_PREFER = f"odata.maxpagesize={_MAX_TOP}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +166,11 @@ class GraphConnector:
     ) -> None:
         self.settings = settings
         self.limits = limits or ReadLimits()
+        self.read_concurrency = settings.read_concurrency
+        if session is None and self.read_concurrency > 1:
+            # Partitions are read at once through one session; they share one throttling back-off.
+            session = GatedSession(ThrottleGate(sleep), self.read_concurrency)
+        self._token_lock = threading.Lock()
         self._transport = Transport(settings, session=session, sleep=sleep, policy=policy)
         self._tokens = TokenProvider(settings, self._transport)
         # Once Graph has answered with JSON, a body that is not JSON is a passing fault (retried),
@@ -187,7 +201,8 @@ class GraphConnector:
 
     def token(self) -> str:
         """A valid access token (cached by msal, refreshed when near expiry)."""
-        return self._tokens.token()
+        with self._token_lock:  # partition readers share it: one of them refreshes it
+            return self._tokens.token()
 
     def token_claims(self) -> dict[str, Any]:
         """The current token's payload (unverified; for tenant and roles diagnostics)."""
@@ -205,15 +220,17 @@ class GraphConnector:
                 hint="Check spec.graphUrl: it must be the host Graph's links point to",
             )
 
-    def _fetch(self, url: str, *, where: str) -> tuple[requests.Response, dict[str, Any]]:
+    def _fetch(self, url: str, *, where: str,
+               headers: Mapping[str, str] | None = None) -> tuple[requests.Response, dict[str, Any]]:
         """One Graph answer and its JSON object: the token added, errors mapped, the body checked.
 
-        ``where`` names the request in messages: ``GET <url>`` or ``page 3 of GET <url>``.
+        ``where`` names the request in messages: ``GET <url>`` or ``page 3 of GET <url>``; ``headers``
+        are sent too (``Prefer``, ``ConsistencyLevel``).
         """
         self._check_link(url)
         retried_auth = False
         while True:
-            hdrs = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+            hdrs = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json", **(headers or {})}
             answer = self._transport.get_json(url, headers=hdrs, max_bytes=self.limits.max_page_bytes,
                                               retry_not_json=self._graph_answered, where=where)
             response = answer.response
@@ -273,11 +290,12 @@ class GraphConnector:
         raise self._invalid(response, where, f"{owner}{path} is {length:,} characters long, more than the "
                             f"{limit:,} one attribute may hold; refusing the page", code="VALUE_TOO_LARGE")
 
-    def _page(self, url: str, page: int, *, max_items: int) -> dict[str, Any]:
+    def _page(self, url: str, page: int, *, max_items: int,
+              headers: Mapping[str, str] | None = None) -> dict[str, Any]:
         """A listing page, checked: its ``value`` a list of at most ``max_items`` objects, each with a
         string ``id``, and its links strings."""
         where = f"page {page} of GET {_shown(url)}"
-        response, body = self._fetch(url, where=where)
+        response, body = self._fetch(url, where=where, headers=headers)
         if "value" not in body:
             raise self._invalid(response, where, "the answer has no 'value' list of users")
         users = body["value"]
@@ -299,7 +317,8 @@ class GraphConnector:
                 raise self._invalid(response, where, f"'{link}' is {_kind(body[link])}, not a URL")
         return body
 
-    def _pages(self, first_url: str, *, max_items: int) -> Iterator[dict[str, Any]]:
+    def _pages(self, first_url: str, *, max_items: int,
+               headers: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """Each page of a listing from ``first_url`` on, checked, until a page has no nextLink.
 
         A nextLink back to a page already read would make the listing endless (Graph never does
@@ -308,7 +327,7 @@ class GraphConnector:
         listing = _Listing(first_url)
         try:
             for page, url in listing:
-                body = self._page(url, page, max_items=max_items)
+                body = self._page(url, page, max_items=max_items, headers=headers)
                 yield body
                 listing.url = body.get("@odata.nextLink")
         except _LinkLoop as loop:
@@ -328,13 +347,39 @@ class GraphConnector:
         params = {"$select": _select(select), "$top": top or self.settings.page_size, "$filter": pushdown}
         return f"{self.settings.api_base}/users?{_query(params)}"
 
+    @property
+    def partitioned(self) -> bool:
+        """Whether a full read is partitioned (``readConcurrency`` above 1): then it is not a snapshot,
+        and a linked source it did not list is only missing once read by id (see ``_partitions``)."""
+        return self.read_concurrency > 1
+
     def iter_users(
         self, select: Iterable[str], pushdown: str | None = None, *, page_size: int | None = None
     ) -> Iterator[list[dict[str, Any]]]:
-        """Pages of users with ``select`` + ``id``, filtered by Graph with ``pushdown`` when given."""
+        """Pages of users with ``select`` + ``id``, filtered by Graph with ``pushdown`` when given.
+
+        With ``readConcurrency`` above 1 (and no ``page_size``), the read is partitioned: every user
+        once, in no particular order, ``readConcurrency`` partitions at a time."""
+        if page_size is None and self.partitioned:
+            select = list(select)
+            yield from read_partitions(upn_partitions(pushdown),
+                                       lambda part: self._partition_pages(select, part), self.read_concurrency)
+            return
         top = page_size or self.settings.page_size
         for body in self._pages(self.users_url(select, pushdown, top=top),
                                 max_items=top * self.limits.page_items_factor):
+            users: list[dict[str, Any]] = body["value"]
+            if users:
+                yield users
+
+    def _partition_pages(self, select: Iterable[str], part: Partition) -> Iterator[list[dict[str, Any]]]:
+        top = self.settings.page_size
+        url = self.users_url(select, part.filter, top=top)
+        headers = None
+        if part.advanced:  # `not` is an advanced query: ConsistencyLevel eventual and $count=true
+            url += "&$count=true"
+            headers = {"ConsistencyLevel": "eventual"}
+        for body in self._pages(url, max_items=top * self.limits.page_items_factor, headers=headers):
             users: list[dict[str, Any]] = body["value"]
             if users:
                 yield users
@@ -379,7 +424,9 @@ class GraphConnector:
 
     def read_delta(self, delta_link: str) -> Iterator[DeltaPage]:
         """Follow a delta round from ``delta_link`` (or a start link); raises ``DeltaExpired``."""
-        for body in self._pages(delta_link, max_items=_MAX_TOP * self.limits.page_items_factor):
+        # Delta pages hold 100 users unless asked for more; Graph may send fewer than asked for.
+        for body in self._pages(delta_link, max_items=_MAX_TOP * self.limits.page_items_factor,
+                                headers={"Prefer": DELTA_PREFER}):
             users: list[dict[str, Any]] = []
             removed: list[tuple[str, str]] = []
             for item in body["value"]:

@@ -101,6 +101,7 @@ class GraphSettings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
     name: str = "msgraph"
+    read_concurrency: int = 1
 
     def __post_init__(self) -> None:
         where = f"connector {self.name!r}"
@@ -167,4 +168,5 @@ class GraphSettings:
             timeouts=Timeouts(connect=min(DEFAULT_CONNECT_TIMEOUT, read_timeout), read=read_timeout),
             max_retry_wait=float(spec.maxRetryWaitSeconds),
             name=name,
+            read_concurrency=int(getattr(spec, "readConcurrency", 1)),
         )
