@@ -33,6 +33,7 @@ schemas: install
 
 bench: install
 	$(BIN)/python -m benchmarks
+	$(BIN)/python benchmarks/identities_page.py
 
 clean:
 	rm -rf $(VENV) .idmctl .emulator .pytest_cache .ruff_cache .mypy_cache
