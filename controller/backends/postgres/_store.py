@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -34,6 +34,7 @@ from controller.backends._protocol import (
     Update,
     WriteBatch,
 )
+from controller.backends._shared import batch_collision, runs_to_prune
 from controller.backends.postgres._database import Connection, Database
 from controller.config.managed import ALPHA_USER, duplicate_username, index_key, index_keys
 from controller.config.models import RunMode, RunState
@@ -322,26 +323,7 @@ class PostgresStore:
         raise AssertionError("unreachable")
 
     def _collision(self, mapping: str, batch: WriteBatch, exc: psycopg.Error) -> ManagedObjectInvalid:
-        """What a rolled-back batch collided with, found by looking again now that it is undone."""
-        writes = [*batch.creates, *((u.object_id, u.properties) for u in batch.updates)]
-        taken = self.usernames_taken(str(props.get("userName", "")) for _, props in writes)
-        for oid, props in writes:
-            holder = taken.get(str(props.get("userName", "")).lower())
-            if holder is not None and holder != oid:
-                return ManagedObjectInvalid(
-                    f"managed/alpha_user/{oid}: {duplicate_username(str(props['userName']), holder)}; the batch was "
-                    "rolled back (another writer created it meanwhile)", object_id=oid,
-                    hint="Run again: the next run sees that object and correlates or reports it")
-        linked = self.links_for_sources(mapping, [link.source_id for link in batch.links_add])
-        for link in batch.links_add:
-            if link.source_id in linked and link.source_id not in batch.links_remove:
-                return ManagedObjectInvalid(
-                    f"source {link.source_id} of mapping {mapping!r} is already linked to managed/alpha_user/"
-                    f"{linked[link.source_id]}; the batch was rolled back (another writer linked it meanwhile)",
-                    object_id=link.target_id, hint="Run again: the next run sees the link")
-        detail = exc.diag.message_primary or type(exc).__name__
-        return ManagedObjectInvalid(f"a write of mapping {mapping!r} broke a store constraint ({detail}); the batch "
-                                    "was rolled back", hint="Run again; if it persists, report it")
+        return batch_collision(self, mapping, batch, exc.diag.message_primary or type(exc).__name__)
 
     def _apply(self, mapping: str, run_id: str, batch: WriteBatch, seq: int) -> int:
         now = _now()
@@ -522,14 +504,7 @@ class PostgresStore:
 
     def prune_runs(self, *, keep: int | None = None, older_than_days: float | None = None,
                    mapping: str | None = None, dry_run: bool = False) -> list[str]:
-        runs = [r for r in self.list_runs(mapping) if r.state != "ACTIVE"]
-        doomed: list[str] = []
-        if keep is not None:
-            doomed.extend(r.id for r in runs[keep:])
-        if older_than_days is not None:
-            cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat().replace("+00:00", "Z")
-            doomed.extend(r.id for r in runs if r.started < cutoff)
-        doomed = list(dict.fromkeys(doomed))
+        doomed = runs_to_prune(self.list_runs(mapping), keep, older_than_days)
         if doomed and not dry_run:
             with self.transaction() as conn:
                 conn.execute("DELETE FROM recon_entries WHERE run_id = ANY(%s)", (doomed,))

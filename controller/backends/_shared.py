@@ -1,0 +1,47 @@
+"""Store logic that is the same whatever database holds the data: written once, used by every backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from controller.backends._protocol import RunRecord, Store, WriteBatch
+from controller.config.managed import duplicate_username
+from controller.config.models import RunState
+from controller.errors import ManagedObjectInvalid
+
+__all__ = ["batch_collision", "runs_to_prune"]
+
+
+def runs_to_prune(runs: Iterable[RunRecord], keep: int | None, older_than_days: float | None) -> list[str]:
+    """The finished runs (newest first in ``runs``) beyond the newest ``keep`` or older than the age."""
+    finished = [r for r in runs if r.state is not RunState.ACTIVE]
+    doomed: list[str] = []
+    if keep is not None:
+        doomed.extend(r.id for r in finished[keep:])
+    if older_than_days is not None:
+        cutoff = (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat().replace("+00:00", "Z")
+        doomed.extend(r.id for r in finished if r.started < cutoff)
+    return list(dict.fromkeys(doomed))
+
+
+def batch_collision(store: Store, mapping: str, batch: WriteBatch, detail: str) -> ManagedObjectInvalid:
+    """What a rolled-back batch collided with (a concurrent writer), found by looking again now it is undone."""
+    writes = [*batch.creates, *((u.object_id, u.properties) for u in batch.updates)]
+    taken = store.usernames_taken(str(props.get("userName", "")) for _, props in writes)
+    for oid, props in writes:
+        holder = taken.get(str(props.get("userName", "")).lower())
+        if holder is not None and holder != oid:
+            return ManagedObjectInvalid(
+                f"managed/alpha_user/{oid}: {duplicate_username(str(props['userName']), holder)}; the batch was "
+                "rolled back (another writer created it meanwhile)", object_id=oid,
+                hint="Run again: the next run sees that object and correlates or reports it")
+    linked = store.links_for_sources(mapping, [link.source_id for link in batch.links_add])
+    for link in batch.links_add:
+        if link.source_id in linked and link.source_id not in batch.links_remove:
+            return ManagedObjectInvalid(
+                f"source {link.source_id} of mapping {mapping!r} is already linked to managed/alpha_user/"
+                f"{linked[link.source_id]}; the batch was rolled back (another writer linked it meanwhile)",
+                object_id=link.target_id, hint="Run again: the next run sees the link")
+    return ManagedObjectInvalid(f"a write of mapping {mapping!r} broke a store constraint ({detail}); the batch "
+                                "was rolled back", hint="Run again; if it persists, report it")
