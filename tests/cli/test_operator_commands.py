@@ -109,7 +109,9 @@ def test_identity_lists_page_and_say_so(applied: Path, capsys: pytest.CaptureFix
     assert full in narrow  # the id keeps its width
     cells = [line.split("│")[2].strip() for line in narrow.splitlines() if line.count("│") > 3]
     assert "".join(cells).endswith("user000@contoso.com")  # the userName folds over lines, whole
-    code, out, _ = _cli(capsys, "identities", "get", "--env", "dev", full[:30])  # a unique prefix
+    # ids made in one burst share their time prefix: take the shortest prefix only this id has
+    unique = next(full[:k] for k in range(4, len(full) + 1) if sum(i.startswith(full[:k]) for i in ids) == 1)
+    code, out, _ = _cli(capsys, "identities", "get", "--env", "dev", unique)  # a unique prefix
     assert code == 0 and f"managed/alpha_user/{full}" in out
     code, _, err = _cli(capsys, "identities", "get", "--env", "dev", full[:4])
     assert code == 1 and "ambiguous" in err
