@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from controller.backends._protocol import RunRecord, Store, WriteBatch
-from controller.config.managed import duplicate_username
+from controller.config.managed import ALPHA_USER, duplicate_username
 from controller.config.models import RunState
 from controller.errors import ManagedObjectInvalid
 
-__all__ = ["batch_collision", "runs_to_prune"]
+__all__ = ["batch_collision", "check_object", "runs_to_prune"]
+
+
+def check_object(store: Store, object_id: str, props: Mapping[str, Any]) -> None:
+    """Before a person's single write: the managed schema, and userName unique regardless of case, as typed
+    errors naming both objects (not the database's constraint error)."""
+    problem = ALPHA_USER.schema_error(props)
+    if problem:
+        raise ManagedObjectInvalid(f"managed/alpha_user/{object_id}: {problem}", object_id=object_id)
+    name = props["userName"]
+    holder = store.usernames_taken([name]).get(name.lower())
+    if holder is not None and holder != object_id:
+        raise ManagedObjectInvalid(
+            f"managed/alpha_user/{object_id}: {duplicate_username(name, holder)}", object_id=object_id,
+            hint=f"Choose another userName, or change or delete managed/alpha_user/{holder} first "
+                 f"(`idmctl identities get {holder}`)")
 
 
 def runs_to_prune(runs: Iterable[RunRecord], keep: int | None, older_than_days: float | None) -> list[str]:

@@ -34,9 +34,9 @@ from controller.backends._protocol import (
     Update,
     WriteBatch,
 )
-from controller.backends._shared import batch_collision, runs_to_prune
+from controller.backends._shared import batch_collision, check_object, runs_to_prune
 from controller.backends.postgres._database import Connection, Database
-from controller.config.managed import ALPHA_USER, duplicate_username, index_key, index_keys
+from controller.config.managed import ALPHA_USER, index_key, index_keys
 from controller.config.models import RunMode, RunState
 from controller.errors import ManagedObjectInvalid, StateError
 
@@ -181,16 +181,7 @@ class PostgresStore:
         return current
 
     def _check(self, object_id: str, props: Mapping[str, Any]) -> None:
-        problem = ALPHA_USER.schema_error(props)
-        if problem:
-            raise ManagedObjectInvalid(f"managed/alpha_user/{object_id}: {problem}", object_id=object_id)
-        name = props["userName"]
-        holder = self.usernames_taken([name]).get(name.lower())
-        if holder is not None and holder != object_id:
-            raise ManagedObjectInvalid(
-                f"managed/alpha_user/{object_id}: {duplicate_username(name, holder)}", object_id=object_id,
-                hint=f"Choose another userName, or change or delete managed/alpha_user/{holder} first "
-                     f"(`idmctl identities get {holder}`)")
+        check_object(self, object_id, props)
 
     def usernames_taken(self, user_names: Iterable[str]) -> dict[str, str]:
         keys = list(dict.fromkeys(u.lower() for u in user_names))
