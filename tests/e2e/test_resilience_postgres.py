@@ -20,8 +20,8 @@ from controller.emulator import Emulator
 from tests.e2e.conftest import Idm
 
 RECONCILE = ("reconcile", "--env", "demo", "--mapping", "entra-users")
-USERS = 6000
-PAGE = 999  # the connector's page size: one committed batch
+USERS = 20_000  # several of the run's batches (they commit every 5,000 source objects), so a kill lands between
+PAGE = 999  # the connector's page size: batches are whole pages
 
 
 def _q(env: Idm, sql: str) -> list[tuple[Any, ...]]:
@@ -56,17 +56,17 @@ def _kill_when(proc: subprocess.Popen[str], ready: Callable[[], bool]) -> bool:
 
 
 @pytest.fixture
-def emulator_6k(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    with Emulator(tmp_path_factory.mktemp("emulator-6k"), generate=USERS, seed_sample=False) as emu:
+def emulator_20k(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    with Emulator(tmp_path_factory.mktemp("emulator-20k"), generate=USERS, seed_sample=False) as emu:
         yield emu
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("state_backend", ["postgres"], indirect=True)
-def test_sigkill_mid_run_converges_to_an_uninterrupted_run(emulator_6k: Emulator, idm: Any) -> None:
-    crashed = idm(emulator_6k, source_filter=None)
+def test_sigkill_mid_run_converges_to_an_uninterrupted_run(emulator_20k: Emulator, idm: Any) -> None:
+    crashed = idm(emulator_20k, source_filter=None)
     proc = crashed.spawn(*RECONCILE)
-    assert _kill_when(proc, lambda: _count(crashed) >= 2 * PAGE), "the run finished before it could be killed"
+    assert _kill_when(proc, lambda: _count(crashed) >= PAGE), "the run finished before it could be killed"
     first = _count(crashed)
     assert 0 < first < USERS and first % PAGE == 0  # whole batches only
     assert _q(crashed, "SELECT count(*) FROM sync_tokens") == [(0,)]  # no delta link ahead of the data
@@ -83,7 +83,7 @@ def test_sigkill_mid_run_converges_to_an_uninterrupted_run(emulator_6k: Emulator
     assert any("had been interrupted; it is now marked FAILED" in w for w in run["warnings"])
     assert _q(crashed, "SELECT count(*) FROM sync_tokens") == [(1,)]
 
-    reference = idm(emulator_6k, source_filter=None)
+    reference = idm(emulator_20k, source_filter=None)
     code, ref_run = reference.reconcile()
     assert code == 0 and ref_run["actions"] == {"CREATE": USERS}
     objects, links = _converged_view(crashed)
