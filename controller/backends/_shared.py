@@ -7,11 +7,30 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from controller.backends._protocol import RunRecord, Store, WriteBatch
-from controller.config.managed import ALPHA_USER, duplicate_username
+from controller.config.managed import ALPHA_USER, duplicate_username, index_key
 from controller.config.models import RunState
 from controller.errors import ManagedObjectInvalid
 
-__all__ = ["batch_collision", "check_object", "runs_to_prune"]
+__all__ = ["batch_collision", "by_index_key", "check_object", "hits_by_value", "runs_to_prune"]
+
+
+def by_index_key(values: Iterable[Any]) -> dict[str, list[Any]]:
+    """Correlation values grouped by the case-insensitive key a store looks them up by (unindexable dropped)."""
+    grouped: dict[str, list[Any]] = {}
+    for value in values:
+        key = index_key(value)
+        if key is not None:
+            grouped.setdefault(key, []).append(value)
+    return grouped
+
+
+def hits_by_value(hits: Mapping[str, list[str]], grouped: Mapping[str, list[Any]]) -> dict[Any, list[str]]:
+    """``{value: sorted object ids}`` from the ids found per key: what ``Store.find`` answers."""
+    out: dict[Any, list[str]] = {}
+    for key, oids in hits.items():
+        for value in grouped[key]:
+            out[value] = sorted(oids)
+    return out
 
 
 def check_object(store: Store, object_id: str, props: Mapping[str, Any]) -> None:

@@ -34,9 +34,15 @@ from controller.backends._protocol import (
     Update,
     WriteBatch,
 )
-from controller.backends._shared import batch_collision, check_object, runs_to_prune
+from controller.backends._shared import (
+    batch_collision,
+    by_index_key,
+    check_object,
+    hits_by_value,
+    runs_to_prune,
+)
 from controller.backends.postgres._database import Connection, Database
-from controller.config.managed import ALPHA_USER, index_key, index_keys
+from controller.config.managed import ALPHA_USER, index_keys
 from controller.config.models import RunMode, RunState
 from controller.errors import ManagedObjectInvalid, StateError
 
@@ -219,11 +225,7 @@ class PostgresStore:
         return [p for p in new if p in added]
 
     def find(self, prop: str, values: Iterable[Any]) -> dict[Any, list[str]]:
-        by_key: dict[str, list[Any]] = {}
-        for value in values:
-            key = index_key(value)
-            if key is not None:
-                by_key.setdefault(key, []).append(value)
+        by_key = by_index_key(values)
         if not by_key:
             return {}
         keys = list(by_key)
@@ -245,11 +247,7 @@ class PostgresStore:
                         scan.setdefault(key, []).append(oid)
                 self._scans[prop] = scan
             hits = {k: scan[k] for k in keys if k in scan}
-        out: dict[Any, list[str]] = {}
-        for key, oids in hits.items():
-            for value in by_key[key]:
-                out[value] = sorted(oids)
-        return out
+        return hits_by_value(hits, by_key)
 
     # -- links -------------------------------------------------------------------------------------
 

@@ -29,9 +29,15 @@ from controller.backends._protocol import (
     Update,
     WriteBatch,
 )
-from controller.backends._shared import batch_collision, check_object, runs_to_prune
+from controller.backends._shared import (
+    batch_collision,
+    by_index_key,
+    check_object,
+    hits_by_value,
+    runs_to_prune,
+)
 from controller.backends.sqlite._database import transaction
-from controller.config.managed import ALPHA_USER, index_key, index_keys
+from controller.config.managed import ALPHA_USER, index_keys
 from controller.config.models import RunMode, RunState
 from controller.errors import ManagedObjectInvalid, StateError
 
@@ -211,11 +217,7 @@ class SqliteStore:
         Served by an index (userName's column, or ``managed_index``); a property without one is
         answered by one scan, kept for the life of this store object (a dry run must not write).
         """
-        by_key: dict[str, list[Any]] = {}
-        for value in values:
-            key = index_key(value)
-            if key is not None:
-                by_key.setdefault(key, []).append(value)
+        by_key = by_index_key(values)
         if not by_key:
             return {}
         keys = list(by_key)
@@ -237,11 +239,7 @@ class SqliteStore:
                         scan.setdefault(key, []).append(oid)
                 self._scans[prop] = scan
             hits = {k: scan[k] for k in keys if k in scan}
-        out: dict[Any, list[str]] = {}
-        for key, oids in hits.items():
-            for value in by_key[key]:
-                out[value] = sorted(oids)
-        return out
+        return hits_by_value(hits, by_key)
 
     # -- links -------------------------------------------------------------------------------------
 
