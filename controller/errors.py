@@ -20,6 +20,10 @@ The hierarchy::
     │       ├── GraphNotFound        404: the object does not exist
     │       ├── GraphAnswerInvalid   2xx with a body that cannot be used: not JSON, wrong shape, too large, a loop
     │       └── DeltaExpired         the delta link is gone (syncStateNotFound, 410): a full run is needed
+    ├── PlatformError                the platform (an AIC tenant) refused or failed (status, code, path)
+    │   ├── PlatformAuthError        the tenant's token endpoint refused the service account (invalid_scope...)
+    │   ├── PlatformThrottled        429/5xx that outlived the retry budget (retry_after)
+    │   └── RestartError             an ESV restart could not start or did not reach ready in time
     ├── ReconError                   a reconciliation could not run or complete
     │   └── RunBlocked               the safety guard stopped a run before any destructive write (exit 3)
     └── EmulatorError                the local Graph emulator cannot start or load its data
@@ -56,7 +60,11 @@ __all__ = [
     "LockHeldError",
     "LockLost",
     "ManagedObjectInvalid",
+    "PlatformAuthError",
+    "PlatformError",
+    "PlatformThrottled",
     "ReconError",
+    "RestartError",
     "RunBlocked",
     "StalePlanError",
     "StateAuthFailed",
@@ -245,6 +253,39 @@ class GraphAnswerInvalid(GraphError):
 
 class DeltaExpired(GraphError):
     """Raised when a stored delta link is no longer valid (syncStateNotFound, 410): run full."""
+
+
+class PlatformError(IdmctlError):
+    """Raised when the platform (an AIC tenant) refuses or fails a request.
+
+    ``status`` is the HTTP status (None when the tenant could not be reached), ``code`` the remote
+    code (a CREST ``code``/``reason``, an OAuth ``error`` such as ``invalid_scope``) and ``path`` the
+    REST path, never with a query string that could carry a value.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 path: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
+        self.path = path
+
+
+class PlatformAuthError(PlatformError):
+    """Raised when the tenant's token endpoint refuses the service account's assertion or scopes."""
+
+
+class PlatformThrottled(PlatformError):
+    """Raised when 429/5xx answers outlast the retry budget; ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, *, status: int, retry_after: float | None = None, code: str | None = None,
+                 path: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, status=status, code=code, path=path, hint=hint)
+        self.retry_after = retry_after
+
+
+class RestartError(PlatformError):
+    """Raised when an ESV restart cannot start (one is running) or does not reach ``ready`` in time."""
 
 
 class ReconError(IdmctlError):

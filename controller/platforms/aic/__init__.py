@@ -5,6 +5,7 @@ holds (``reference/aic-rest-api.md`` §0): ESVs, the MS Graph connector, the map
 and the schedule, each with its native id. Pure: no network, no files, no secret values.
 """
 
+from controller.platforms.aic._api import TenantApi
 from controller.platforms.aic._render import (
     CONNECTOR_REF,
     DEFAULT_REALM,
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_REALM",
     "NativeObject",
     "Rendering",
+    "TenantApi",
     "application_id",
     "connector_name",
     "esv_placeholder",
