@@ -24,6 +24,7 @@ from controller.errors import (
     GraphNotFound,
     GraphThrottled,
 )
+from controller.transport import one_line, redact
 
 __all__ = ["AADSTS_HINTS", "READ_ROLES", "auth_error", "discovery_error", "graph_error", "redact"]
 
@@ -51,17 +52,8 @@ AADSTS_HINTS: dict[int, str] = {
 _TRAILER = re.compile(r"\s*(Trace ID|Correlation ID|Timestamp):.*$", re.S)
 
 
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with every non-empty secret replaced; applied to anything remote we repeat."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
-
-
 def _truncate(text: str, limit: int = MAX_REMOTE_MESSAGE) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line(text, limit)
 
 
 def _aadsts(result: Mapping[str, Any]) -> int | None:

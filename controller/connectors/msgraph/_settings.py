@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from controller.config.models import ConnectorResource, ConnectorSpec
 from controller.errors import ConnectorError
+from controller.transport import Timeouts
 
 __all__ = [
     "DEFAULT_AUTHORITY_HOST",
@@ -28,8 +29,6 @@ DEFAULT_AUTHORITY_HOST: str = _FIELDS["authorityHost"].default
 DEFAULT_GRAPH_URL: str = _FIELDS["graphUrl"].default
 DEFAULT_PAGE_SIZE: int = _FIELDS["pageSize"].default
 DEFAULT_MAX_RETRY_WAIT = float(_FIELDS["maxRetryWaitSeconds"].default)
-DEFAULT_TIMEOUT = float(_FIELDS["timeoutSeconds"].default)
-DEFAULT_CONNECT_TIMEOUT = 10.0
 
 # The login hosts Microsoft runs (public, US Government, China, sovereign clouds). Only these get
 # msal's instance discovery and authority validation: for any other host (a private emulator, a
@@ -48,17 +47,6 @@ MICROSOFT_AUTHORITY_HOSTS = frozenset({
     "login.sovcloud-identity.de",
     "login.sovcloud-identity.sg",
 })
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Seconds to wait for a TCP/TLS connection and for each read of a response."""
-
-    connect: float = DEFAULT_CONNECT_TIMEOUT
-    read: float = DEFAULT_TIMEOUT
-
-    def as_tuple(self) -> tuple[float, float]:
-        return (self.connect, self.read)
 
 
 def origin(url: str) -> tuple[str, str, int]:
@@ -165,7 +153,7 @@ class GraphSettings:
             token_scope=spec.tokenScope,
             ca_bundle=ca_bundle,
             page_size=spec.pageSize,
-            timeouts=Timeouts(connect=min(DEFAULT_CONNECT_TIMEOUT, read_timeout), read=read_timeout),
+            timeouts=Timeouts.of(read_timeout),
             max_retry_wait=float(spec.maxRetryWaitSeconds),
             name=name,
             read_concurrency=int(getattr(spec, "readConcurrency", 1)),
