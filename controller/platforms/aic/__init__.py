@@ -1,11 +1,17 @@
-"""The ``aic`` platform (PingOne Advanced Identity Cloud): so far, rendering resources to AIC's native objects.
+"""The ``aic`` platform (PingOne Advanced Identity Cloud): rendering resources to AIC's native objects,
+and the client of a tenant's REST API.
 
 ``render_resources`` turns an environment's validated resources into the JSON objects an AIC tenant
 holds (``reference/aic-rest-api.md`` §0): ESVs, the MS Graph connector, the mapping, the application
 and the schedule, each with its native id. Pure: no network, no files, no secret values.
+
+``connect(spec, service_account_key, base_dir=...)`` returns an ``AicClient``, the ``TenantApi`` over
+HTTPS, authenticated as the service account (``_auth``: JWT-bearer assertion, cached token).
 """
 
 from controller.platforms.aic._api import TenantApi
+from controller.platforms.aic._auth import ServiceAccountTokens, load_service_account_key, make_assertion, token_url
+from controller.platforms.aic._client import AicClient, RequestLog, connect
 from controller.platforms.aic._render import (
     CONNECTOR_REF,
     DEFAULT_REALM,
@@ -30,12 +36,18 @@ from controller.platforms.aic._render import (
 __all__ = [
     "CONNECTOR_REF",
     "DEFAULT_REALM",
+    "AicClient",
     "NativeObject",
     "Rendering",
+    "RequestLog",
+    "ServiceAccountTokens",
     "TenantApi",
     "application_id",
+    "connect",
     "connector_name",
     "esv_placeholder",
+    "load_service_account_key",
+    "make_assertion",
     "mapping_name",
     "owner_placeholder",
     "query_filter",
@@ -47,4 +59,5 @@ __all__ = [
     "render_schedule",
     "resolve_owners",
     "schedule_name",
+    "token_url",
 ]
