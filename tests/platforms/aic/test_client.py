@@ -284,3 +284,30 @@ def test_a_console_url_counts_by_its_origin(make_client: MakeClient, tenant: Fak
     client = make_client(tenantUrl=tenant.url + "/platform/")
     assert client.tenant_url == tenant.url
     assert client.read_config("nothing") is None
+
+
+def test_a_server_error_names_the_transaction_for_ping_support(client: AicClient, tenant: FakeTenant) -> None:
+    tenant.route("PUT", "/openidm/config/schedule/x", (500, {}, {"code": 500, "reason": "Internal Server Error",
+                                                                  "message": "Unexpected"}))
+    with pytest.raises(PlatformError) as caught:
+        client.put_config("schedule/x", {"enabled": True})
+    sent = tenant.calls("PUT", "/openidm/config/schedule/x")[0]
+    assert caught.value.hint is not None and sent.headers["x-forgerock-transactionid"] in caught.value.hint
+
+
+def test_an_answer_that_is_not_json_says_the_url_is_not_a_tenant(client: AicClient, tenant: FakeTenant) -> None:
+    tenant.route("GET", "/openidm/config/sync", (200, {}, b"<html>login</html>"))
+    with pytest.raises(PlatformError) as caught:
+        client.read_config("sync")
+    assert caught.value.code == "NOT_JSON" and "tenantUrl" in str(caught.value)
+
+
+def test_an_environment_error_body_keeps_the_tenants_message(client: AicClient, tenant: FakeTenant) -> None:
+    tenant.route("PUT", "/environment/variables/esv-idmctl-entra-client-id", (400, {}, {
+        "code": 400, "message": "Changing the type of an existing variable is not permitted"}))
+    with pytest.raises(PlatformError) as caught:
+        client.put_variable("esv-idmctl-entra-client-id", value="x", description="d", expression_type="list")
+    exc = caught.value
+    assert exc.message == ("AIC PUT /environment/variables/esv-idmctl-entra-client-id: 400 Bad Request: "
+                           "Changing the type of an existing variable is not permitted")
+    assert exc.hint is not None and "delete the variable" in exc.hint
