@@ -1,11 +1,14 @@
-"""The ``aic`` platform (PingOne Advanced Identity Cloud): so far, rendering resources to AIC's native objects.
+"""The ``aic`` platform (PingOne Advanced Identity Cloud): rendering resources to AIC's native objects, and back.
 
 ``render_resources`` turns an environment's validated resources into the JSON objects an AIC tenant
 holds (``reference/aic-rest-api.md`` §0): ESVs, the MS Graph connector, the mapping, the application
 and the schedule, each with its native id. Pure: no network, no files, no secret values.
+``import_tenant`` is its inverse (``idmctl import``): a tenant's objects (``read_snapshot``) as resources,
+with a note for every field idmctl cannot express.
 """
 
 from controller.platforms.aic._api import TenantApi
+from controller.platforms.aic._import import ImportNote, ImportResult, TenantSnapshot, import_tenant, read_snapshot
 from controller.platforms.aic._render import (
     CONNECTOR_REF,
     DEFAULT_REALM,
@@ -30,15 +33,20 @@ from controller.platforms.aic._render import (
 __all__ = [
     "CONNECTOR_REF",
     "DEFAULT_REALM",
+    "ImportNote",
+    "ImportResult",
     "NativeObject",
     "Rendering",
     "TenantApi",
+    "TenantSnapshot",
     "application_id",
     "connector_name",
     "esv_placeholder",
+    "import_tenant",
     "mapping_name",
     "owner_placeholder",
     "query_filter",
+    "read_snapshot",
     "render_application",
     "render_connector",
     "render_esvs",
