@@ -20,6 +20,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from controller.config import environment_dir, load_environment, resource_files, schema_file_name, validate_environment
 from controller.config.models import AicPlatformSpec, Resource
@@ -78,7 +79,8 @@ def _document(resource: Resource) -> CommentedMap:
     spec = data["spec"]
     if resource.kind == "Mapping":
         spec["policies"] = resource.spec.policies.model_dump(mode="json")
-        spec["source"] = _flow(spec["source"])
+        spec["source"] = _flow({"connector": resource.spec.source.connector,
+                                "objectType": resource.spec.source.objectType})
         spec["properties"] = CommentedSeq([_flow(p) for p in spec["properties"]])
         for key in ("correlation", "aic"):
             if key in spec:
@@ -89,6 +91,8 @@ def _document(resource: Resource) -> CommentedMap:
         owners = CommentedSeq(spec["owners"])
         owners.fa.set_flow_style()
         spec["owners"] = owners
+    if resource.kind == "Schedule":
+        spec["cron"] = DoubleQuotedScalarString(spec["cron"])
     if resource.kind in ("Application", "Schedule") and "aic" in spec:
         spec["aic"] = _flow(spec["aic"])
     return CommentedMap({"apiVersion": data["apiVersion"], "kind": data["kind"],
@@ -110,7 +114,8 @@ def _render_file(resource: Resource, native_id: str, tenant_url: str, notes: lis
     if notes:
         lines.append("# Not expressed as on the tenant (the first plan changes these; `idmctl import --json` lists "
                      "them all):")
-        lines += [f"#   {n.native_id}{' ' + n.pointer if n.pointer else ''}: {n.reason}" for n in notes]
+        lines += [f"#   {'' if n.native_id == native_id else n.native_id + ' '}{n.pointer or '(all)'}: {n.reason}"
+                  for n in notes]
     buffer = io.StringIO()
     _yaml().dump(_escape_document(_document(resource)), buffer)
     return "\n".join(lines) + "\n" + buffer.getvalue()
