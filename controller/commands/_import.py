@@ -26,7 +26,7 @@ from controller.config import environment_dir, load_environment, resource_files,
 from controller.config.models import AicPlatformSpec, Resource
 from controller.diagnostics import Diagnostic
 from controller.errors import UsageError
-from controller.platforms.aic import ImportNote, TenantApi, import_tenant, read_snapshot
+from controller.platforms.aic import ImportNote, ImportResult, TenantApi, import_tenant, read_snapshot
 
 __all__ = ["ImportReport", "import_environment"]
 
@@ -185,6 +185,12 @@ def _open_tenant(root: Path, env: str, resources: Any) -> TenantApi:
     return tenant
 
 
+def _where(result: ImportResult, address: str) -> str:
+    """The native id a resource came from; a ``sync`` entry as ``sync#/mappings/<i>`` (a URI fragment)."""
+    prefix = result.prefixes.get(address)
+    return result.sources.get(address, "") + (f"#{prefix}" if prefix else "")
+
+
 def import_environment(root: Path, env: str, *, out: Path | None = None, force: bool = False,
                        tenant: TenantApi | None = None) -> ImportReport:
     """Read the environment's AIC tenant and write its connector, mappings, applications and schedules as
@@ -205,9 +211,10 @@ def import_environment(root: Path, env: str, *, out: Path | None = None, force: 
     realm = platform.realm if isinstance(platform, AicPlatformSpec) else api.realm
     result = import_tenant(snapshot, environment=env, realm=realm)
     if not result.resources:
-        raise UsageError(f"the tenant {snapshot.tenant_url or ''} has no Microsoft Graph connector to import".replace(
-            "  ", " "), hint="Create the application from the Microsoft Entra ID template first, or write the "
-            "resources by hand (see environments/dev/)")
+        raise UsageError(f"the tenant of environment {env!r} ({snapshot.tenant_url or 'no URL'}) has no Microsoft "
+                         "Graph connector to import; nothing was written",
+                         hint="Create the application from the Microsoft Entra ID template first, or write the "
+                         "resources by hand (see environments/dev/)")
     names = _file_names(result.resources)
     targets = [folder / n for n in names]
     existing = [p for p in targets if p.exists()]
@@ -233,7 +240,7 @@ def import_environment(root: Path, env: str, *, out: Path | None = None, force: 
     for resource, path in zip(result.resources, targets, strict=True):
         address = f"{resource.kind}.{resource.metadata.name}"
         schema = Path(os.path.relpath(root.resolve() / "schemas" / schema_file_name(resource.kind), folder)).as_posix()
-        text = _render_file(resource, result.sources.get(address, "?"), snapshot.tenant_url,
+        text = _render_file(resource, _where(result, address), snapshot.tenant_url,
                             list(result.notes_of(address)), schema)
         try:
             path.write_text(text, encoding="utf-8")
@@ -251,7 +258,7 @@ def import_environment(root: Path, env: str, *, out: Path | None = None, force: 
         diagnostics = tuple(d for d in report.diagnostics if d.severity in ("error", "warning"))
     return ImportReport(
         environment=env, realm=realm, tenant_url=snapshot.tenant_url, folder=folder, written=tuple(written),
-        resources=tuple((f"{r.kind}.{r.metadata.name}", result.sources.get(f"{r.kind}.{r.metadata.name}", ""))
-                        for r in result.resources),
+        resources=tuple((address, _where(result, address)) for address in
+                        (f"{r.kind}.{r.metadata.name}" for r in result.resources)),
         notes=result.notes, secrets=result.secrets, declared=tuple(declared),
         environment_file=env_file if declared else None, others=tuple(others), diagnostics=diagnostics)

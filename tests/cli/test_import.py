@@ -152,3 +152,16 @@ def test_a_literal_dollar_brace_stays_literal(repo: Path) -> None:
     assert "default: '$${not.a.variable}'" in (repo / "environments" / "acme" / "mapping.yaml").read_text()
     props = load_environment(repo, "acme").resources.mappings["azure-users"].spec.properties
     assert props[-1].default == "${not.a.variable}"
+
+
+def test_several_resources_of_a_kind_get_a_file_each(repo: Path) -> None:
+    tenant = exports.FakeTenant.of_exports()
+    second = json.loads(json.dumps(exports.CONNECTOR))
+    second["_id"] = "provisioner.openicf/AzureGov"
+    tenant.config[second["_id"]] = second
+    report = commands.import_environment(repo, "acme", tenant=tenant)
+    assert [p.name for p in report.written] == ["connector-azure.yaml", "connector-azure-gov.yaml", "mapping.yaml",
+                                                "application.yaml", "schedule.yaml"]
+    assert report.declared == ("azure_client_secret", "azure_gov_client_secret")
+    loaded = load_environment(repo, "acme").resources
+    assert loaded.connectors["azure-gov"].spec.aic is None  # AzureGov is what idmctl derives from azure-gov

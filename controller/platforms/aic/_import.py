@@ -517,10 +517,16 @@ class _Importer:
         entries = (self.snap.sync or {}).get("mappings")
         if isinstance(entries, list):
             candidates += [("sync", f"/mappings/{i}", dict(e)) for i, e in enumerate(entries) if isinstance(e, dict)]
+        per_mapping = {str(body.get("name") or nid.removeprefix("mapping/")) for nid, _, body in candidates if
+                       nid != "sync"}
         for native_id, prefix, body in candidates:
             source, target = str(body.get("source", "")), str(body.get("target", ""))
             system = next((s for s in systems if source.startswith(s) or target.startswith(s)), None)
             if system is None:
+                continue
+            if prefix and str(body.get("name")) in per_mapping:
+                self.note(native_id, prefix, f"not adopted: mapping/{body.get('name')} has the same name, and is the "
+                          "one idmctl adopts; remove this sync entry (the plan refuses a name in both)")
                 continue
             self.candidates.add(str(body.get("name") or native_id.removeprefix("mapping/")))
             if source != f"{system}User":

@@ -341,3 +341,42 @@ def test_read_snapshot_reads_what_import_needs_and_writes_nothing() -> None:
     assert snapshot.tenant_url == "https://openam-acme.forgeblocks.com"
     assert import_tenant(snapshot, environment="dev").notes == import_tenant(exports.snapshot(),
                                                                              environment="dev").notes
+
+
+def test_a_mapping_in_the_sync_document_is_adopted_with_notes_at_its_entry() -> None:
+    snapshot = exports.snapshot()
+    entry = {**copy.deepcopy(exports.MAPPING), "_id": "sync/systemAzureUser_managedAlpha_user", "syncAfter": []}
+    sync = {"_id": "sync", "mappings": [*exports.SYNC["mappings"], entry]}
+    snap = TenantSnapshot(**{**snapshot.__dict__, "mappings": {}, "sync": sync})
+    result = import_tenant(snap, environment="dev")
+    [mapping] = [r for r in result.resources if isinstance(r, MappingResource)]
+    assert result.sources["Mapping.azure-users"] == "sync" and result.prefixes["Mapping.azure-users"] == "/mappings/1"
+    notes = _notes(result)
+    assert "move it out of sync" in notes[("sync", "/mappings/1")]
+    assert ("sync", "/mappings/1/links") in notes and ("sync", "/mappings/1/syncAfter") in notes
+    assert ("sync", "/mappings/1/_id") in notes  # frodo's sync/<name>; idmctl writes mapping/<name>
+    assert not [n for n in result.notes if n.pointer.startswith("/mappings/0")]  # a foreign mapping: not ours
+    assert {n.pointer for n in result.notes_of("Mapping.azure-users")} >= {"/mappings/1", "/mappings/1/links"}
+    # The same name as mapping/<name> too: the per-mapping object is the one adopted.
+    both = TenantSnapshot(**{**snapshot.__dict__, "sync": sync})
+    result = import_tenant(both, environment="dev")
+    assert result.sources["Mapping.azure-users"] == "mapping/systemAzureUser_managedAlpha_user"
+    assert "same name" in _notes(result)[("sync", "/mappings/1")]
+
+
+def test_a_missing_esv_and_a_conditional_property_are_noted() -> None:
+    snapshot = exports.snapshot()
+    connector = copy.deepcopy(dict(snapshot.connectors["provisioner.openicf/Azure"]))
+    connector["configurationProperties"]["tenant"] = "&{esv.azure.tenant}"
+    mapping = copy.deepcopy(dict(snapshot.mappings["mapping/systemAzureUser_managedAlpha_user"]))
+    mapping["properties"][4]["condition"] = {"type": "text/javascript", "source": "source.mail != null"}
+    snap = TenantSnapshot(**{**snapshot.__dict__, "connectors": {connector["_id"]: connector},
+                             "mappings": {mapping["_id"]: mapping}})
+    result = import_tenant(snap, environment="dev")
+    [imported] = [r for r in result.resources if isinstance(r, ConnectorResource)]
+    assert imported.spec.tenantId == "unknown"
+    assert imported.spec.aic is not None and imported.spec.aic.esv is not None
+    assert imported.spec.aic.esv.tenantId == "esv-azure-tenant"
+    notes = _notes(result)
+    assert "does not have" in notes[("provisioner.openicf/Azure", "/configurationProperties/tenant")]
+    assert "condition" in notes[(mapping["_id"], "/properties/4/condition")]
