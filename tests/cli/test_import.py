@@ -165,3 +165,16 @@ def test_several_resources_of_a_kind_get_a_file_each(repo: Path) -> None:
     assert report.declared == ("azure_client_secret", "azure_gov_client_secret")
     loaded = load_environment(repo, "acme").resources
     assert loaded.connectors["azure-gov"].spec.aic is None  # AzureGov is what idmctl derives from azure-gov
+
+
+def test_a_plaintext_secret_on_the_tenant_is_written_nowhere(repo: Path, state_secret: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    tenant = exports.FakeTenant.of_exports()
+    props = tenant.config["provisioner.openicf/Azure"]["configurationProperties"]
+    props["clientSecret"] = state_secret  # a tenant that stored it in the clear (IDM would have encrypted it)
+    props["httpProxyPassword"] = state_secret
+    report = commands.import_environment(repo, "acme", tenant=tenant)
+    text = json.dumps([n.reason for n in report.notes]) + _all_text(repo)
+    assert state_secret not in text
+    assert "a plaintext value (not shown)" in text
+    assert any(n.pointer == "/configurationProperties/httpProxyPassword" for n in report.notes)
