@@ -28,11 +28,12 @@ __all__ = ["main", "run"]  # `app` (every command) is built on first access: see
 # only the module of the command it names (a command module pulls in what its verb needs: config,
 # pydantic, requests...), so `idmctl <command>` does not pay for every other command's imports.
 _MODULES = ("validate", "init", "plan", "apply", "force_unlock", "promote", "connector", "reconcile", "runs",
-            "identities", "schedule", "state", "render", "emulator")
+            "identities", "schedule", "state", "render", "import_", "emulator")
 _COMMANDS = {"validate": "validate", "init": "init", "plan": "plan", "apply": "apply",
              "force-unlock": "force_unlock", "promote": "promote", "connector": "connector",
              "reconcile": "reconcile", "runs": "runs", "identities": "identities", "schedule": "schedule",
-             "state": "state", "audit": "state", "env": "state", "render": "render", "emulator": "emulator"}
+             "state": "state", "audit": "state", "env": "state", "render": "render", "import": "import_",
+             "emulator": "emulator"}
 
 
 def _version(value: bool) -> None:

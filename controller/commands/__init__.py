@@ -5,7 +5,8 @@ result out, ``IdmctlError`` for anything a person must act on. The CLI, tests an
 the same functions; the CLI only parses their arguments and renders their results.
 
 The config half: ``init``, ``validate``, ``plan``, ``apply``, ``force_unlock``, ``promote``, ``env_new``,
-``state_show``, ``audit_list``, ``render`` (the native objects of the aic platform).
+``state_show``, ``audit_list``, ``render`` (the native objects of the aic platform), ``import_environment``
+(the inverse: an AIC tenant's objects as resource files).
 The run half: ``reconcile``, ``list_runs``/``show_run``/``prune_runs``,
 ``search_identities``/``get_identity``/``delete_identity``, ``connector_test``/``connector_preview``,
 ``schedule_report``/``preview_schedule``/``preview_cron``/``serve_schedules``.
@@ -28,6 +29,7 @@ from controller.commands._config import (
     state_show,
     validate,
 )
+from controller.commands._import import ImportReport, import_environment
 from controller.commands._operate import (
     connector_preview,
     connector_test,
@@ -49,6 +51,7 @@ from controller.commands._render import RenderResult, native_json, render
 
 __all__ = [
     "ApplyResult",
+    "ImportReport",
     "InitResult",
     "NewEnvironment",
     "PlanResult",
@@ -63,6 +66,7 @@ __all__ = [
     "force_unlock",
     "get_identity",
     "git_commit",
+    "import_environment",
     "init",
     "list_runs",
     "native_json",

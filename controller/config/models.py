@@ -19,8 +19,11 @@ __all__ = [
     "AIC_SCHEDULE_NAME_PATTERN",
     "API_VERSION",
     "KINDS",
+    "ESV_ID_PATTERN",
     "Action",
     "AicApplicationNaming",
+    "AicConnectorNaming",
+    "AicEsvIds",
     "AicNaming",
     "ApplicationResource",
     "ApplicationSpec",
@@ -90,6 +93,8 @@ AIC_MAPPING_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,127}$"
 AIC_SCHEDULE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,126}[A-Za-z0-9]$|^[A-Za-z0-9]$"
 # managed/<realm>_application/<id>: the console creates a lower-case UUID.
 AIC_APPLICATION_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# An ESV's id (/environment/variables/<id>, /environment/secrets/<id>), as AIC's API checks it.
+ESV_ID_PATTERN = r"^esv-[a-z0-9_-]{1,124}$"
 
 
 def _unset(value: Any) -> bool:
@@ -160,6 +165,38 @@ class AicNaming(_Model):
         "(connector: Entra; mapping: systemEntraUser_managedAlpha_user; schedule: the metadata.name). "
         "Letters, digits and '_' (schedules also ' ', '.', '-'); `validate` checks it.",
         examples=["systemAzureUser_managedAlpha_user"])
+
+
+class AicEsvIds(_Model):
+    """The ESVs a connector's credentials are read from, instead of idmctl's own
+    ``esv-idmctl-<connector>-{tenant-id,client-id,client-secret}`` (e.g. a tenant set up by frodo or
+    fr-config-manager, whose connector says ``&{esv.azure.client.id}``)."""
+
+    tenantId: str | None = Field(None, pattern=ESV_ID_PATTERN, description="ESV variable holding the tenant id.",
+                                 examples=["esv-azure-tenant-id"])
+    clientId: str | None = Field(None, pattern=ESV_ID_PATTERN, description="ESV variable holding the client id.",
+                                 examples=["esv-azure-client-id"])
+    clientSecret: str | None = Field(None, pattern=ESV_ID_PATTERN,
+                                     description="ESV secret holding the client secret's Value.",
+                                     examples=["esv-azure-client-secret"])
+
+    @model_validator(mode="after")
+    def _distinct(self) -> AicEsvIds:
+        ids = [i for i in (self.tenantId, self.clientId, self.clientSecret) if i is not None]
+        if len(set(ids)) != len(ids):
+            raise ValueError("tenantId, clientId and clientSecret need an ESV each: the same id is given twice")
+        return self
+
+
+class AicConnectorNaming(AicNaming):
+    """How the connector and the ESVs of its credentials are named on an AIC tenant."""
+
+    esv: AicEsvIds | None = Field(
+        None, exclude_if=_unset,
+        description="ESV ids of the credentials, to adopt a tenant's existing ESVs; each unset one is "
+        "idmctl's own esv-idmctl-<connector>-tenant-id / -client-id / -client-secret.",
+        examples=[{"tenantId": "esv-azure-tenant-id", "clientId": "esv-azure-client-id",
+                   "clientSecret": "esv-azure-client-secret"}])
 
 
 class AicApplicationNaming(_Model):
@@ -348,7 +385,7 @@ class ConnectorSpec(_Model):
         "Full reads: how many partitions of /users (startsWith(userPrincipalName, c) over the characters a "
         "UPN may begin with, plus a catch-all) are read at once; 1 reads the tenant as one sequential "
         "listing. More hides Graph's page latency; all partitions share one throttling back-off."))
-    aic: AicNaming | None = Field(None, exclude_if=_unset, description=_AIC_NAMING)
+    aic: AicConnectorNaming | None = Field(None, exclude_if=_unset, description=_AIC_NAMING)
 
 
 class ConnectorResource(_Model):

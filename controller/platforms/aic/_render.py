@@ -19,7 +19,8 @@ ESVs (§4.1, §4.2): ``esv-idmctl-<connector>-{tenant-id,client-id,client-secret
 native connector name lower-cased, referenced as ``&{esv.idmctl.<connector>.tenant.id}`` etc. The names
 do not include the environment: each AIC environment is its own tenant with its own ESV values, so the
 same connector object is promoted unchanged from dev to prod (only the ESV values differ), and the
-``idmctl`` segment marks the ESVs idmctl owns.
+``idmctl`` segment marks the ESVs idmctl owns. A connector may pin others in ``spec.aic.esv`` (a tenant
+set up by frodo or fr-config-manager, adopted with ``idmctl import``: ``&{esv.azure.client.id}``).
 """
 
 from __future__ import annotations
@@ -252,8 +253,17 @@ def application_id(application: ApplicationResource, environment: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"idmctl:{environment}/Application/{application.metadata.name}"))
 
 
+# The spec.aic.esv field that pins each ESV of a connector.
+_ESV_PINS: Final[Mapping[str, str]] = {"tenant-id": "tenantId", "client-id": "clientId",
+                                       "client-secret": "clientSecret"}
+
+
 def _esv_id(connector: ConnectorResource, what: str) -> str:
-    return f"esv-idmctl-{connector_name(connector).lower()}-{what}"
+    """``spec.aic.esv.<tenantId|clientId|clientSecret>``, else ``esv-idmctl-<connector>-<what>``."""
+    naming = connector.spec.aic
+    pins = naming.esv if naming is not None else None
+    pinned: str | None = getattr(pins, _ESV_PINS[what]) if pins is not None else None
+    return pinned or f"esv-idmctl-{connector_name(connector).lower()}-{what}"
 
 
 def esv_placeholder(esv_id: str) -> str:
