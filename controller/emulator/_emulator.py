@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, unquote
 
 from controller.emulator._directory import Directory
@@ -518,7 +518,28 @@ def _repeated_page(head: dict[str, Any], users: list[dict[str, Any]], items: int
     yield b"]}"
 
 
-def serve(emulator: Emulator, *, on_ready: Callable[[Emulator], None] | None = None,
+class Servable(Protocol):
+    """What ``serve`` runs: the Graph emulator, or the AIC one."""
+
+    state_dir: Path
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    def settings(self) -> dict[str, Any]: ...
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
+_S = TypeVar("_S", bound=Servable)
+
+
+def serve(emulator: _S, *, on_ready: Callable[[_S], None] | None = None,
           stop: threading.Event | None = None) -> None:
     """Run ``emulator`` in the foreground until SIGINT/SIGTERM (or ``stop``), with ``emulator.json``.
 
@@ -532,7 +553,8 @@ def serve(emulator: Emulator, *, on_ready: Callable[[Emulator], None] | None = N
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     info_path = emulator.state_dir / "emulator.json"
     try:
-        with emulator:
+        emulator.start()
+        try:
             info = {"base_url": emulator.base_url, "port": emulator.port, "pid": os.getpid(),
                     **emulator.settings()}
             tmp = info_path.with_name(info_path.name + ".tmp")
@@ -542,6 +564,8 @@ def serve(emulator: Emulator, *, on_ready: Callable[[Emulator], None] | None = N
                 on_ready(emulator)
             while not stop.wait(0.5):
                 pass
+        finally:
+            emulator.stop()
     finally:
         with contextlib.suppress(OSError):  # never written, or the state directory was unusable
             info_path.unlink()
