@@ -175,6 +175,11 @@ def register(app: typer.Typer) -> None:
                 out.print(f"  {key}: {settings[key]}")
             out.print(f"Service account key: {emu.service_account_jwk_path} (private JWK, mode 0600; PEM in "
                       f"{emu.service_account_pem_path}); read it as a secret fromFile")
+            out.print("An environment for it (environment.yaml):")
+            out.print(f"  platform: {{type: aic, tenantUrl: {emu.base_url}, realm: {emu.realm}, "
+                      f"serviceAccountId: {emu.service_account_id}, serviceAccountKey: ${{secret.aic_sa_key}}}}",
+                      markup=False)
+            out.print(f"  secrets: {{aic_sa_key: {{fromFile: {emu.service_account_jwk_path}}}}}", markup=False)
             out.print(f"MS Graph connector calls: {settings['entraLogin']} and {settings['entraGraph']}")
             out.print(f"Admin API token: in {emu.admin_token_path} (mode 0600), sent as X-Emulator-Token")
             out.info(f"Tenant data and emulator.json in {emu.state_dir}")

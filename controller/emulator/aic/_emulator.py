@@ -24,6 +24,7 @@ import ssl
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -78,6 +79,19 @@ APP_OWNER: dict[str, Any] = {
 _ESV_READ = frozenset({"fr:idc:esv:*", "fr:idc:esv:read", "fr:idm:*"})
 _ESV_UPDATE = frozenset({"fr:idc:esv:*", "fr:idc:esv:update", "fr:idm:*"})
 _ESV_RESTART = frozenset({"fr:idc:esv:*", "fr:idc:esv:restart", "fr:idm:*"})
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One ``/openidm`` or ``/environment`` request, past authentication and faults."""
+
+    method: str
+    parts: list[str]  # the path's segments after /openidm or /environment, URL-decoded
+    query: str
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    lose_write: bool = False
+    hang: bool = False
 
 
 class AicEmulator:
@@ -416,28 +430,41 @@ class AicEmulator:
     def _api(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
              fault: AicFault | None) -> Reply:
         parts = [unquote(p) for p in path.split("/") if p]
-        lose = fault is not None and fault.kind == "lose-write"
+        request = _Request(method, parts[1:], query, headers, body,
+                           lose_write=fault is not None and fault.kind == "lose-write",
+                           hang=fault is not None and fault.kind == "restart-hang")
         if parts[0] == "environment":
-            hang = fault is not None and fault.kind == "restart-hang"
-            status, data, wrote = self.esv.handle(method, parts[1:], query, body, hang=hang)
+            status, data, wrote = self.esv.handle(method, request.parts, query, body, hang=request.hang)
             if wrote:
                 self._save()
             return Reply(status) if data is None else Reply.json(status, data)
-        rest = parts[1:]
-        if rest and rest[0] == "config":
-            status, data, extra, wrote = self.config.handle(method, "/".join(rest[1:]), query, body,
-                                                            base_url=self.base_url, lose_write=lose)
-        elif rest and rest[0] == "managed" and len(rest) in (2, 3):
-            status, data, extra, wrote = self.managed.handle(
-                method, rest[1], rest[2] if len(rest) == 3 else "", query, headers, body,
-                base_url=self.base_url, lose_write=lose)
-        elif rest and rest[0] == "system":
-            return self._system(method, rest[1:], query)
-        else:
-            raise CrestError(404, f"Resource '{'/'.join(rest)}' not found")
+        route = self._idm_routes().get(request.parts[0] if request.parts else "")
+        if route is None:
+            raise CrestError(404, f"Resource '{'/'.join(request.parts)}' not found")
+        return route(request)
+
+    def _idm_routes(self) -> dict[str, Callable[[_Request], Reply]]:
+        """``/openidm/<first segment>`` -> its handler; recon, liveSync and the scheduler join here later."""
+        return {"config": self._config_route, "managed": self._managed_route, "system": self._system_route}
+
+    def _answer(self, status: int, data: Any, extra: dict[str, str], wrote: bool) -> Reply:
         if wrote:
             self._save()
         return Reply.json(status, data, headers={"Content-API-Version": "protocol=2.1,resource=1.0", **extra})
+
+    def _config_route(self, req: _Request) -> Reply:
+        return self._answer(*self.config.handle(req.method, "/".join(req.parts[1:]), req.query, req.body,
+                                                base_url=self.base_url, lose_write=req.lose_write))
+
+    def _managed_route(self, req: _Request) -> Reply:
+        if len(req.parts) not in (2, 3):
+            raise CrestError(404, f"Resource '{'/'.join(req.parts)}' not found")
+        return self._answer(*self.managed.handle(req.method, req.parts[1], req.parts[2] if len(req.parts) == 3 else "",
+                                                 req.query, req.headers, req.body, base_url=self.base_url,
+                                                 lose_write=req.lose_write))
+
+    def _system_route(self, req: _Request) -> Reply:
+        return self._system(req.method, req.parts[1:], req.query)
 
     # -- /openidm/system ----------------------------------------------------------------------------
     def _connector(self, name: str) -> dict[str, Any]:
@@ -466,6 +493,16 @@ class AicEmulator:
             return connector_status(name, config, ok=False, error=str(exc))
         return connector_status(name, config, ok=True, error=None)
 
+    def system_objects(self, connector: str, object_type: str) -> list[dict[str, Any]]:
+        """Every object of ``system/<connector>/<object_type>`` as IDM sees it (``_id`` = Graph id, attributes
+        by name), read from Microsoft Graph now; raises Unavailable (what a recon's source phase would meet)."""
+        config = self._connector(connector)
+        types = config.get("objectTypes") if isinstance(config.get("objectTypes"), dict) else {}
+        spec = (types or {}).get(object_type)
+        if not isinstance(spec, dict):
+            raise CrestError(404, f"Resource 'system/{connector}/{object_type}' not found")
+        return self.graph.users(self._resolved(config), spec)
+
     def _system(self, method: str, rest: list[str], raw_query: str) -> Reply:
         query = query_params(raw_query)
         if not rest:
@@ -489,7 +526,7 @@ class AicEmulator:
         if method != "GET" or len(rest) > 3:
             raise CrestError(501, f"The AIC emulator does not support {method} on system objects")
         try:
-            users = self.graph.users(self._resolved(config), object_type)
+            users = self.system_objects(rest[0], rest[1])
         except Unavailable as exc:
             raise unavailable(exc) from None
         fields = fields_of(query)
