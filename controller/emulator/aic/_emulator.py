@@ -20,24 +20,23 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import ssl
 import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from controller.emulator._emulator import ADMIN_TOKEN_HEADER, _admin_refusal, _load_or_make, serve
+from controller.emulator._base import ADMIN_TOKEN_HEADER, LocalService, load_or_make
+from controller.emulator._emulator import serve
 from controller.emulator._faults import FaultBook
 from controller.emulator._pki import ensure_key_material, write_private
 from controller.emulator._reply import Reply
-from controller.emulator._server import EmulatorHTTPServer, admin_body
+from controller.emulator._server import admin_body
 from controller.emulator.aic._auth import (
     DEFAULT_SCOPES,
     DEFAULT_SERVICE_ACCOUNT_ID,
@@ -94,12 +93,17 @@ class _Request:
     hang: bool = False
 
 
-class AicEmulator:
+class AicEmulator(LocalService):
     """A local AIC tenant on 127.0.0.1 over HTTPS; use as a context manager or start/stop.
 
     ``restart_seconds``: how long an ESV restart takes; ``token_lifetime``: access tokens' ``expires_in``;
-    ``entra_login``/``entra_graph``/``entra_ca``: where the MS Graph connector finds Microsoft.
+    ``entra_login``/``entra_graph``/``entra_ca``: where the MS Graph connector finds Microsoft;
+    ``base_url`` is the tenant URL (AM, IDM and /environment at once).
     """
+
+    _what = "the AIC emulator"
+
+    _what = "the AIC emulator"
 
     def __init__(
         self,
@@ -116,11 +120,9 @@ class AicEmulator:
         faults: Iterable[AicFault | str] = (),
         log: Callable[[str], None] | None = None,
     ) -> None:
-        self.state_dir = Path(state_dir)
+        super().__init__(state_dir, port=port, log=log)
         self.service_account_id = service_account_id.lower()
         self.realm = realm
-        self._port = port
-        self._log = log
         self.faults = FaultBook()
         for fault in faults:
             self.faults.add(AicFault.parse(fault) if isinstance(fault, str) else fault)
@@ -130,9 +132,6 @@ class AicEmulator:
         self.managed = ManagedStore()
         self.graph = GraphConnector(entra_login, entra_graph, str(entra_ca) if entra_ca else None)
         self._save_lock = threading.Lock()
-        self._server: EmulatorHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._admin_token: str | None = None
         self._account_key: rsa.RSAPrivateKey | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -142,7 +141,7 @@ class AicEmulator:
             return self
         try:
             keys = ensure_key_material(self.state_dir)
-            self._admin_token = _load_or_make(self.admin_token_path, lambda: secrets.token_urlsafe(32))
+            self._admin_token = load_or_make(self.admin_token_path, lambda: secrets.token_urlsafe(32))
             self._account_key = load_or_make_account_key(self.state_dir)
             self._load()
         except OSError as exc:
@@ -152,38 +151,12 @@ class AicEmulator:
         except (ValueError, KeyError, TypeError) as exc:
             raise EmulatorError(f"cannot read the tenant data {self.tenant_path}: {exc}",
                                 hint="Delete the file to start from a fresh tenant") from None
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(keys.server_cert, keys.server_key)
-        try:
-            server = EmulatorHTTPServer(("127.0.0.1", self._port), self._route, context, log=self._log)
-        except OSError as exc:
-            raise EmulatorError(f"cannot listen on 127.0.0.1:{self._port}: {exc.strerror}",
-                                hint="Pick another --port, or 0 for any free port") from None
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"aic-emulator-{self.port}", daemon=True)
-        self._thread.start()
+        self._listen(keys, self._route)
+        self._serve("aic-emulator", poll_interval=0.05)
         return self
 
-    def stop(self) -> None:
-        """Stop serving and end open connections (idempotent)."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
+    def _stopped(self) -> None:
         self.graph.close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> AicEmulator:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
 
     # -- the tenant's data -------------------------------------------------------------------------
     @property
@@ -236,27 +209,8 @@ class AicEmulator:
 
     # -- what clients need -----------------------------------------------------------------------
     @property
-    def port(self) -> int:
-        if self._server is None:
-            raise EmulatorError("the AIC emulator is not running", hint="Call start() or use it as a context manager")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """``https://127.0.0.1:<port>``: the tenant URL (AM, IDM and /environment at once)."""
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
     def token_url(self) -> str:
         return f"{self.base_url}{TOKEN_PATH}"
-
-    @property
-    def ca_path(self) -> Path:
-        return self.state_dir / "ca.pem"
-
-    @property
-    def admin_token_path(self) -> Path:
-        return self.state_dir / "admin_token"
 
     @property
     def service_account_jwk_path(self) -> Path:
@@ -271,16 +225,6 @@ class AicEmulator:
         if self._account_key is None:
             self._account_key = load_or_make_account_key(self.state_dir)
         return self._account_key
-
-    @property
-    def admin_token(self) -> str:
-        """The token every ``/_emulator/`` request must send in ``X-Emulator-Token``."""
-        if self._admin_token is None:
-            self._admin_token = _load_or_make(self.admin_token_path, lambda: secrets.token_urlsafe(32))
-        return self._admin_token
-
-    def admin_headers(self) -> dict[str, str]:
-        return {ADMIN_TOKEN_HEADER: self.admin_token}
 
     def settings(self) -> dict[str, Any]:
         """What an environment needs (no secret value: the key is in ``serviceAccountKeyFile``)."""
@@ -539,15 +483,9 @@ class AicEmulator:
 
     # -- the admin API ---------------------------------------------------------------------------------
     def _admin(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        sent = headers.get(ADMIN_TOKEN_HEADER.lower())
-        if not sent:
-            return _admin_refusal(401, "AdminTokenRequired",
-                                  f"the emulator's admin API needs its token: send the header "
-                                  f"{ADMIN_TOKEN_HEADER} with the contents of {self.admin_token_path}")
-        if not secrets.compare_digest(sent.strip().encode(), self.admin_token.encode()):
-            return _admin_refusal(403, "AdminTokenInvalid",
-                                  f"the {ADMIN_TOKEN_HEADER} header does not hold this emulator's admin token: "
-                                  f"send the contents of {self.admin_token_path}")
+        refused = self._admin_refused(headers.get(ADMIN_TOKEN_HEADER.lower()))
+        if refused is not None:
+            return refused
         parts = [unquote(p) for p in path.split("/") if p][1:]
         try:
             data = admin_body(body) if body else {}

@@ -49,6 +49,11 @@ def _decode(value: Any) -> str:
         raise CrestError(400, "valueBase64 is not valid base64", reason=False) from None
 
 
+def _set_description(record: Variable | Secret, body: bytes) -> None:
+    data = json_body(body, reason=False)
+    record.description = str(data.get("description") or "") if isinstance(data, dict) else ""
+
+
 @dataclass
 class Variable:
     id: str
@@ -267,9 +272,8 @@ class EsvStore:
             del self.variables[esv_id]
             return 200, var.view(), True
         if len(rest) == 1 and method == "POST" and query.get("_action") == "setDescription":
-            data = json_body(body, reason=False)
-            var.description = str(data.get("description") or "") if isinstance(data, dict) else ""
-            return 200, None, True
+            _set_description(var, body)
+            return 200, None, True  # AIC answers setDescription with an empty body
         raise CrestError(400, f"Unsupported request {method} on variable {esv_id}", reason=False)
 
     def _secrets(self, method: str, rest: list[str], query: dict[str, str],
@@ -292,9 +296,8 @@ class EsvStore:
             del self.secrets[esv_id]
             return 200, secret.view(), True
         if len(rest) == 1 and method == "POST" and query.get("_action") == "setDescription":
-            data = json_body(body, reason=False)
-            secret.description = str(data.get("description") or "") if isinstance(data, dict) else ""
-            return 200, None, True
+            _set_description(secret, body)
+            return 200, None, True  # AIC answers setDescription with an empty body
         if rest[1:] == ["versions"]:
             if method == "GET":
                 return 200, [secret.version_view(v) for v in reversed(secret.versions)], False
