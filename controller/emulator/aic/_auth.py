@@ -71,7 +71,8 @@ def load_or_make_account_key(state: Path) -> rsa.RSAPrivateKey:
     """The service account's key from ``service-account.pem``, or a new one (JWK and PEM written, 0600)."""
     pem_path, jwk_path = state / "service-account.pem", state / "service-account.jwk"
     if pem_path.exists():
-        key = serialization.load_pem_private_key(pem_path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(pem_path.read_bytes(), password=None,
+                                                 unsafe_skip_rsa_key_validation=True)  # our own key file
         if isinstance(key, rsa.RSAPrivateKey):
             if not jwk_path.exists():
                 write_private(jwk_path, (json.dumps(private_jwk(key), indent=2) + "\n").encode())

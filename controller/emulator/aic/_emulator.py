@@ -139,6 +139,10 @@ class AicEmulator(LocalService):
         """Create or reuse the key material and the tenant's data, and serve on 127.0.0.1 in a thread."""
         if self._server is not None:
             return self
+        if isinstance(self.graph.verify, str) and not Path(self.graph.verify).is_file():
+            raise EmulatorError(f"--entra-ca {self.graph.verify} is not a file",
+                                hint="Pass the PEM bundle of the CA that signed the Graph server's certificate "
+                                     "(the Graph emulator writes .emulator/ca.pem)")
         try:
             keys = ensure_key_material(self.state_dir)
             self._admin_token = load_or_make(self.admin_token_path, lambda: secrets.token_urlsafe(32))

@@ -230,7 +230,8 @@ class EsvStore:
         page = items[start:start + size] if size > 0 else items[start:]
         more = size > 0 and start + size < len(items)
         nxt = base64.urlsafe_b64encode(str(start + size).encode()).decode().rstrip("=") if more else None
-        return {"pagedResultsCookie": nxt, "remainingPagedResults": -1, "result": page}
+        return {"pagedResultsCookie": nxt, "remainingPagedResults": -1, "result": page, "resultCount": len(page),
+                "totalPagedResults": -1, "totalPagedResultsPolicy": "NONE"}
 
     @staticmethod
     def _check_id(esv_id: str) -> None:

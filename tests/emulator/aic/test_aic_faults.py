@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from controller.emulator.aic import AicEmulator, AicFault
-from controller.errors import UsageError
+from controller.errors import EmulatorError, UsageError
 from tests.emulator.aic.conftest import Tenant, mint, pinned, tenant_for, token_request
 
 MAPPING = {"name": "systemEntraUser_managedAlpha_user", "source": "system/Entra/User", "target": "managed/alpha_user"}
@@ -123,6 +123,11 @@ def test_admin_faults_and_reset(aic_emulator: AicEmulator, tenant: Tenant) -> No
     assert tenant.get("/openidm/config/schedule/x").status_code == 404
     assert tenant.get("/openidm/config/sync").json() == {"_id": "sync", "mappings": []}
     assert tenant.get(f"/openidm/managed/svcacct/{aic_emulator.service_account_id}").status_code == 200
+
+
+def test_a_missing_entra_ca_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(EmulatorError, match="--entra-ca"):
+        AicEmulator(tmp_path, entra_ca=tmp_path / "nope.pem").start()
 
 
 def test_the_tenant_survives_an_emulator_restart(tmp_path: Path) -> None:
