@@ -173,6 +173,9 @@ class TokenService:
             if jti in self._jtis:
                 raise _Refused("invalid_grant", "JWT jti has already been used")
             self._jtis[jti] = float(exp)
+            for old_token, issued in list(self._tokens.items()):
+                if issued.expires_at <= now:
+                    del self._tokens[old_token]
             token = secrets.token_urlsafe(48)
             granted = sorted(set(requested), key=lambda s: (len(s), s))
             self._tokens[token] = AccessToken(str(iss), frozenset(granted), now + self.token_lifetime)

@@ -21,12 +21,13 @@ import json
 import os
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -100,8 +101,6 @@ class AicEmulator(LocalService):
     ``entra_login``/``entra_graph``/``entra_ca``: where the MS Graph connector finds Microsoft;
     ``base_url`` is the tenant URL (AM, IDM and /environment at once).
     """
-
-    _what = "the AIC emulator"
 
     _what = "the AIC emulator"
 
@@ -247,8 +246,6 @@ class AicEmulator(LocalService):
 
     def assertion(self, *, audience: str | None = None, lifetime: int = 180, **claims: Any) -> str:
         """A service-account JWT as a client mints it (RS256, no kid), for tests and scripts."""
-        import time
-
         now = int(time.time())
         body = {"iss": self.service_account_id, "sub": self.service_account_id,
                 "aud": audience or self.token_url, "exp": now + lifetime, "jti": str(uuid.uuid4()), **claims}
@@ -256,8 +253,6 @@ class AicEmulator(LocalService):
 
     def bearer_token(self, scopes: Iterable[str] = DEFAULT_SCOPES) -> str:
         """An access token for the service account, issued directly (no HTTP), for tests."""
-        from urllib.parse import urlencode
-
         form = urlencode({"grant_type": JWT_BEARER, "client_id": "service-account",
                           "assertion": self.assertion(), "scope": " ".join(scopes)}).encode()
         status, data = self.tokens.token(form, self._accounts(), {self.token_url})
