@@ -227,6 +227,19 @@ class ConfigStore:
         raise CrestError(405, f"Method {method} is not allowed on /openidm/config/{config_id}")
 
 
+# What AIC fills in on a service account it creates (reference §1.1, the recorded create).
+_SVCACCT_DEFAULTS = {"maxCachingTime": "15", "maxIdleTime": "15", "maxSessionTime": "15", "quotaLimit": "5"}
+
+
+def _service_account(data: dict[str, Any]) -> dict[str, Any]:
+    """A service-account record as AIC stores it: ``jwks`` a non-empty string, AIC's defaults filled in."""
+    jwks = data.get("jwks")
+    if not isinstance(jwks, str) or not jwks.strip():
+        raise CrestError(400, "Invalid Attribute Syntax: jwks: a service account needs its JWKS as a JSON string; "
+                              "a zero-length value is not allowed")
+    return {**data, **{k: v for k, v in _SVCACCT_DEFAULTS.items() if k not in data}}
+
+
 def _is_relationship(name: str, value: Any) -> bool:
     if name in _RELATIONSHIPS:
         return True
@@ -359,6 +372,8 @@ class ManagedStore:
 
     def _write(self, name: str, obj_id: str, data: dict[str, Any], fields: Sequence[str] | None, base_url: str,
                *, created: bool, lose_write: bool) -> tuple[int, Any, dict[str, str], bool]:
+        if name == "svcacct":
+            data = _service_account(data)
         if lose_write:  # answered as if stored (the AIC read-after-write loss), but never kept
             stored = {"_id": obj_id, "_rev": self._new_rev(),
                       **{k: v for k, v in data.items() if k not in ("_id", "_rev")}}

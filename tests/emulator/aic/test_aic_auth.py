@@ -139,3 +139,22 @@ def test_missing_scopes_are_403(aic_emulator: AicEmulator, session: requests.Ses
 
     idm = tenant_for(aic_emulator, session, "fr:idm:*")  # deprecated, still honoured on /environment
     assert idm.put("/environment/variables/esv-x", {"valueBase64": "eA=="}).status_code == 200
+
+
+def test_a_service_account_created_over_rest_gets_tokens(aic_emulator: AicEmulator, tenant: Tenant,
+                                                        session: requests.Session) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    body = {"name": "sa", "description": "service account", "accountStatus": "Active",
+            "scopes": ["fr:idm:*"], "jwks": json.dumps({"keys": [{**public, "kid": "XHCV", "alg": "RS256"}]})}
+    created = tenant.post("/openidm/managed/svcacct?_action=create", body)
+    assert created.status_code == 201
+    record = created.json()
+    assert record["maxSessionTime"] == "15" and record["quotaLimit"] == "5" and record["jwks"] == body["jwks"]
+    sa = record["_id"]
+    assertion = mint(aic_emulator, key=key, iss=sa, sub=sa)
+    assert token_request(aic_emulator, session, assertion, "fr:idm:*").status_code == 200
+    refused = token_request(aic_emulator, session, mint(aic_emulator, key=key, iss=sa, sub=sa), "fr:idc:esv:*")
+    assert refused.json()["error_description"] == "Unsupported scope for service account: fr:idc:esv:*"
+    empty = tenant.post("/openidm/managed/svcacct?_action=create", {**body, "jwks": ""})
+    assert empty.status_code == 400 and "zero-length" in empty.json()["message"]

@@ -117,3 +117,10 @@ def test_patch_replaces_a_field(tenant: Tenant) -> None:
                              json=[{"operation": "replace", "field": "/displayName", "value": "Six"}])
     assert patched.status_code == 200 and patched.json()["displayName"] == "Six"
     assert tenant.get("/openidm/config/mapping/mapping6").json()["displayName"] == "Six"
+
+
+def test_the_sync_document_keeps_its_order(tenant: Tenant) -> None:
+    mappings = [{"name": n, "source": "managed/alpha_user", "target": "managed/bravo_user", "syncAfter": []}
+                for n in ("zeta", "alpha", "mid")]
+    assert tenant.put("/openidm/config/sync?waitForCompletion=true", {"mappings": mappings}).status_code == 200
+    assert [m["name"] for m in tenant.get("/openidm/config/sync").json()["mappings"]] == ["zeta", "alpha", "mid"]
