@@ -17,6 +17,7 @@ console", for drift), adds users, drives faults and the restart, reads the store
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -131,6 +132,9 @@ class AicEmulator(LocalService):
         self.managed = ManagedStore()
         self.graph = GraphConnector(entra_login, entra_graph, str(entra_ca) if entra_ca else None)
         self._save_lock = threading.Lock()
+        self._dirty = threading.Event()
+        self._saver: threading.Thread | None = None
+        self._saving = False
         self._account_key: rsa.RSAPrivateKey | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -155,11 +159,21 @@ class AicEmulator(LocalService):
             raise EmulatorError(f"cannot read the tenant data {self.tenant_path}: {exc}",
                                 hint="Delete the file to start from a fresh tenant") from None
         self._listen(keys, self._route)
+        self._saving = True
+        self._saver = threading.Thread(target=self._save_loop, name="aic-emulator-save", daemon=True)
+        self._saver.start()
         self._serve("aic-emulator", poll_interval=0.05)
         return self
 
     def _stopped(self) -> None:
         self.graph.close()
+        self._saving = False
+        self._dirty.set()
+        if self._saver is not None:
+            self._saver.join(timeout=10)
+            self._saver = None
+        with contextlib.suppress(OSError):  # the state directory may be gone (a test's tmp dir)
+            self._write_tenant()
 
     # -- the tenant's data -------------------------------------------------------------------------
     @property
@@ -195,6 +209,23 @@ class AicEmulator(LocalService):
         self.managed.put("svcacct", self.service_account_id, record)
 
     def _save(self) -> None:
+        """Persist the tenant: at once when not serving, else soon, by the saver thread (writes coalesce, so
+        a burst of writes costs one file write, not one each); ``stop`` writes the last state."""
+        if self._saving:
+            self._dirty.set()
+        else:
+            self._write_tenant()
+
+    def _save_loop(self) -> None:
+        while self._saving:
+            self._dirty.wait()
+            self._dirty.clear()
+            if self._saving:
+                with contextlib.suppress(OSError):  # a vanished state dir must not kill the server
+                    self._write_tenant()
+                time.sleep(0.2)
+
+    def _write_tenant(self) -> None:
         with self._save_lock:
             data = {"config": self.config.dump(), "managed": self.managed.dump(), "esv": self.esv.dump()}
             write_private(self.tenant_path, json.dumps(data, indent=1).encode("utf-8"))
