@@ -50,7 +50,6 @@ from controller.emulator.aic._auth import (
 from controller.emulator.aic._esv import EsvStore
 from controller.emulator.aic._faults import AicFault
 from controller.emulator.aic._http import CrestError, crest_reply, query_params
-from controller.emulator.aic._query import QueryError, compile_filter
 from controller.emulator.aic._store import ConfigStore, ManagedStore, fields_of, managed_view, query_answer
 from controller.emulator.aic._system import (
     MICROSOFT_GRAPH,
@@ -524,7 +523,7 @@ class AicEmulator(LocalService):
             return Reply.json(400, {"error": {"code": "BadRequest", "message": exc.message}})
         except CrestError as exc:
             return Reply.json(exc.status, {"error": {"code": "BadRequest", "message": exc.message}})
-        except (ValueError, TypeError, KeyError, QueryError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:
             return Reply.json(400, {"error": {"code": "BadRequest", "message": str(exc)}})
 
     def store_view(self) -> dict[str, Any]:
@@ -580,9 +579,6 @@ class AicEmulator(LocalService):
             if method == "GET" and len(parts) == 3:
                 found = self.managed.get(parts[1], parts[2])
                 return Reply.json(200, found) if found is not None else Reply(404)
-            if method == "GET" and len(parts) == 2 and "queryFilter" in data:
-                keep = compile_filter(str(data["queryFilter"]))
-                return Reply.json(200, {"result": self.managed.find(parts[1], keep)})
             if method == "DELETE" and len(parts) == 3:
                 found = self.managed.delete(parts[1], parts[2])
                 self._save()
