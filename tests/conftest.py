@@ -147,3 +147,48 @@ def pg_schema(pg_cluster: Cluster) -> Iterator[str]:
     schema = pg_cluster.new_schema()
     yield schema
     pg_cluster.drop_schema(schema)
+
+
+# -- the local AIC tenant emulator (owner: emulator/aic) ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _aic_key_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Key material (CA, server certificate, service-account key) made once per process and copied into each
+    AIC emulator's state directory: generating RSA keys per test would cost more than the test."""
+    from controller.emulator.aic import AicEmulator
+
+    template = tmp_path_factory.mktemp("aic-keys")
+    with AicEmulator(template):
+        pass
+    (template / "tenant.json").unlink()
+    return template
+
+
+def aic_state_dir(tmp_path_factory: pytest.TempPathFactory, template: Path) -> Path:
+    """A fresh AIC emulator state directory holding ``template``'s key material (files keep mode 0600)."""
+    state = tmp_path_factory.mktemp("aic-emulator")
+    for item in template.iterdir():
+        shutil.copy2(item, state / item.name)
+    return state
+
+
+@pytest.fixture
+def aic_emulator(tmp_path_factory: pytest.TempPathFactory, _aic_key_template: Path):
+    """A running AIC emulator of its own (fresh tenant, restarts that end at once); its MS Graph connector
+    points at Microsoft, so use ``aic_with_graph`` for tests that test or query a connector."""
+    from controller.emulator.aic import AicEmulator
+
+    with AicEmulator(aic_state_dir(tmp_path_factory, _aic_key_template), restart_seconds=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def aic_with_graph(tmp_path_factory: pytest.TempPathFactory, _aic_key_template: Path, emulator: Any):
+    """A running AIC emulator whose MS Graph connector calls the ``emulator`` fixture's Entra + Graph."""
+    from controller.emulator.aic import AicEmulator
+
+    with AicEmulator(aic_state_dir(tmp_path_factory, _aic_key_template), restart_seconds=0,
+                     entra_login=emulator.base_url, entra_graph=emulator.graph_url,
+                     entra_ca=emulator.ca_path) as emu:
+        yield emu

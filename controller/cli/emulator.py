@@ -15,6 +15,14 @@ from rich.markup import escape
 from controller.cli._common import JsonOpt, QuietOpt, make_output, with_output
 from controller.cli._output import Output
 from controller.emulator import Control, Emulator, Fault, serve
+from controller.emulator.aic import (
+    DEFAULT_AIC_PORT,
+    DEFAULT_AIC_STATE_DIR,
+    DEFAULT_SERVICE_ACCOUNT_ID,
+    AicEmulator,
+    AicFault,
+    serve_aic,
+)
 from controller.errors import UsageError
 
 __all__ = ["register"]
@@ -117,6 +125,66 @@ def register(app: typer.Typer) -> None:
             out.info(f"State and emulator.json in {emu.state_dir}")
 
         serve(emulator, on_ready=ready)
+        return 0
+
+    @group.command("aic")
+    def aic_command(
+        port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535,
+                                          help="Port on 127.0.0.1 (0: any free port); "
+                                               "48443 is where environments/demo-aic looks.")] = DEFAULT_AIC_PORT,
+        state_dir: Annotated[Path, typer.Option(
+            "--state-dir", help="Keeps the CA, the service account key, the admin token and the tenant's data."
+        )] = DEFAULT_AIC_STATE_DIR,
+        restart_seconds: Annotated[float, typer.Option(
+            "--restart-seconds", min=0, help="How long an ESV restart takes.")] = 2.0,
+        token_lifetime: Annotated[int, typer.Option(
+            "--token-lifetime", min=1, help="Access tokens' expires_in, in seconds.")] = 899,
+        service_account_id: Annotated[str, typer.Option(
+            "--service-account-id", help="The service account's id.")] = DEFAULT_SERVICE_ACCOUNT_ID,
+        entra_login: Annotated[str, typer.Option(
+            "--entra-login", help="Where the MS Graph connector gets tokens (Microsoft's login by default).")
+        ] = "https://login.microsoftonline.com",
+        entra_graph: Annotated[str, typer.Option(
+            "--entra-graph", help="The Graph the MS Graph connector calls (Microsoft Graph by default).")
+        ] = "https://graph.microsoft.com",
+        entra_ca: Annotated[Path | None, typer.Option(
+            "--entra-ca", help="A CA bundle (PEM) to trust for --entra-login and --entra-graph.")] = None,
+        fault: Annotated[list[str] | None, typer.Option(
+            "--fault", help="Inject a fault, e.g. 429,retry-after=1,count=2,path=/openidm/config, "
+                            "restart-hang, lose-write,count=1,path=/openidm/config/mapping/ (repeatable).")] = None,
+        json_mode: JsonOpt = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request on stderr.")] = False,
+        quiet: QuietOpt = False,
+    ) -> int:
+        """Serve a local PingOne Advanced Identity Cloud tenant (AM token, IDM, ESVs) over HTTPS on 127.0.0.1."""
+        out = make_output(json_mode=json_mode, verbose=verbose, quiet=quiet)
+        faults = [AicFault.parse(spec) for spec in fault or ()]
+        emulator = AicEmulator(state_dir, port=port, restart_seconds=restart_seconds, token_lifetime=token_lifetime,
+                               entra_login=entra_login, entra_graph=entra_graph, entra_ca=entra_ca,
+                               service_account_id=service_account_id, faults=faults,
+                               log=(lambda line: out.err.print(line, markup=False)) if verbose else None)
+
+        def ready(emu: AicEmulator) -> None:
+            settings = {**emu.settings(), "port": emu.port}
+            if out.json_mode:
+                out.json(settings)
+                return
+            out.print(f"AIC emulator listening on {emu.base_url} (Ctrl-C to stop)")
+            out.print("Platform settings:")
+            for key in ("tenantUrl", "realm", "serviceAccountId", "caBundle"):
+                out.print(f"  {key}: {settings[key]}")
+            out.print(f"Service account key: {emu.service_account_jwk_path} (private JWK, mode 0600; PEM in "
+                      f"{emu.service_account_pem_path}); read it as a secret fromFile")
+            out.print("An environment for it (environment.yaml):")
+            out.print(f"  platform: {{type: aic, tenantUrl: {emu.base_url}, realm: {emu.realm}, "
+                      f"serviceAccountId: {emu.service_account_id}, serviceAccountKey: ${{secret.aic_sa_key}}}}",
+                      markup=False)
+            out.print(f"  secrets: {{aic_sa_key: {{fromFile: {emu.service_account_jwk_path}}}}}", markup=False)
+            out.print(f"MS Graph connector calls: {settings['entraLogin']} and {settings['entraGraph']}")
+            out.print(f"Admin API token: in {emu.admin_token_path} (mode 0600), sent as X-Emulator-Token")
+            out.info(f"Tenant data and emulator.json in {emu.state_dir}")
+
+        serve_aic(emulator, on_ready=ready)
         return 0
 
     @group.command("info")

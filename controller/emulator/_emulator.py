@@ -18,24 +18,23 @@ import json
 import os
 import secrets
 import signal
-import ssl
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, unquote
 
+from controller.emulator._base import ADMIN_TOKEN_HEADER, LocalService, load_or_make
 from controller.emulator._directory import Directory
 from controller.emulator._faults import REWRITE_KINDS, Fault, FaultBook
 from controller.emulator._graph import GraphService
 from controller.emulator._login import App, LoginService, Tenant, new_secret
-from controller.emulator._pki import ensure_key_material, write_private
+from controller.emulator._pki import ensure_key_material
 from controller.emulator._properties import DEFAULT_SELECT, project
 from controller.emulator._reply import ODATA_JSON_TYPE, Reply
-from controller.emulator._server import EmulatorHTTPServer, admin_body, query_flag
+from controller.emulator._server import admin_body, query_flag
 from controller.errors import EmulatorError, EmulatorHTTPError, UsageError
 
 __all__ = [
@@ -54,7 +53,6 @@ DEFAULT_TENANT_ID = "f7ff6108-c26f-48dd-ae9e-9743eefbd11f"
 DEFAULT_DOMAIN = "M365x214355.onmicrosoft.com"
 DEFAULT_CLIENT_ID = "5b0e4c2a-8f3d-4e61-9a7c-2d1f6b8e0c47"
 DEFAULT_ROLES = ("User.Read.All",)
-ADMIN_TOKEN_HEADER = "X-Emulator-Token"
 SAM_CARTER: dict[str, Any] = {
     "id": "0c1e7f52-3a9d-4b86-8e25-6f4d2a1b9c30",
     "userPrincipalName": f"scarter@{DEFAULT_DOMAIN}",
@@ -92,7 +90,7 @@ def load_users_file(path: Path) -> list[dict[str, Any]]:
     return users
 
 
-class Emulator:
+class Emulator(LocalService):
     """A local Entra login + Graph v1.0 endpoint over HTTPS; use as a context manager or start/stop.
 
     ``faults`` are injected from the start (see ``inject_fault``); ``token_lifetime`` is the access
@@ -116,28 +114,23 @@ class Emulator:
     ) -> None:
         if generate < 0:
             raise UsageError(f"--generate {generate} is negative", hint="Pass a user count of 0 or more")
-        self.state_dir = Path(state_dir)
+        super().__init__(state_dir, port=port, log=log)
         self.tenant_id = DEFAULT_TENANT_ID
         self.domain = DEFAULT_DOMAIN
         self.client_id = DEFAULT_CLIENT_ID
         self._users_file = users
         self._generate = generate
-        self._port = port
         self._seed_sample = seed_sample
         self._seed = seed
         self._token_lifetime = token_lifetime
         self._delta_ttl = delta_token_ttl
         self._page_latency = page_latency
-        self._log = log
         self.faults = FaultBook()
         for fault in faults:
             self.faults.add(Fault.parse(fault) if isinstance(fault, str) else fault)
-        self._server: EmulatorHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._login: LoginService | None = None
         self._graph: GraphService | None = None
         self._secret: str | None = None
-        self._admin_token: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Emulator:
@@ -147,7 +140,7 @@ class Emulator:
         try:
             keys = ensure_key_material(self.state_dir)
             self._secret = self._load_or_make_secret()
-            self._admin_token = _load_or_make(self.admin_token_path, lambda: secrets.token_urlsafe(32))
+            self._admin_token = load_or_make(self.admin_token_path, lambda: secrets.token_urlsafe(32))
         except OSError as exc:
             raise EmulatorError(f"cannot use the state directory {self.state_dir}: {exc.strerror or exc}",
                                 hint="Pass --state-dir a folder you may write (it keeps the CA and the "
@@ -166,55 +159,17 @@ class Emulator:
                                           display_name="idmctl", object_id=str(uuid.uuid5(uuid.NAMESPACE_OID,
                                                                                           self.client_id)))
         login.tenants[self.tenant_id] = tenant
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(keys.server_cert, keys.server_key)
-        try:
-            server = EmulatorHTTPServer(("127.0.0.1", self._port), self._route, context, log=self._log)
-        except OSError as exc:
-            raise EmulatorError(f"cannot listen on 127.0.0.1:{self._port}: {exc.strerror}",
-                                hint="Pick another --port, or 0 for any free port") from None
-        self._login, self._graph, self._server = login, GraphService(login, delta_token_ttl=self._delta_ttl,
-                                                                page_latency=self._page_latency), server
+        self._login, self._graph = login, GraphService(login, delta_token_ttl=self._delta_ttl,
+                                                       page_latency=self._page_latency)
+        self._listen(keys, self._route)
         login.base_url = self.base_url
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"emulator-{self.port}", daemon=True)
-        self._thread.start()
+        self._serve("emulator")
         return self
 
-    def stop(self) -> None:
-        """Stop serving and end open connections (idempotent)."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.close_connections()
-        server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> Emulator:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
     def _load_or_make_secret(self) -> str:
-        return _load_or_make(self.client_secret_path, new_secret)
+        return load_or_make(self.client_secret_path, new_secret)
 
     # -- what clients need -----------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise EmulatorError("the emulator is not running", hint="Call start() or use it as a context manager")
-        return int(self._server.server_address[1])
-
-    @property
-    def base_url(self) -> str:
-        """``https://127.0.0.1:<port>``: the authority host and the Graph URL at once."""
-        return f"https://127.0.0.1:{self.port}"
-
     @property
     def authority(self) -> str:
         return f"{self.base_url}/{self.tenant_id}"
@@ -224,27 +179,8 @@ class Emulator:
         return self.base_url
 
     @property
-    def ca_path(self) -> Path:
-        return self.state_dir / "ca.pem"
-
-    @property
     def client_secret_path(self) -> Path:
         return self.state_dir / "client_secret"
-
-    @property
-    def admin_token_path(self) -> Path:
-        return self.state_dir / "admin_token"
-
-    @property
-    def admin_token(self) -> str:
-        """The token every ``/_emulator/`` request must send in ``X-Emulator-Token``."""
-        if self._admin_token is None:
-            self._admin_token = _load_or_make(self.admin_token_path, lambda: secrets.token_urlsafe(32))
-        return self._admin_token
-
-    def admin_headers(self) -> dict[str, str]:
-        """The header an admin API request needs (for clients in this process)."""
-        return {ADMIN_TOKEN_HEADER: self.admin_token}
 
     @property
     def client_secret(self) -> str:
@@ -374,16 +310,9 @@ class Emulator:
 
         Every request must carry the admin token (see the module docstring); nothing is done without it.
         """
-        sent = headers.get(ADMIN_TOKEN_HEADER)
-        if not sent:
-            return _admin_refusal(401, "AdminTokenRequired",
-                                  f"the emulator's admin API needs its token: send the header "
-                                  f"{ADMIN_TOKEN_HEADER} with the contents of {self.admin_token_path}")
-        if not secrets.compare_digest(sent.strip().encode(), self.admin_token.encode()):
-            return _admin_refusal(403, "AdminTokenInvalid",
-                                  f"the {ADMIN_TOKEN_HEADER} header does not hold this emulator's admin token: "
-                                  f"send the contents of {self.admin_token_path} (it changes with the state "
-                                  "directory)")
+        refused = self._admin_refused(headers.get(ADMIN_TOKEN_HEADER))
+        if refused is not None:
+            return refused
         parts = [unquote(p) for p in path.split("/") if p][1:]
         try:
             data = admin_body(body) if body else {}
@@ -433,22 +362,6 @@ class Emulator:
             if len(parts) == 3 and parts[2] == "restore" and method == "POST":
                 return Reply.json(200, self.restore_user(parts[1]))
         raise EmulatorHTTPError(404, "NotFound", f"no admin route {method} /_emulator/{'/'.join(parts)}")
-
-
-def _load_or_make(path: Path, make: Callable[[], str]) -> str:
-    """The value kept in ``path``, or a new one from ``make`` written there (0600)."""
-    if path.exists():
-        value = path.read_text("utf-8").strip()
-        if value:
-            return value
-    value = make()
-    write_private(path, (value + "\n").encode())
-    return value
-
-
-def _admin_refusal(status: int, code: str, message: str) -> Reply:
-    return Reply.json(status, {"error": {"code": code, "message": message}},
-                      headers={"WWW-Authenticate": f'{ADMIN_TOKEN_HEADER} realm="idmctl emulator admin"'})
 
 
 # What a proxy or captive portal answers in Graph's place: HTML with 200.
@@ -518,7 +431,28 @@ def _repeated_page(head: dict[str, Any], users: list[dict[str, Any]], items: int
     yield b"]}"
 
 
-def serve(emulator: Emulator, *, on_ready: Callable[[Emulator], None] | None = None,
+class Servable(Protocol):
+    """What ``serve`` runs: the Graph emulator, or the AIC one."""
+
+    state_dir: Path
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    def settings(self) -> dict[str, Any]: ...
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> None: ...
+
+
+_S = TypeVar("_S", bound=Servable)
+
+
+def serve(emulator: _S, *, on_ready: Callable[[_S], None] | None = None,
           stop: threading.Event | None = None) -> None:
     """Run ``emulator`` in the foreground until SIGINT/SIGTERM (or ``stop``), with ``emulator.json``.
 
@@ -532,7 +466,8 @@ def serve(emulator: Emulator, *, on_ready: Callable[[Emulator], None] | None = N
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
     info_path = emulator.state_dir / "emulator.json"
     try:
-        with emulator:
+        emulator.start()
+        try:
             info = {"base_url": emulator.base_url, "port": emulator.port, "pid": os.getpid(),
                     **emulator.settings()}
             tmp = info_path.with_name(info_path.name + ".tmp")
@@ -542,6 +477,8 @@ def serve(emulator: Emulator, *, on_ready: Callable[[Emulator], None] | None = N
                 on_ready(emulator)
             while not stop.wait(0.5):
                 pass
+        finally:
+            emulator.stop()
     finally:
         with contextlib.suppress(OSError):  # never written, or the state directory was unusable
             info_path.unlink()

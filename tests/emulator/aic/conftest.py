@@ -1,0 +1,88 @@
+"""Helpers for AIC emulator tests: a session pinned to its CA, service-account JWTs minted as a client does."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+import requests
+
+from controller.emulator.aic import AicEmulator
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+def pinned(emu: AicEmulator) -> requests.Session:
+    session = requests.Session()
+    session.verify = str(emu.ca_path)
+    session.trust_env = False
+    return session
+
+
+def mint(emu: AicEmulator, *, key: Any = None, aud: str | None = None, lifetime: int = 180,
+         headers: dict[str, Any] | None = None, **claims: Any) -> str:
+    """An RS256 assertion signed with the private JWK the emulator wrote (no kid), as frodo builds it."""
+    if key is None:
+        key = jwt.PyJWK(json.loads(emu.service_account_jwk_path.read_text()), algorithm="RS256").key
+    now = int(time.time())
+    body = {"iss": emu.service_account_id, "sub": emu.service_account_id, "aud": aud or emu.token_url,
+            "exp": now + lifetime, "jti": str(uuid.uuid4()), **claims}
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, key, algorithm="RS256", headers=headers)
+
+
+def token_request(emu: AicEmulator, session: requests.Session, assertion: str, scope: str | None = "fr:idm:*",
+                  **extra: Any) -> requests.Response:
+    form = {"grant_type": JWT_BEARER, "client_id": "service-account", "assertion": assertion}
+    if scope is not None:
+        form["scope"] = scope
+    form.update(extra.pop("form", {}))
+    return session.post(emu.token_url, data=form, timeout=30, **extra)
+
+
+class Tenant:
+    """A bare AIC caller: a bearer token and paths relative to the tenant URL."""
+
+    def __init__(self, emu: AicEmulator, session: requests.Session, token: str) -> None:
+        self.emu, self.session, self.token = emu, session, token
+
+    def request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
+        return self.session.request(method, f"{self.emu.base_url}{path}", headers=headers, timeout=60, **kw)
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("GET", path, **kw)
+
+    def put(self, path: str, body: Any, **kw: Any) -> requests.Response:
+        return self.request("PUT", path, json=body, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> requests.Response:
+        return self.request("POST", path, json=body, **kw)
+
+    def delete(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("DELETE", path, **kw)
+
+    def admin(self, method: str, path: str, body: Any = None) -> requests.Response:
+        return self.session.request(method, f"{self.emu.base_url}/_emulator/{path}", json=body, timeout=30,
+                                    headers=self.emu.admin_headers())
+
+
+def tenant_for(emu: AicEmulator, session: requests.Session, scope: str = "fr:idm:* fr:idc:esv:*") -> Tenant:
+    resp = token_request(emu, session, mint(emu), scope)
+    assert resp.status_code == 200, resp.text
+    return Tenant(emu, session, resp.json()["access_token"])
+
+
+@pytest.fixture
+def session(aic_emulator: AicEmulator) -> Any:
+    with pinned(aic_emulator) as s:
+        yield s
+
+
+@pytest.fixture
+def tenant(aic_emulator: AicEmulator, session: requests.Session) -> Tenant:
+    """The service account with fr:idm:* and fr:idc:esv:* (what idmctl asks for)."""
+    return tenant_for(aic_emulator, session)
