@@ -103,3 +103,25 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_cluster: Cluster, pg_schema:
         assert [e.label for e in store.entries("run-1")] == ["Rainier@contoso.com"]
     finally:
         upgraded.close()
+
+
+def test_a_version_2_schema_gains_platform_objects(pg_cluster: Cluster, pg_schema: str, tmp_path: Path) -> None:
+    """Schema 3 adds platform_objects; a schema written by the release before is upgraded on open."""
+    from controller.backends import PlatformObject
+
+    env = _environment(pg_cluster.state(pg_schema), pg_cluster.secrets())
+    made = open_backend(tmp_path, env, must_exist=False)
+    made.init()
+    made.close()
+    pg_cluster.execute(f'DROP TABLE "{pg_schema}".platform_objects')  # as version 2 made it
+    pg_cluster.execute(f'UPDATE "{pg_schema}".meta SET schema_version = 2')
+    upgraded = open_backend(tmp_path, env)
+    try:
+        assert pg_cluster.query(f'SELECT schema_version FROM "{pg_schema}".meta') == [(SCHEMA_VERSION,)]
+        obj = PlatformObject("schedule/s", "schedule", "Schedule.s", "sha256:x", {"_id": "schedule/s"},
+                             "2026-12-01T00:00:00Z")
+        with upgraded.lock("t", 5) as lease:
+            upgraded.record_platform_objects({obj.id: obj}, lease=lease)
+        assert upgraded.platform_objects() == {obj.id: obj}
+    finally:
+        upgraded.close()
