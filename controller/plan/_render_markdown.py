@@ -54,10 +54,10 @@ def render_markdown(plan: Plan) -> str:
     if plan.native:
         lines += ["| | Tenant object | Resource | Action | Notes |", "|:-:|---|---|---|---|"]
         for n in plan.native:
-            notes = ", ".join(x for x, on in (("restart required", n.restart_required),
-                                              ("(sensitive)", n.sensitive)) if on)
+            remarks = ", ".join(x for x, on in (("restart required", n.restart_required),
+                                                ("(sensitive)", n.sensitive)) if on)
             lines.append(f"| `{n.action.symbol}` | `{_table_cell(n.id)}` | `{n.address}` | "
-                         f"{_WORDS[n.action]} | {notes} |")
+                         f"{_WORDS[n.action]} | {remarks} |")
         lines.append("")
     warnings = [w for w in plan.warnings if w.severity == "warning"]
     notes = [w for w in plan.warnings if w.severity != "warning"]

@@ -6,6 +6,7 @@ and the schedule, each with its native id. Pure: no network, no files, no secret
 """
 
 from controller.platforms.aic._api import TenantApi
+from controller.platforms.aic._platform import ESV_KINDS, WRITE_ATTEMPTS, AicPlatform
 from controller.platforms.aic._render import (
     CONNECTOR_REF,
     DEFAULT_REALM,
@@ -30,6 +31,9 @@ from controller.platforms.aic._render import (
 __all__ = [
     "CONNECTOR_REF",
     "DEFAULT_REALM",
+    "ESV_KINDS",
+    "WRITE_ATTEMPTS",
+    "AicPlatform",
     "NativeObject",
     "Rendering",
     "TenantApi",
