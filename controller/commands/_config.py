@@ -147,7 +147,7 @@ def _plan_against(loaded: LoadedEnvironment, backend: StateBackend, state: Appli
     live = platform.plan_live(loaded.resources, backend.fingerprint_key)
     if live is not None:
         plan = dataclasses.replace(plan, platform=live.platform, native=live.native, drift=live.drift,
-                                   live_hash=live.live_hash)
+                                   live_hash=live.live_hash, pending_restart=live.pending_restart)
     return plan
 
 

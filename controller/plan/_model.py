@@ -112,10 +112,12 @@ class Plan:
     native: tuple[NativeChange, ...] = ()  # what apply writes on the platform, in apply order
     drift: tuple[NativeChange, ...] = ()  # live objects that differ from what idmctl last wrote
     live_hash: str | None = None  # digest of the live objects read; a saved plan is stale when it moved
+    pending_restart: tuple[str, ...] = ()  # ESVs the tenant has not loaded yet: apply restarts it
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action is not ChangeAction.NOOP for c in self.changes) or bool(self.native)
+        return (any(c.action is not ChangeAction.NOOP for c in self.changes) or bool(self.native)
+                or bool(self.pending_restart))
 
     @property
     def has_resource_changes(self) -> bool:
@@ -126,7 +128,7 @@ class Plan:
 
     @property
     def restart_required(self) -> bool:
-        return any(c.restart_required for c in self.native)
+        return any(c.restart_required for c in self.native) or bool(self.pending_restart)
 
     @property
     def secrets_checked(self) -> bool:

@@ -20,7 +20,8 @@ Shape (keys never removed within a major version; new keys may appear)::
      "drift": [... the same shape: before is what idmctl last wrote, after the live object ...]}
 
 ``native`` lists what apply writes on the tenant in apply order, ``drift`` the objects changed there
-outside idmctl; both are empty on the embedded platform. ``summary.tenant`` counts ``native``.
+outside idmctl, ``pending_restart`` the ESVs it has not loaded yet (apply restarts it); all are empty
+on the embedded platform. ``summary.tenant`` counts ``native``.
 
 Secret references appear as ``{"sensitive": true, "secret": NAME, "checked": BOOL}``: no value and
 no fingerprint. ``actions`` follows Terraform (``["delete", "create"]`` for a replacement).
@@ -113,6 +114,7 @@ def plan_to_json_data(plan: Plan) -> dict[str, Any]:
         "live_hash": plan.live_hash,
         "native": [_native(c) for c in plan.native],
         "drift": [_native(c) for c in plan.drift],
+        "pending_restart": list(plan.pending_restart),
     }
 
 

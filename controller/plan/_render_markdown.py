@@ -70,7 +70,7 @@ def render_markdown(plan: Plan) -> str:
             lines.append(f"> Secrets not available to this run, shown as `(sensitive, not checked)`: "
                          f"{', '.join(f'`{s}`' for s in plan.unchecked_secrets)}  ")
         lines.append("")
-    if changed or plan.native or plan.drift:
+    if changed or plan.native or plan.drift or plan.pending_restart:
         body = [_diff_line(line) for line in render_text(plan).rstrip("\n").splitlines()]
         lines += ["<details><summary>Full plan</summary>", "", "```diff", *body, "```", "", "</details>", ""]
     return "\n".join(lines)

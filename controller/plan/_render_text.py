@@ -54,7 +54,7 @@ def summary_line(plan: Plan) -> str:
         tenant = " and its tenant" if plan.platform != "embedded" else ""
         return (f"No changes.{env}{tenant} matches its configuration (state serial {plan.applied_serial}).")
     line = f"Plan: {plan.to_add} to add, {plan.to_change} to change, {plan.to_destroy} to destroy."
-    if plan.native:
+    if plan.native or plan.pending_restart:
         line += (f" Tenant: {plan.count_native(ChangeAction.CREATE)} to create, "
                  f"{plan.count_native(ChangeAction.UPDATE)} to update, "
                  f"{plan.count_native(ChangeAction.DELETE)} to delete"
@@ -198,10 +198,14 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
         lines.append("")
         for native in plan.native:
             lines.extend(_native_lines(native, paint))
-        if plan.restart_required:
-            lines.append("The ESV changes take effect after a restart of the tenant, which apply starts and waits "
-                         "for (--no-restart defers it).")
-            lines.append("")
+    if plan.pending_restart:
+        lines.append(f"The tenant has not loaded {', '.join(plan.pending_restart)} yet (an earlier --no-restart, "
+                     "or a restart that did not finish).")
+        lines.append("")
+    if plan.restart_required:
+        lines.append("ESV changes take effect after a restart of the tenant, which apply starts and waits for "
+                     "(--no-restart defers it).")
+        lines.append("")
     for warning in plan.warnings:
         label = "Warning" if warning.severity == "warning" else "Note"
         lines.append(f"{paint(label + ':', 'warning' if label == 'Warning' else 'bold')} {warning.message}")

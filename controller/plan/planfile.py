@@ -67,7 +67,8 @@ def encode_plan(plan: Plan) -> dict[str, Any]:
     data = _encode_resources(plan)
     if plan.platform != "embedded" or plan.native or plan.drift or plan.live_hash is not None:
         data["platform"] = {"type": plan.platform, "live_hash": plan.live_hash,
-                            "native": [_native(c) for c in plan.native], "drift": [_native(c) for c in plan.drift]}
+                            "native": [_native(c) for c in plan.native], "drift": [_native(c) for c in plan.drift],
+                            "pending_restart": list(plan.pending_restart)}
     return data
 
 
@@ -114,6 +115,7 @@ def decode_plan(data: dict[str, Any]) -> Plan:
         native=tuple(_decode_native(c) for c in platform["native"]),
         drift=tuple(_decode_native(c) for c in platform["drift"]),
         live_hash=platform["live_hash"],
+        pending_restart=tuple(platform.get("pending_restart", ())),
     )
 
 

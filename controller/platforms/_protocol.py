@@ -71,6 +71,7 @@ class LivePlan:
     native: tuple[NativeChange, ...]
     drift: tuple[NativeChange, ...]
     live_hash: str
+    pending_restart: tuple[str, ...] = ()  # ESVs written but not loaded by the tenant yet
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from controller.config import ResourceSet, canonical_hash, secret_fingerprint
 from controller.config.models import AicPlatformSpec
 from controller.connectors import ConnectionReport, SourcePreview
 from controller.connectors.msgraph import ReadOutcome
-from controller.errors import ConnectorError, PlatformError, RestartError, UsageError
+from controller.errors import ConnectorError, IdmctlError, PlatformError, RestartError, UsageError
 from controller.plan import ChangeAction, NativeChange, Plan, native_change
 from controller.platforms._protocol import (
     DEFAULT_PAGE,
@@ -317,7 +317,9 @@ class AicPlatform:
                 native.append(change)
         drift = [change for i, obj in sorted(recorded.items())
                  if (change := native_change(i, obj.kind, obj.address, obj.body, live.bodies.get(i))) is not None]
-        return LivePlan(self.type, tuple(native), tuple(drift), live.digest), live
+        pending = tuple(i for i in ids if ids[i] in ESV_KINDS and i in wanted and (raw := live.raw.get(i)) is not None
+                        and _pending(ids[i], raw))
+        return LivePlan(self.type, tuple(native), tuple(drift), live.digest, pending), live
 
     def plan_live(self, desired: ResourceSet, fingerprint_key: bytes) -> LivePlan:
         return self._live_plan(self._desired(desired, fingerprint_key))[0]
@@ -414,7 +416,6 @@ class AicPlatform:
         timeout = self.spec.restartTimeoutSeconds
         self._progress(options, f"Restarting {url} to load the ESVs (up to {timeout:g}s)...")
         while True:
-            self._sleep(wait)
             status = self.tenant.restart_status()
             elapsed = self._clock() - started
             if status == "ready":
@@ -427,7 +428,9 @@ class AicPlatform:
                     code="restart-timeout",
                     hint="Wait until `restartStatus` is ready, then run apply again; raise platform."
                     "restartTimeoutSeconds if the tenant routinely takes longer")
-            self._progress(options, f"  still {status} after {elapsed:.0f}s...")
+            if elapsed > 0:
+                self._progress(options, f"  still {status} after {elapsed:.0f}s...")
+            self._sleep(wait)
             wait = min(wait * 2, _MAX_POLL)
 
     def _test_connector(self, name: str) -> None:
@@ -442,13 +445,23 @@ class AicPlatform:
 
     def apply(self, plan: Plan, applied: ResourceSet, lease: LockLease,
               options: ApplyOptions | None = None) -> ApplyReport:
-        options = options or ApplyOptions()
+        written: list[str] = []
+        deleted: list[str] = []
+        try:
+            return self._apply(plan, applied, lease, options or ApplyOptions(), written, deleted)
+        except IdmctlError as exc:
+            if written or deleted:  # the audit says what reached the tenant before it stopped (ids only)
+                self.backend.audit("apply-failed", f"apply stopped on {self.tenant.tenant_url} after "
+                                   f"{len(written)} write(s) and {len(deleted)} deletion(s): {exc.message}",
+                                   details={"written": written, "deleted": deleted}, lease=lease)
+            raise
+
+    def _apply(self, plan: Plan, applied: ResourceSet, lease: LockLease, options: ApplyOptions,
+               written: list[str], deleted: list[str]) -> ApplyReport:
         desired = self._desired(applied, self.backend.fingerprint_key)
         by_id = {d.id: d for d in desired}
         recorded = self.backend.platform_objects()
         changes = {c.id: c for c in plan.native}
-        written: list[str] = []
-        deleted: list[str] = []
         tests: list[tuple[str, str]] = []
 
         def write(item: _Desired) -> None:
