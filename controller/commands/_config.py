@@ -18,7 +18,15 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from controller.backends import AppliedState, AuditEntry, JsonObject, LockLease, StateBackend, open_backend
+from controller.backends import (
+    AppliedState,
+    AuditEntry,
+    JsonObject,
+    LockLease,
+    PlatformObject,
+    StateBackend,
+    open_backend,
+)
 from controller.config import (
     LoadedEnvironment,
     ResourceSet,
@@ -378,13 +386,15 @@ class StateReport:
     resources: dict[str, JsonObject]
     lock: LockLease | None
     last_apply: AuditEntry | None
+    platform_objects: tuple[PlatformObject, ...] = ()  # what idmctl wrote to the tenant (aic)
 
     def to_dict(self) -> JsonObject:
         return {"environment": self.environment, "location": self.location, "backend": self.backend,
                 "platform": self.platform, "serial": self.serial, "lineage": self.lineage,
                 "appliedAt": self.applied_at, "resources": self.resources,
                 "lock": self.lock.to_dict() if self.lock else None,
-                "lastApply": self.last_apply.to_dict() if self.last_apply else None}
+                "lastApply": self.last_apply.to_dict() if self.last_apply else None,
+                "platformObjects": [o.to_dict() for o in self.platform_objects]}
 
 
 def state_show(root: Path, env: str) -> StateReport:
@@ -396,7 +406,8 @@ def state_show(root: Path, env: str) -> StateReport:
         last = next((e for e in backend.audit_log() if e.action == "apply"), None)
         spec = loaded.resources.environment.spec
         return StateReport(env, backend.location, spec.state.backend, spec.platform.type, state.serial,
-                           state.lineage, state.applied_at, state.resources, backend.current_lock(), last)
+                           state.lineage, state.applied_at, state.resources, backend.current_lock(), last,
+                           tuple(backend.platform_objects().values()))
     finally:
         backend.close()
 

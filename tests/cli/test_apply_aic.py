@@ -73,7 +73,10 @@ def test_plan_and_apply_with_no_restart_then_the_restart(tenant: FakeTenant,
     assert run(["plan", "--env", "dev", "--detailed-exitcode"]) == 0
     out = capsys.readouterr().out
     assert "No changes. Environment 'dev' and its tenant matches its configuration" in out
-    for text in [*seen, out]:
+    assert run(["state", "show", "--env", "dev"]) == 0
+    shown = capsys.readouterr().out
+    assert "on the tenant, written by idmctl: 7 object(s)" in shown and "esv-idmctl-entra-client-secret" in shown
+    for text in [*seen, out, shown]:
         assert STATE_SECRET not in text and SA_KEY_MARK not in text
 
 
