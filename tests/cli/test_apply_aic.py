@@ -7,7 +7,6 @@ client (``controller.platforms.aic._client``, exercised against the AIC emulator
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,20 +15,15 @@ from controller.cli import run
 from controller.config.models import AicPlatformSpec
 from controller.platforms import _factory
 from controller.platforms.aic import TenantApi
-from tests.conftest import REPO, STATE_SECRET
-from tests.platforms.aic.conftest import SA_KEY, SA_KEY_MARK
+from tests.conftest import STATE_SECRET
+from tests.platforms.aic.conftest import SA_KEY, SA_KEY_MARK, aic_repo
 from tests.platforms.aic.fake_tenant import FakeTenant
 
 
 @pytest.fixture
 def tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeTenant:
     """environments/dev (aic) in a fresh repository as the working directory, its tenant in memory."""
-    root = tmp_path / "repo"
-    shutil.copytree(REPO / "environments" / "dev", root / "environments" / "dev")
-    monkeypatch.setenv("ENTRA_CLIENT_SECRET", STATE_SECRET)
-    monkeypatch.setenv("AIC_SA_KEY", SA_KEY)
-    monkeypatch.delenv("IDMCTL_ROOT", raising=False)
-    monkeypatch.chdir(root)
+    aic_repo(tmp_path, monkeypatch)
     fake = FakeTenant()
 
     def connect(spec: AicPlatformSpec, key: str, base_dir: Path) -> TenantApi:

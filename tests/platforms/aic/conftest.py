@@ -110,15 +110,22 @@ def fake_tenant() -> FakeTenant:
     return FakeTenant()
 
 
-@pytest.fixture
-def aic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_tenant: FakeTenant) -> AicHarness:
-    """environments/dev (the aic platform) in a fresh repository, initialised, wired to ``fake_tenant``."""
+def aic_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shipped environments/dev (the aic platform) in a fresh repository, the working directory, with
+    its secrets set to recognisable values; not initialised."""
     root = tmp_path / "repo"
     shutil.copytree(REPO / "environments" / "dev", root / "environments" / "dev")
     monkeypatch.setenv("ENTRA_CLIENT_SECRET", STATE_SECRET)
     monkeypatch.setenv("AIC_SA_KEY", SA_KEY)
     monkeypatch.delenv("IDMCTL_ROOT", raising=False)
     monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def aic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_tenant: FakeTenant) -> AicHarness:
+    """``aic_repo``, initialised, every command wired to ``fake_tenant``."""
+    root = aic_repo(tmp_path, monkeypatch)
     commands.init(root, "dev")
     return AicHarness(root, fake_tenant, Clock())
 

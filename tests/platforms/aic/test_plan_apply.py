@@ -278,3 +278,11 @@ def test_no_secret_or_key_in_any_plan_plan_file_state_or_output(aic: AicHarness,
     for text in outputs:
         for value in (STATE_SECRET, "R0tated-S3cret-V4lue-2b9d", SA_KEY_MARK):
             assert value not in text
+
+
+def test_a_client_secret_not_available_where_the_plan_runs_is_not_a_change(aic: AicHarness,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    aic.apply()
+    monkeypatch.delenv("ENTRA_CLIENT_SECRET")
+    plan = aic.plan()
+    assert plan.native == () and plan.unchecked_secrets == ("entra_client_secret",)
