@@ -38,7 +38,7 @@ from controller.config import (
 )
 from controller.config.models import NAME_PATTERN
 from controller.diagnostics import Diagnostic
-from controller.errors import StalePlanError, StateNotInitialized, UsageError
+from controller.errors import ConfigError, PlatformError, StalePlanError, StateNotInitialized, UsageError
 from controller.plan import (
     Plan,
     PromoteResult,
@@ -369,7 +369,12 @@ def promote(root: Path, source: str, target: str, *, check: bool = False) -> Pro
         return dataclasses.replace(result, plan_note=(
             f"environment {target!r} has no state yet: run `idmctl init --env {target}`, "
             f"then `idmctl plan --env {target}`"))
-    return dataclasses.replace(result, plan=plan(root, target).plan)
+    try:
+        return dataclasses.replace(result, plan=plan(root, target).plan)
+    except (ConfigError, PlatformError) as exc:  # its tenant is not reachable from here: the files are copied
+        return dataclasses.replace(result, plan_note=(
+            f"the files are copied, but the plan of {target!r} needs its tenant: {exc}. Run `idmctl plan --env "
+            f"{target}` where its service account's key is available"))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import copy
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -42,7 +43,7 @@ from controller.config import ResourceSet, canonical_hash, secret_fingerprint
 from controller.config.models import AicPlatformSpec
 from controller.connectors import ConnectionReport, SourcePreview
 from controller.connectors.msgraph import ReadOutcome
-from controller.errors import ConnectorError, IdmctlError, PlatformError, RestartError, UsageError
+from controller.errors import ConnectorError, IdmctlError, LockLost, PlatformError, RestartError, UsageError
 from controller.plan import ChangeAction, NativeChange, Plan, native_change
 from controller.platforms._protocol import (
     DEFAULT_PAGE,
@@ -450,10 +451,12 @@ class AicPlatform:
         try:
             return self._apply(plan, applied, lease, options or ApplyOptions(), written, deleted)
         except IdmctlError as exc:
-            if written or deleted:  # the audit says what reached the tenant before it stopped (ids only)
-                self.backend.audit("apply-failed", f"apply stopped on {self.tenant.tenant_url} after "
-                                   f"{len(written)} write(s) and {len(deleted)} deletion(s): {exc.message}",
-                                   details={"written": written, "deleted": deleted}, lease=lease)
+            if (written or deleted) and not isinstance(exc, LockLost):
+                # The audit says what reached the tenant before it stopped (native ids only).
+                with contextlib.suppress(IdmctlError):
+                    self.backend.audit("apply-failed", f"apply stopped on {self.tenant.tenant_url} after "
+                                       f"{len(written)} write(s) and {len(deleted)} deletion(s): {exc.message}",
+                                       details={"written": written, "deleted": deleted}, lease=lease)
             raise
 
     def _apply(self, plan: Plan, applied: ResourceSet, lease: LockLease, options: ApplyOptions,
