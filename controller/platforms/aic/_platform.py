@@ -156,7 +156,7 @@ class _Desired:
 
 @dataclass
 class _Live:
-    """What the tenant holds, normalised, for every id read; ESVs not loaded yet; the digest of it all."""
+    """What the tenant holds for every id read: normalised (``bodies``) and as it answered (``raw``)."""
 
     bodies: dict[str, JsonObject | None]
     raw: dict[str, JsonObject | None]
@@ -223,9 +223,9 @@ class AicPlatform:
                            "expressionType": obj.body.get("expressionType"), "value": obj.value}
             elif obj.kind == "secret":
                 assert obj.secret is not None
-                value = resources.secret_available(obj.secret) and fingerprint_key is not None
+                # Its value is read for the fingerprint only; None where it is not available ("not checked").
                 fingerprint = (secret_fingerprint(fingerprint_key, resources.secret(obj.secret))
-                               if value and fingerprint_key is not None else None)
+                               if fingerprint_key is not None and resources.secret_available(obj.secret) else None)
                 write = dict(obj.body)
                 compare = {"encoding": obj.body.get("encoding"), "useInPlaceholders": obj.body.get("useInPlaceholders"),
                            "value": _secret_ref(obj.secret, fingerprint)}
@@ -507,16 +507,15 @@ class AicPlatform:
             self._delete(recorded[change.id])
             self.backend.record_platform_objects({change.id: None}, lease=lease)
             deleted.append(change.id)
-        stale = {i: None for i in recorded if i not in by_id and i not in deleted}
+        stale = [i for i in recorded if i not in by_id and i not in deleted]
         for item in desired:
             old = recorded.get(item.id)
             if item.id not in changes and old is not None and old.body != item.compare and \
                     not (item.kind == "secret" and item.compare["value"].get("fingerprint") is None):
                 self._record(item, lease)  # the tenant matches the files again: what idmctl wrote is that
-        if stale:
-            gone = {i for i in stale if self._read(i, recorded[i].kind, recorded[i])[0] is None}
-            if gone:
-                self.backend.record_platform_objects({i: None for i in gone}, lease=lease)
+        gone = [i for i in stale if self._read(i, recorded[i].kind, recorded[i])[0] is None]
+        if gone:
+            self.backend.record_platform_objects(dict.fromkeys(gone), lease=lease)
         return ApplyReport(tuple(written), tuple(deleted), restarted, tuple(pending), tuple(tests))
 
     # --- identities and connectors ----------------------------------------------------------------
