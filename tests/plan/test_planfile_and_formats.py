@@ -101,3 +101,20 @@ def test_markdown_view_for_a_pull_request() -> None:
     assert "> [!WARNING]" in md and "drops its links" in md
     assert "```diff" in md and "hmac-sha256" not in md
     assert "(sensitive, not checked)" in render_markdown(plan_of("secret-not-checked"))
+
+
+def test_a_format_2_plan_file_is_read_as_the_embedded_plan_it_is(tmp_path: Path) -> None:
+    """Format 3 adds the tenant's part; an embedded plan encodes as in format 2, so old files still verify."""
+    path = tmp_path / "old.plan"
+    plan = plan_of("update-mapping")
+    write_plan_file(path, plan, KEY)
+    data = json.loads(path.read_text())
+    assert "platform" not in data["plan"]  # nothing new in an embedded plan's encoding
+    data["format_version"] = 2
+    path.write_text(json.dumps(data))
+    again = read_plan_file(path).verify(KEY)
+    assert again == plan and again.platform == "embedded" and again.native == () and again.live_hash is None
+    data["format_version"] = 1
+    path.write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="has plan file format 1; this idmctl reads 2 and 3"):
+        read_plan_file(path)

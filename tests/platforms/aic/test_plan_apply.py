@@ -9,7 +9,16 @@ import pytest
 
 from controller import commands
 from controller.errors import PlatformError, RestartError, StalePlanError, UsageError
-from controller.plan import DRIFT_HEADING, ChangeAction, plan_to_json_data, render_markdown, render_text
+from controller.plan import (
+    DRIFT_HEADING,
+    ChangeAction,
+    plan_hash,
+    plan_to_json_data,
+    render_markdown,
+    render_text,
+    sign_plan,
+)
+from controller.plan.planfile import decode_plan
 from controller.platforms import ApplyOptions
 from tests.conftest import STATE_SECRET
 from tests.platforms.aic.conftest import SA_KEY_MARK, AicHarness
@@ -286,3 +295,21 @@ def test_a_client_secret_not_available_where_the_plan_runs_is_not_a_change(aic: 
     monkeypatch.delenv("ENTRA_CLIENT_SECRET")
     plan = aic.plan()
     assert plan.native == () and plan.unchecked_secrets == ("entra_client_secret",)
+
+
+def test_a_plan_file_without_the_tenant_part_is_refused_on_aic(aic: AicHarness, tmp_path: Path) -> None:
+    """A format 2 plan (made before the aic platform) holds no live hash: on aic it is stale, never applied."""
+    saved = tmp_path / "dev.plan"
+    aic.plan(out=saved)
+    data = json.loads(saved.read_text())
+    del data["plan"]["platform"]
+    old = decode_plan(data["plan"])  # the embedded plan such a file holds, signed with this state's key
+    backend = aic.backend()
+    try:
+        data.update(format_version=2, plan_hash=plan_hash(old), signature=sign_plan(old, backend.fingerprint_key))
+    finally:
+        backend.close()
+    saved.write_text(json.dumps(data))
+    with pytest.raises(StalePlanError, match="was made for the embedded platform, but 'dev' is now on aic"):
+        aic.apply(saved)
+    assert _writes(aic) == []
