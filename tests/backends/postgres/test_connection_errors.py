@@ -113,7 +113,6 @@ def test_a_version_1_schema_is_upgraded_in_place(pg_cluster: Cluster, pg_schema:
 
 def test_a_version_2_schema_gains_platform_objects(pg_cluster: Cluster, pg_schema: str, tmp_path: Path) -> None:
     """Schema 3 adds platform_objects; a schema written by the release before is upgraded on open."""
-
     upgraded = _reopened_from(pg_cluster, pg_schema, tmp_path, 2, "DROP TABLE {s}.platform_objects")
     try:
         obj = PlatformObject("schedule/s", "schedule", "Schedule.s", "sha256:x", {"_id": "schedule/s"},
