@@ -15,6 +15,29 @@ from tests.postgres_cluster import PASSWORD_ENV, Cluster, from_environment, serv
 
 REPO = Path(__file__).resolve().parent.parent
 
+EMBEDDED = REPO / "tests" / "fixtures" / "embedded"
+
+
+def copy_environment(name: str, root: Path) -> Path:
+    """Copy environments/<name> of this repository to root/environments/<name>; its folder.
+
+    The shipped dev and prod are AIC tenants; tests of the embedded engine keep using their resources
+    with the embedded Environment they had (tests/fixtures/embedded/<name>/environment.yaml).
+    """
+    target = root / "environments" / name
+    shutil.copytree(REPO / "environments" / name, target)
+    if (EMBEDDED / name / "environment.yaml").is_file():
+        shutil.copy(EMBEDDED / name / "environment.yaml", target / "environment.yaml")
+    return target
+
+
+def copy_environments(root: Path) -> None:
+    """Every shipped environment (``copy_environment`` each: dev and prod embedded)."""
+    for folder in sorted((REPO / "environments").iterdir()):
+        if folder.is_dir():
+            copy_environment(folder.name, root)
+
+
 # A distinctive client secret: tests that check secrets never leak grep every output for it.
 STATE_SECRET = "Sup3r-S3cret-V4lue-7f1c9e"
 
@@ -24,7 +47,7 @@ def state_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh configuration repository: copies of environments/dev and prod, no state, secret set."""
     root = tmp_path / "repo"
     for env in ("dev", "prod"):
-        shutil.copytree(REPO / "environments" / env, root / "environments" / env)
+        copy_environment(env, root)
     monkeypatch.setenv("ENTRA_CLIENT_SECRET", STATE_SECRET)
     monkeypatch.delenv("IDMCTL_ROOT", raising=False)
     monkeypatch.chdir(root)

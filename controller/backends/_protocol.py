@@ -35,6 +35,7 @@ __all__ = [
     "Link",
     "LockLease",
     "ManagedObject",
+    "PlatformObject",
     "Retry",
     "RetryMark",
     "RunClaim",
@@ -123,6 +124,27 @@ class LockLease:
         }
 
 
+@dataclass(frozen=True)
+class PlatformObject:
+    """One object idmctl wrote to the platform (an AIC tenant) and the tenant confirmed, as last written.
+
+    ``body`` is the normalised JSON idmctl wrote (server-managed fields removed), never a secret value:
+    an ESV secret's body holds a keyed fingerprint of its value instead. ``digest`` is the hash of
+    ``body``'s canonical JSON. Plans compare the live object with this to show drift.
+    """
+
+    id: str  # the native id: "provisioner.openicf/Entra", "esv-idmctl-entra-client-secret", ...
+    kind: str  # "variable" | "secret" | "connector" | "mapping" | "application" | "schedule"
+    address: str  # the idmctl resource it comes from: "Connector.entra"
+    digest: str  # "sha256:..." of the canonical body
+    body: JsonObject
+    written_at: str  # ISO 8601 UTC
+
+    def to_dict(self) -> JsonObject:
+        return {"id": self.id, "kind": self.kind, "address": self.address, "digest": self.digest,
+                "body": self.body, "writtenAt": self.written_at}
+
+
 @runtime_checkable
 class StateBackend(Protocol):
     """Where one environment's own bookkeeping lives. Implementations: ``SqliteBackend``, ``PostgresBackend``."""
@@ -163,6 +185,17 @@ class StateBackend(Protocol):
 
         Raises ``StalePlanError`` when serial or lineage moved, ``LockLost`` when ``lease`` is no
         longer the environment's lock.
+        """
+        ...
+
+    def platform_objects(self) -> dict[str, PlatformObject]:
+        """What idmctl wrote to the platform and the platform confirmed, by native id."""
+        ...
+
+    def record_platform_objects(self, changes: Mapping[str, PlatformObject | None], *, lease: LockLease) -> None:
+        """Record confirmed writes (native id -> object; None: deleted) in one fenced transaction.
+
+        Raises ``LockLost`` (recording nothing) when ``lease`` is no longer the environment's lock.
         """
         ...
 

@@ -22,7 +22,7 @@ from controller.cli._output import Output
 from controller.cli._planview import show_diagnostics, show_plan
 from controller.errors import ExitCode, UsageError
 from controller.plan import Plan, plan_to_json_data
-from controller.platforms import DEFAULT_LOCK_TIMEOUT
+from controller.platforms import DEFAULT_LOCK_TIMEOUT, ApplyReport
 
 __all__ = ["register"]
 
@@ -46,6 +46,22 @@ def _approver(out: Output, env: str, auto_approve: bool) -> Callable[[Plan], boo
     return approve
 
 
+def _show_tenant(out: Output, report: ApplyReport) -> None:
+    """What apply did on the tenant: native ids, the restart, what stays pending, the connector test."""
+    if report.written or report.deleted:
+        out.print(f"Tenant: wrote {len(report.written)} object(s), deleted {len(report.deleted)}"
+                  + (", restarted to load the ESVs." if report.restarted else "."))
+        for native_id in report.written:
+            out.info(f"  written: {native_id}")
+        for native_id in report.deleted:
+            out.info(f"  deleted: {native_id}")
+    if report.pending:
+        out.print(f"Pending until the tenant restarts (--no-restart): {', '.join(report.pending)}. Run "
+                  "`idmctl apply` again without --no-restart (or restart the tenant) to load them.")
+    for connector, verdict in report.connector_tests:
+        out.print(f"Connector {connector}: {verdict}")
+
+
 def register(app: typer.Typer) -> None:
     """Add `apply` to the app."""
 
@@ -62,6 +78,9 @@ def register(app: typer.Typer) -> None:
         lock_timeout: LockTimeoutOpt = DEFAULT_LOCK_TIMEOUT,
         allow_empty: Annotated[bool, typer.Option(
             "--allow-empty", help="Allow destroying every resource of the environment.")] = False,
+        no_restart: Annotated[bool, typer.Option(
+            "--no-restart", help="aic: write the ESVs but do not restart the tenant to load them; what stays "
+            "pending is listed (and the connector test waits for the restart).")] = False,
         *,
         out: Output,
     ) -> int:
@@ -73,17 +92,18 @@ def register(app: typer.Typer) -> None:
         result = commands.apply(
             resolve_root(root), env, plan_file=plan_file, approve=_approver(out, env, auto_approve),
             lock_timeout=lock_timeout, on_wait=waiting,
-            allow_empty=allow_empty)
+            allow_empty=allow_empty, restart=not no_restart, progress=out.info)
         show_diagnostics(out, result.diagnostics)
         plan = result.plan
         if out.json_mode:
             out.json({"environment": env, "applied": result.applied, "planHash": result.plan_hash,
                       "state": {"serial": result.state.serial, "lineage": result.state.lineage},
-                      "plan": plan_to_json_data(plan)})
+                      "plan": plan_to_json_data(plan), "tenant": result.platform.to_dict()})
             return ExitCode.OK if result.applied or not plan.has_changes else ExitCode.ERROR
         if (plan_file is not None or not plan.has_changes) and not out.quiet:
             show_plan(out, plan)
         if result.applied:
+            _show_tenant(out, result.platform)
             out.print(f"Apply complete! Resources: {plan.to_add} added, {plan.to_change} changed, "
                       f"{plan.to_destroy} destroyed. State serial {result.state.serial}.")
         elif plan.has_changes:

@@ -45,6 +45,10 @@ def register(app: typer.Typer) -> None:
             out.print(f"  last apply: {escape(last.summary)} by {escape(last.user)}@{escape(last.host)} "
                       f"at {last.time}" + (f", git {last.git_commit}" if last.git_commit else ""))
         out.print(f"  lock: {escape(report.lock.describe()) if report.lock else 'free'}")
+        if report.platform_objects:
+            out.print(f"  on the tenant, written by idmctl: {len(report.platform_objects)} object(s)")
+            for obj in report.platform_objects:
+                out.print(f"    {escape(obj.id)} ({escape(obj.address)}) {obj.digest[:19]}... at {obj.written_at}")
         if not report.resources:
             out.print("No resources applied yet.")
             return ExitCode.OK

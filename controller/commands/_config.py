@@ -6,18 +6,27 @@ platform through a ``Platform``, and hands the pure planning to ``controller.pla
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from controller.backends import AppliedState, AuditEntry, JsonObject, LockLease, StateBackend, open_backend
+from controller.backends import (
+    AppliedState,
+    AuditEntry,
+    JsonObject,
+    LockLease,
+    PlatformObject,
+    StateBackend,
+    open_backend,
+)
 from controller.config import (
     LoadedEnvironment,
     ResourceSet,
@@ -29,7 +38,7 @@ from controller.config import (
 )
 from controller.config.models import NAME_PATTERN
 from controller.diagnostics import Diagnostic
-from controller.errors import StalePlanError, StateNotInitialized, UsageError
+from controller.errors import ConfigError, PlatformError, StalePlanError, StateNotInitialized, UsageError
 from controller.plan import (
     Plan,
     PromoteResult,
@@ -41,7 +50,7 @@ from controller.plan import (
     write_plan_file,
 )
 from controller.plan import promote as copy_files
-from controller.platforms import open_platform
+from controller.platforms import ApplyOptions, ApplyReport, Platform, TenantFactory, open_platform
 
 __all__ = [
     "ApplyResult",
@@ -84,6 +93,7 @@ class ApplyResult:
     state: AppliedState  # the state after the command
     plan_hash: str | None
     diagnostics: tuple[Diagnostic, ...]
+    platform: ApplyReport = ApplyReport()  # what was written on the platform (an AIC tenant)
 
 
 def git_commit(root: Path) -> str | None:
@@ -134,24 +144,37 @@ def _refuse_empty(plan: Plan, desired: dict[str, JsonObject], env: str) -> None:
             hint="If that is really intended, pass --allow-empty")
 
 
-def _plan_against(loaded: LoadedEnvironment, backend: StateBackend, state: AppliedState, allow_empty: bool) -> Plan:
+def _plan_against(loaded: LoadedEnvironment, backend: StateBackend, state: AppliedState, allow_empty: bool,
+                  platform: Platform) -> Plan:
+    """The resource plan (files vs state) and, on a platform with its own copy (a tenant), its live part."""
     desired, digest = _desired(loaded, backend)
     plan = compute_plan(desired, state.resources, applied_serial=state.serial, applied_lineage=state.lineage,
                         desired_hash=digest, environment=loaded.name)
     if not allow_empty:
         _refuse_empty(plan, desired, loaded.name)
+    live = platform.plan_live(loaded.resources, backend.fingerprint_key)
+    if live is not None:
+        plan = dataclasses.replace(plan, platform=live.platform, native=live.native, drift=live.drift,
+                                   live_hash=live.live_hash, pending_restart=live.pending_restart)
     return plan
 
 
-def plan(root: Path, env: str, *, allow_empty: bool = False, out: Path | None = None) -> PlanResult:
-    """Desired (the files) vs applied (the state) for ``env``; reads only, takes no lock.
+def plan(root: Path, env: str, *, allow_empty: bool = False, out: Path | None = None,
+         tenant_factory: TenantFactory | None = None) -> PlanResult:
+    """Desired (the files) vs applied (the state) for ``env``, and on aic vs the live tenant; reads only,
+    takes no lock.
 
     With ``out``, the plan is saved there, signed with the state's key, for ``apply`` to apply exactly.
     """
     loaded = load_environment(root, env)
     backend = _backend(root, loaded)
     try:
-        result = _plan_against(loaded, backend, backend.read_applied(), allow_empty)
+        platform = open_platform(root, loaded.resources.environment, backend, loaded.resources,
+                                 tenant_factory=tenant_factory)
+        try:
+            result = _plan_against(loaded, backend, backend.read_applied(), allow_empty, platform)
+        finally:
+            platform.close()
         if out is not None:
             write_plan_file(out, result, backend.fingerprint_key)
     finally:
@@ -161,7 +184,8 @@ def plan(root: Path, env: str, *, allow_empty: bool = False, out: Path | None = 
 
 def _same_changes(a: Plan, b: Plan) -> bool:
     def key(p: Plan) -> list[tuple[str, str, object]]:
-        return [(c.address, c.action.name, c.after) for c in p.changes]
+        return ([(c.address, c.action.name, c.after) for c in p.changes]
+                + [(c.id, c.action.name, c.after) for c in p.native])
     return key(a) == key(b)
 
 
@@ -186,6 +210,14 @@ def _check_saved(saved: SavedPlan, env: str, state: AppliedState, fresh: Plan, s
             f"saved plan {source} is stale: the files of environments/{env} (or the secrets they reference) "
             f"changed since it was made (desired state {fresh.desired_hash[:19]}..., plan made from "
             f"{plan.desired_hash[:19]}...)", hint=again)
+    if plan.platform != fresh.platform:
+        raise StalePlanError(f"saved plan {source} was made for the {plan.platform} platform, but {env!r} is now on "
+                             f"{fresh.platform}; nothing was applied", hint=again)
+    if fresh.live_hash is not None and plan.live_hash != fresh.live_hash:
+        raise StalePlanError(
+            f"saved plan {source} is stale: the objects on the tenant changed since it was made (live "
+            f"{fresh.live_hash[:19]}..., plan made from {str(plan.live_hash)[:19]}...); nothing was applied",
+            hint=f"Run `idmctl plan --env {env} --out {source}` again: it shows what changed on the tenant as drift")
     if not _same_changes(plan, fresh):
         raise StalePlanError(
             f"saved plan {source} does not show what the files of environments/{env} produce now; nothing was "
@@ -203,12 +235,17 @@ def apply(
     holder: str = "idmctl apply",
     on_wait: Callable[[LockLease], None] | None = None,
     allow_empty: bool = False,
+    restart: bool = True,
+    progress: Callable[[str], None] | None = None,
+    tenant_factory: TenantFactory | None = None,
 ) -> ApplyResult:
     """Apply a saved plan exactly (refusing a stale one), or plan and ask ``approve``; all or nothing.
 
     The environment lock is held from reading the state to writing it, so the plan that is approved
     is the plan that is written. A saved plan is not asked about: it was reviewed when it was made.
-    The platform receives the configuration first; the state records it only when that succeeded.
+    The platform receives the configuration first; the state records it only when that succeeded. On
+    aic the plan is made against the live tenant under the lock, ``restart`` False defers an ESV restart
+    (``--no-restart``) and ``progress`` hears about the restart's wait.
     """
     saved = read_plan_file(plan_file) if plan_file is not None else None
     # What is written is always what the files produce now: a saved plan only has to show exactly that.
@@ -216,11 +253,12 @@ def apply(
     backend = _backend(root, loaded)
     diagnostics = tuple(loaded.diagnostics)
     try:
-        platform = open_platform(root, loaded.resources.environment, backend, loaded.resources)
-        with backend.lock(holder, lock_timeout, on_wait=on_wait) as lease:
+        platform = open_platform(root, loaded.resources.environment, backend, loaded.resources,
+                                 tenant_factory=tenant_factory)
+        with platform_closed(platform), backend.lock(holder, lock_timeout, on_wait=on_wait) as lease:
             state = backend.read_applied()
             # --allow-empty was decided when a saved plan was made; it is checked again only when planning here
-            chosen = _plan_against(loaded, backend, state, allow_empty or saved is not None)
+            chosen = _plan_against(loaded, backend, state, allow_empty or saved is not None, platform)
             if saved is not None:
                 _check_saved(saved, env, state, chosen, backend.fingerprint_key)
             if not chosen.has_changes:
@@ -228,7 +266,7 @@ def apply(
             if saved is None and not approve(chosen):
                 return ApplyResult(chosen, False, state, None, diagnostics)
             changes = [c for c in chosen.changes if c.after != c.before]
-            platform.apply(changes, loaded.resources, lease)
+            report = platform.apply(chosen, loaded.resources, lease, ApplyOptions(restart=restart, progress=progress))
             digest = plan_hash(chosen)
             new_state = backend.write_applied(
                 {c.address: c.after for c in changes},
@@ -239,11 +277,21 @@ def apply(
                 plan_hash=digest,
                 git_commit=git_commit(root),
                 details={"changes": [{"address": c.address, "action": c.action.name.lower()} for c in changes],
-                         "savedPlan": str(saved.path) if saved is not None else None},
+                         "savedPlan": str(saved.path) if saved is not None else None,
+                         **({"tenant": report.to_dict()} if chosen.platform != "embedded" else {})},
             )
-            return ApplyResult(chosen, True, new_state, digest, diagnostics)
+            return ApplyResult(chosen, True, new_state, digest, diagnostics, report)
     finally:
         backend.close()
+
+
+@contextlib.contextmanager
+def platform_closed(platform: Platform) -> Iterator[Platform]:
+    """``platform`` for a ``with`` block, closed after it (its tenant connection, if any)."""
+    try:
+        yield platform
+    finally:
+        platform.close()
 
 
 def force_unlock(root: Path, env: str, lock_id: str, *, force: bool = False) -> LockLease:
@@ -262,6 +310,8 @@ def validate(root: Path, env: str) -> ValidationReport:
 
     With a state, it warns about application owners that are no managed identity and schedules whose
     mapping is not applied (the scheduler runs applied configuration only). Without one, the files alone.
+    On the aic platform validate stays offline: the owners are checked by `plan` (against the tenant),
+    and an info note says so.
     """
     report = validate_environment(root, env)
     if report.resources is None:
@@ -276,6 +326,12 @@ def validate(root: Path, env: str) -> ValidationReport:
         state = backend.read_applied()
         applied = set(ResourceSet.from_canonical(state.resources, root=root).mappings) if state.resources else set()
         for app in report.resources.applications.values():
+            if platform.type != "embedded":
+                report.diagnostics.append(Diagnostic(
+                    "info", f"owners of application {app.metadata.name!r} are not checked offline on the "
+                    f"{platform.type} platform", f"`idmctl plan --env {env}` looks them up on the tenant",
+                    report.position(f"Application.{app.metadata.name}", "/spec/owners"), "/spec/owners"))
+                continue
             missing = set(platform.missing_identities(app.spec.owners))
             for i, owner in enumerate(app.spec.owners):
                 if owner in missing:
@@ -313,7 +369,12 @@ def promote(root: Path, source: str, target: str, *, check: bool = False) -> Pro
         return dataclasses.replace(result, plan_note=(
             f"environment {target!r} has no state yet: run `idmctl init --env {target}`, "
             f"then `idmctl plan --env {target}`"))
-    return dataclasses.replace(result, plan=plan(root, target).plan)
+    try:
+        return dataclasses.replace(result, plan=plan(root, target).plan)
+    except (ConfigError, PlatformError) as exc:  # its tenant is not reachable from here: the files are copied
+        return dataclasses.replace(result, plan_note=(
+            f"the files are copied, but the plan of {target!r} needs its tenant: {exc}. Run `idmctl plan --env "
+            f"{target}` where its service account's key is available"))
 
 
 @dataclass(frozen=True)
@@ -330,13 +391,15 @@ class StateReport:
     resources: dict[str, JsonObject]
     lock: LockLease | None
     last_apply: AuditEntry | None
+    platform_objects: tuple[PlatformObject, ...] = ()  # what idmctl wrote to the tenant (aic)
 
     def to_dict(self) -> JsonObject:
         return {"environment": self.environment, "location": self.location, "backend": self.backend,
                 "platform": self.platform, "serial": self.serial, "lineage": self.lineage,
                 "appliedAt": self.applied_at, "resources": self.resources,
                 "lock": self.lock.to_dict() if self.lock else None,
-                "lastApply": self.last_apply.to_dict() if self.last_apply else None}
+                "lastApply": self.last_apply.to_dict() if self.last_apply else None,
+                "platformObjects": [o.to_dict() for o in self.platform_objects]}
 
 
 def state_show(root: Path, env: str) -> StateReport:
@@ -348,7 +411,8 @@ def state_show(root: Path, env: str) -> StateReport:
         last = next((e for e in backend.audit_log() if e.action == "apply"), None)
         spec = loaded.resources.environment.spec
         return StateReport(env, backend.location, spec.state.backend, spec.platform.type, state.serial,
-                           state.lineage, state.applied_at, state.resources, backend.current_lock(), last)
+                           state.lineage, state.applied_at, state.resources, backend.current_lock(), last,
+                           tuple(backend.platform_objects().values()))
     finally:
         backend.close()
 

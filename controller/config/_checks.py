@@ -182,7 +182,7 @@ def _check_aic_names(by_kind: dict[str, dict[str, Located]]) -> list[Diagnostic]
 
 # State backends and platforms the schema describes but this version cannot use yet.
 AVAILABLE_BACKENDS = frozenset({"sqlite", "postgres"})
-AVAILABLE_PLATFORMS = frozenset({"embedded"})
+AVAILABLE_PLATFORMS = frozenset({"embedded", "aic"})
 
 
 def _check_environment_spec(item: Located, root: Path) -> list[Diagnostic]:

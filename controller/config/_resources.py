@@ -121,7 +121,9 @@ class ResourceSet:
                 "Declare it under spec.secrets with fromEnv or fromFile")])
         where = (f"environment variable {source.fromEnv} is not set" if source.fromEnv
                  else f"file {source.fromFile} is missing, empty, unreadable or not UTF-8 text")
-        hint = (f"Export {source.fromEnv}=<the client secret's Value>" if source.fromEnv
+        key = getattr(self.environment.spec.platform, "serviceAccountKey", None) == f"${{secret.{name}}}"
+        what = "the service account's private key (JWK or PEM)" if key else "the client secret's Value"
+        hint = (f"Export {source.fromEnv}=<{what}>" if source.fromEnv
                 else f"Create {source.fromFile} holding the value (mode 0600; relative paths are from the "
                      "repository root)")
         raise ConfigError([Diagnostic("error", f"secret {name!r} is not available: {where}", hint)])

@@ -4,20 +4,22 @@
 (``controller.config``), the state (``controller.backends``) and the platform.
 """
 
-from controller.plan._compute import REPLACE_ON, apply_changes, compute_plan, pointer, resolve_pointer
-from controller.plan._model import AttributeDiff, ChangeAction, Plan, PlanChange, PlanWarning
+from controller.plan._compute import REPLACE_ON, apply_changes, compute_plan, native_change, pointer, resolve_pointer
+from controller.plan._model import AttributeDiff, ChangeAction, NativeChange, Plan, PlanChange, PlanWarning
 from controller.plan._promote import FileChange, PromoteResult, compare_environments, promote
 from controller.plan._render_json import FORMAT_VERSION, plan_to_json_data, render_json
 from controller.plan._render_markdown import render_markdown
-from controller.plan._render_text import render_text, summary_line
+from controller.plan._render_text import DRIFT_HEADING, render_text, summary_line
 from controller.plan.planfile import SavedPlan, plan_hash, read_plan_file, sign_plan, write_plan_file
 
 __all__ = [
+    "DRIFT_HEADING",
     "FORMAT_VERSION",
     "REPLACE_ON",
     "AttributeDiff",
     "ChangeAction",
     "FileChange",
+    "NativeChange",
     "Plan",
     "PlanChange",
     "PlanWarning",
@@ -26,6 +28,7 @@ __all__ = [
     "apply_changes",
     "compare_environments",
     "compute_plan",
+    "native_change",
     "plan_hash",
     "plan_to_json_data",
     "pointer",

@@ -11,10 +11,10 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from controller.plan._model import AttributeDiff, ChangeAction, Plan, PlanChange, PlanWarning
+from controller.plan._model import AttributeDiff, ChangeAction, NativeChange, Plan, PlanChange, PlanWarning
 from controller.plan._sensitive import is_sensitive, secret_refs
 
-__all__ = ["REPLACE_ON", "apply_changes", "compute_plan", "pointer", "resolve_pointer"]
+__all__ = ["REPLACE_ON", "apply_changes", "compute_plan", "native_change", "pointer", "resolve_pointer"]
 
 _KIND_ORDER = ("Environment", "Connector", "Application", "Mapping", "Schedule")
 
@@ -174,6 +174,29 @@ def compute_plan(
         desired_hash=desired_hash,
         unchecked_secrets=tuple(unchecked),
     )
+
+
+def native_change(native_id: str, kind: str, address: str, before: dict[str, Any] | None,
+                  after: dict[str, Any] | None, *, restart_required: bool = False) -> NativeChange | None:
+    """The change that takes the native object ``before`` to ``after`` (None: absent); None when equal.
+
+    A secret reference in ``after`` without a fingerprint (not available here) takes ``before``'s.
+    """
+    if before is None and after is None:
+        return None
+    if before is None:
+        assert after is not None
+        action, diffs = ChangeAction.CREATE, _attribute_diffs("", {}, after)
+    elif after is None:
+        action, diffs = ChangeAction.DELETE, _attribute_diffs("", before, {})
+    else:
+        after = _carry_unchecked(after, before)
+        diffs = _attribute_diffs("", before, after)
+        if not diffs:
+            return None
+        action = ChangeAction.UPDATE
+    sensitive = any(True for _ in secret_refs(after)) or any(True for _ in secret_refs(before))
+    return NativeChange(native_id, kind, address, action, before, after, diffs, restart_required, sensitive)
 
 
 def apply_changes(applied: Mapping[str, dict[str, Any]], plan: Plan) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["AttributeDiff", "ChangeAction", "Plan", "PlanChange", "PlanWarning"]
+__all__ = ["AttributeDiff", "ChangeAction", "NativeChange", "Plan", "PlanChange", "PlanWarning"]
 
 
 class ChangeAction(enum.Enum):
@@ -67,6 +67,27 @@ class PlanChange:
 
 
 @dataclass(frozen=True)
+class NativeChange:
+    """One object on the platform (an AIC tenant) that apply writes, or that changed there outside idmctl.
+
+    ``before``/``after`` are normalised native bodies (server-managed fields removed); an ESV secret's
+    value is a secret reference with a keyed fingerprint, never the value. In ``Plan.native`` ``before``
+    is the live object and ``after`` what apply writes; in ``Plan.drift`` ``before`` is what idmctl last
+    wrote and ``after`` the live object.
+    """
+
+    id: str  # native id: "mapping/systemEntraUser_managedAlpha_user", "esv-idmctl-entra-client-id"
+    kind: str  # "variable" | "secret" | "connector" | "mapping" | "application" | "schedule"
+    address: str  # the idmctl resource it comes from: "Mapping.entra-users"
+    action: ChangeAction  # CREATE, UPDATE or DELETE
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    diffs: tuple[AttributeDiff, ...] = ()  # JSON pointers into the native body
+    restart_required: bool = False  # an ESV: the tenant loads it only after a restart
+    sensitive: bool = False  # the object holds a secret: renderers show its value as "(sensitive)"
+
+
+@dataclass(frozen=True)
 class PlanWarning:
     """A consequence a reviewer must see (a full run forced, links dropped, a schedule left dangling)."""
 
@@ -87,10 +108,27 @@ class Plan:
     applied_lineage: str | None  # the state lineage; None for plans not tied to a state (tests)
     desired_hash: str  # hash of the desired state from the files; apply refuses other files
     unchecked_secrets: tuple[str, ...] = ()  # secrets not available where the plan ran
+    platform: str = "embedded"  # the platform type the plan was made for
+    native: tuple[NativeChange, ...] = ()  # what apply writes on the platform, in apply order
+    drift: tuple[NativeChange, ...] = ()  # live objects that differ from what idmctl last wrote
+    live_hash: str | None = None  # digest of the live objects read; a saved plan is stale when it moved
+    pending_restart: tuple[str, ...] = ()  # ESVs the tenant has not loaded yet: apply restarts it
 
     @property
     def has_changes(self) -> bool:
+        return (any(c.action is not ChangeAction.NOOP for c in self.changes) or bool(self.native)
+                or bool(self.pending_restart))
+
+    @property
+    def has_resource_changes(self) -> bool:
         return any(c.action is not ChangeAction.NOOP for c in self.changes)
+
+    def count_native(self, action: ChangeAction) -> int:
+        return sum(1 for c in self.native if c.action is action)
+
+    @property
+    def restart_required(self) -> bool:
+        return any(c.restart_required for c in self.native) or bool(self.pending_restart)
 
     @property
     def secrets_checked(self) -> bool:

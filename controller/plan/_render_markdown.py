@@ -5,7 +5,7 @@ the warnings a reviewer must see. Secrets show as ``(sensitive)``.
 from __future__ import annotations
 
 from controller.plan._model import ChangeAction, Plan
-from controller.plan._render_text import render_text, summary_line
+from controller.plan._render_text import DRIFT_HEADING, render_text, summary_line
 
 __all__ = ["render_markdown"]
 
@@ -35,6 +35,12 @@ def render_markdown(plan: Plan) -> str:
     """The plan as a Markdown comment for a pull request."""
     env = f" for `{plan.environment}`" if plan.environment else ""
     lines = [f"### idmctl plan{env}", "", f"**{summary_line(plan)}**", ""]
+    if plan.drift:
+        lines += ["> [!CAUTION]", f"> **{DRIFT_HEADING}:**  "]
+        lines += [f"> `{c.id}` ({c.address}): "
+                  + ("deleted" if c.action is ChangeAction.DELETE else ", ".join(f"`{d.path}`" for d in c.diffs[:5]))
+                  + "  " for c in plan.drift]
+        lines.append("")
     changed = [c for c in plan.changes if c.action is not ChangeAction.NOOP]
     if changed:
         lines += ["| | Resource | Action | Attributes |", "|:-:|---|---|---|"]
@@ -44,6 +50,14 @@ def render_markdown(plan: Plan) -> str:
             if len(c.diffs) > 5 and attrs:
                 attrs += f" and {len(c.diffs) - 5} more"
             lines.append(f"| `{c.action.symbol}` | `{c.address}` | {_WORDS[c.action]} | {_table_cell(attrs)} |")
+        lines.append("")
+    if plan.native:
+        lines += ["| | Tenant object | Resource | Action | Notes |", "|:-:|---|---|---|---|"]
+        for n in plan.native:
+            remarks = ", ".join(x for x, on in (("restart required", n.restart_required),
+                                                ("(sensitive)", n.sensitive)) if on)
+            lines.append(f"| `{n.action.symbol}` | `{_table_cell(n.id)}` | `{n.address}` | "
+                         f"{_WORDS[n.action]} | {remarks} |")
         lines.append("")
     warnings = [w for w in plan.warnings if w.severity == "warning"]
     notes = [w for w in plan.warnings if w.severity != "warning"]
@@ -56,7 +70,7 @@ def render_markdown(plan: Plan) -> str:
             lines.append(f"> Secrets not available to this run, shown as `(sensitive, not checked)`: "
                          f"{', '.join(f'`{s}`' for s in plan.unchecked_secrets)}  ")
         lines.append("")
-    if changed:
+    if changed or plan.native or plan.drift or plan.pending_restart:
         body = [_diff_line(line) for line in render_text(plan).rstrip("\n").splitlines()]
         lines += ["<details><summary>Full plan</summary>", "", "```diff", *body, "```", "", "</details>", ""]
     return "\n".join(lines)

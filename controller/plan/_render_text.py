@@ -9,10 +9,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from controller.plan._model import AttributeDiff, ChangeAction, Plan, PlanChange
+from controller.plan._model import AttributeDiff, ChangeAction, NativeChange, Plan, PlanChange
 from controller.plan._sensitive import SENSITIVE_UNCHECKED, is_sensitive, sensitive_label
 
-__all__ = ["render_text", "summary_line"]
+__all__ = ["DRIFT_HEADING", "render_text", "summary_line"]
+
+DRIFT_HEADING = "Objects changed on the tenant outside idmctl since the last apply"
 
 _COLOURS = {
     ChangeAction.CREATE: "32",  # green
@@ -38,12 +40,26 @@ _LEGEND = {
 _DIFF_SYMBOL = {"added": "+", "removed": "-", "changed": "~"}
 
 
+_NATIVE_VERBS = {
+    ChangeAction.CREATE: "will be created",
+    ChangeAction.UPDATE: "will be updated",
+    ChangeAction.DELETE: "will be deleted",
+}
+
+
 def summary_line(plan: Plan) -> str:
-    """``Plan: X to add, Y to change, Z to destroy.`` or the no-changes sentence."""
+    """``Plan: X to add, Y to change, Z to destroy.`` (and the tenant's counts) or the no-changes sentence."""
     if not plan.has_changes:
         env = f" Environment {plan.environment!r}" if plan.environment else " The environment"
-        return (f"No changes.{env} matches its configuration (state serial {plan.applied_serial}).")
-    return f"Plan: {plan.to_add} to add, {plan.to_change} to change, {plan.to_destroy} to destroy."
+        tenant = " and its tenant" if plan.platform != "embedded" else ""
+        return (f"No changes.{env}{tenant} matches its configuration (state serial {plan.applied_serial}).")
+    line = f"Plan: {plan.to_add} to add, {plan.to_change} to change, {plan.to_destroy} to destroy."
+    if plan.native or plan.pending_restart:
+        line += (f" Tenant: {plan.count_native(ChangeAction.CREATE)} to create, "
+                 f"{plan.count_native(ChangeAction.UPDATE)} to update, "
+                 f"{plan.count_native(ChangeAction.DELETE)} to delete"
+                 + (", then a restart" if plan.restart_required else "") + ".")
+    return line
 
 
 def _value(value: Any) -> str:
@@ -116,10 +132,52 @@ def _change_lines(change: PlanChange, paint: _Painter) -> Iterator[str]:
     yield ""
 
 
+def _short(value: Any) -> str:
+    """A top-level value of a native object, on one line: containers by their size."""
+    if is_sensitive(value):
+        return sensitive_label(value)
+    if isinstance(value, dict) and value:
+        return f"{{{len(value)} key{'s' if len(value) != 1 else ''}}}"
+    if isinstance(value, list) and value:
+        return f"[{len(value)} item{'s' if len(value) != 1 else ''}]"
+    return _value(value)
+
+
+def _native_lines(change: NativeChange, paint: _Painter, verb: str | None = None) -> Iterator[str]:
+    notes = [change.address] + (["restart required"] if change.restart_required else []) + (
+        ["sensitive"] if change.sensitive else [])
+    yield (f"  {paint('#', 'dim')} {paint(change.id, 'bold')} {verb or _NATIVE_VERBS[change.action]}"
+           f" ({', '.join(notes)})")
+    yield f"{paint(f'{change.action.symbol:>3}', change.action)} {change.id}"
+    if change.action is ChangeAction.CREATE:
+        for key in sorted(change.after or {}):
+            yield f"      {paint('+', ChangeAction.CREATE)} /{key}: {_short((change.after or {})[key])}"
+    elif change.action is ChangeAction.UPDATE:
+        for diff in change.diffs:
+            yield _diff_line(diff, paint)
+    yield ""
+
+
+def _drift_lines(plan: Plan, paint: _Painter) -> Iterator[str]:
+    yield paint(DRIFT_HEADING + ":", "warning")
+    yield ""
+    for change in plan.drift:
+        verb = "was deleted outside idmctl" if change.action is ChangeAction.DELETE else "was changed outside idmctl"
+        yield from _native_lines(change, paint, verb)
+    yield "The tenant changes below write them as the files say again."
+    yield ""
+
+
 def render_text(plan: Plan, *, colour: bool = False) -> str:
-    """The plan as Terraform-like text; ``colour`` adds ANSI colours for a terminal."""
+    """The plan as Terraform-like text; ``colour`` adds ANSI colours for a terminal.
+
+    On a tenant: the drift section first, then the resource changes, then the tenant changes with
+    native ids (ESVs marked "restart required", secrets "(sensitive)").
+    """
     paint = _Painter(colour)
     lines: list[str] = []
+    if plan.drift:
+        lines.extend(_drift_lines(plan, paint))
     changed = [c for c in plan.changes if c.action is not ChangeAction.NOOP]
     if changed:
         used = [a for a in _LEGEND if any(c.action is a for c in changed)]
@@ -135,6 +193,19 @@ def render_text(plan: Plan, *, colour: bool = False) -> str:
         if unchanged:
             lines.append(f"  ({unchanged} unchanged resource{'s' if unchanged != 1 else ''} hidden)")
             lines.append("")
+    if plan.native:
+        lines.append("idmctl will make the following changes on the tenant, in this order:")
+        lines.append("")
+        for native in plan.native:
+            lines.extend(_native_lines(native, paint))
+    if plan.pending_restart:
+        lines.append(f"The tenant has not loaded {', '.join(plan.pending_restart)} yet (an earlier --no-restart, "
+                     "or a restart that did not finish).")
+        lines.append("")
+    if plan.restart_required:
+        lines.append("ESV changes take effect after a restart of the tenant, which apply starts and waits for "
+                     "(--no-restart defers it).")
+        lines.append("")
     for warning in plan.warnings:
         label = "Warning" if warning.severity == "warning" else "Note"
         lines.append(f"{paint(label + ':', 'warning' if label == 'Warning' else 'bold')} {warning.message}")

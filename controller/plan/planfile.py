@@ -3,6 +3,11 @@
 A plan file holds the plan, the environment, the state lineage and serial it was computed against and
 the hash of the desired state, so a stale plan is refused. It holds no secret: only fingerprints.
 
+Format 3 adds what a plan on a tenant carries: the platform, the native changes, the drift and the
+hash of the live objects read (``live_hash``). A format 2 file (made before) is still read, as the
+embedded plan it is; on the aic platform it is refused as stale, since it holds no live hash.
+An embedded plan encodes exactly as in format 2, so its hash and signature are unchanged.
+
 It is authenticated: ``signature`` is an HMAC of the file's content under a key only the environment's
 state holds (derived from its fingerprint key), so anyone may recompute ``plan_hash`` but nobody without
 the state can make an edited plan pass. ``apply`` checks the signature before anything else.
@@ -20,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from controller.errors import StalePlanError, UsageError
-from controller.plan._model import AttributeDiff, ChangeAction, Plan, PlanChange, PlanWarning
+from controller.plan._model import AttributeDiff, ChangeAction, NativeChange, Plan, PlanChange, PlanWarning
 
 __all__ = ["PLANFILE_FORMAT", "SavedPlan", "decode_plan", "encode_plan", "plan_hash", "read_plan_file",
            "sign_plan", "write_plan_file"]
 
-PLANFILE_FORMAT = 2  # 2: signed with a key from the environment's state
+PLANFILE_FORMAT = 3  # 2: signed with a key from the environment's state; 3: native changes, drift
+_READABLE = (2, 3)
 _KIND = "idmctl-plan"
 _KEY_LABEL = b"idmctl plan file signature v1"  # the plan key is not the fingerprint key itself
 
@@ -34,8 +40,39 @@ def _canonical(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _diffs(diffs: tuple[AttributeDiff, ...]) -> list[dict[str, Any]]:
+    return [{"path": d.path, "change": d.change, "before": d.before, "after": d.after, "sensitive": d.sensitive,
+             "checked": d.checked, "forces_replacement": d.forces_replacement} for d in diffs]
+
+
+def _native(change: NativeChange) -> dict[str, Any]:
+    return {"id": change.id, "kind": change.kind, "address": change.address, "action": change.action.name,
+            "before": change.before, "after": change.after, "diffs": _diffs(change.diffs),
+            "restart_required": change.restart_required, "sensitive": change.sensitive}
+
+
+def _decode_native(data: dict[str, Any]) -> NativeChange:
+    return NativeChange(id=data["id"], kind=data["kind"], address=data["address"],
+                        action=ChangeAction[data["action"]], before=data["before"], after=data["after"],
+                        diffs=tuple(AttributeDiff(**d) for d in data["diffs"]),
+                        restart_required=data["restart_required"], sensitive=data["sensitive"])
+
+
 def encode_plan(plan: Plan) -> dict[str, Any]:
-    """The plan as JSON-safe data, losslessly (``decode_plan`` reverses it)."""
+    """The plan as JSON-safe data, losslessly (``decode_plan`` reverses it).
+
+    The platform's part appears only for a plan made on a platform other than embedded, so an
+    embedded plan encodes (and hashes, and signs) exactly as format 2 did.
+    """
+    data = _encode_resources(plan)
+    if plan.platform != "embedded" or plan.native or plan.drift or plan.live_hash is not None:
+        data["platform"] = {"type": plan.platform, "live_hash": plan.live_hash,
+                            "native": [_native(c) for c in plan.native], "drift": [_native(c) for c in plan.drift],
+                            "pending_restart": list(plan.pending_restart)}
+    return data
+
+
+def _encode_resources(plan: Plan) -> dict[str, Any]:
     return {
         "environment": plan.environment,
         "applied_serial": plan.applied_serial,
@@ -46,12 +83,7 @@ def encode_plan(plan: Plan) -> dict[str, Any]:
             {
                 "address": c.address, "kind": c.kind, "name": c.name, "action": c.action.name,
                 "before": c.before, "after": c.after,
-                "diffs": [
-                    {"path": d.path, "change": d.change, "before": d.before, "after": d.after,
-                     "sensitive": d.sensitive, "checked": d.checked,
-                     "forces_replacement": d.forces_replacement}
-                    for d in c.diffs
-                ],
+                "diffs": _diffs(c.diffs),
             }
             for c in plan.changes
         ],
@@ -63,6 +95,7 @@ def encode_plan(plan: Plan) -> dict[str, Any]:
 
 
 def decode_plan(data: dict[str, Any]) -> Plan:
+    platform = data.get("platform") or {"type": "embedded", "live_hash": None, "native": [], "drift": []}
     return Plan(
         environment=data["environment"],
         changes=tuple(
@@ -78,6 +111,11 @@ def decode_plan(data: dict[str, Any]) -> Plan:
         applied_lineage=data["applied_lineage"],
         desired_hash=data["desired_hash"],
         unchecked_secrets=tuple(data["unchecked_secrets"]),
+        platform=platform["type"],
+        native=tuple(_decode_native(c) for c in platform["native"]),
+        drift=tuple(_decode_native(c) for c in platform["drift"]),
+        live_hash=platform["live_hash"],
+        pending_restart=tuple(platform.get("pending_restart", ())),
     )
 
 
@@ -152,9 +190,10 @@ def read_plan_file(path: Path) -> SavedPlan:
     if not isinstance(data, dict) or data.get("kind") != _KIND:
         raise UsageError(f"{path} is not an idmctl plan file",
                          hint="Save one with `idmctl plan --env E --out FILE`")
-    if data.get("format_version") != PLANFILE_FORMAT:
+    if data.get("format_version") not in _READABLE:
         raise UsageError(
-            f"{path} has plan file format {data.get('format_version')!r}; this idmctl reads {PLANFILE_FORMAT}",
+            f"{path} has plan file format {data.get('format_version')!r}; this idmctl reads "
+            f"{' and '.join(map(str, _READABLE))}",
             hint="Make the plan with the same idmctl version that applies it")
     try:
         plan = decode_plan(data["plan"])

@@ -4,11 +4,14 @@
 tenant) next. ``open_environment`` opens an environment's state backend and platform together.
 """
 
-from controller.platforms._factory import OpenEnvironment, open_environment, open_platform
+from controller.platforms._factory import OpenEnvironment, TenantFactory, open_environment, open_platform, open_tenant
 from controller.platforms._protocol import (
     DEFAULT_LOCK_TIMEOUT,
     DEFAULT_PAGE,
+    ApplyOptions,
+    ApplyReport,
     CancelCheck,
+    LivePlan,
     Page,
     Platform,
     ProgressFactory,
@@ -19,13 +22,18 @@ from controller.platforms._protocol import (
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
     "DEFAULT_PAGE",
+    "ApplyOptions",
+    "ApplyReport",
     "CancelCheck",
+    "LivePlan",
     "OpenEnvironment",
     "Page",
     "Platform",
     "ProgressFactory",
     "ReconRequest",
     "RunLogger",
+    "TenantFactory",
     "open_environment",
     "open_platform",
+    "open_tenant",
 ]

@@ -6,29 +6,57 @@ platforms (an import-linter contract says so); everything else talks to the prot
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller.backends import StateBackend, open_backend
 from controller.config import ResourceSet, environment_dir, load_environment
-from controller.config.models import EnvironmentResource, EnvironmentSpec, Metadata
+from controller.config.models import AicPlatformSpec, EnvironmentResource, EnvironmentSpec, Metadata
 from controller.errors import ConfigError, UsageError
 from controller.platforms._protocol import Platform
+from controller.platforms.aic import AicPlatform, TenantApi
 from controller.platforms.embedded import EmbeddedPlatform
 from controller.recon import ConnectorFactory
 
-__all__ = ["OpenEnvironment", "open_environment", "open_platform"]
+__all__ = ["OpenEnvironment", "TenantFactory", "open_environment", "open_platform", "open_tenant"]
+
+TenantFactory = Callable[[AicPlatformSpec, str, Path], TenantApi]
+"""Connects to a tenant: (platform spec, the service account's key, the repository root) -> TenantApi."""
+
+
+def _connect(spec: AicPlatformSpec, key: str, base_dir: Path) -> TenantApi:
+    # Imported here: the HTTPS client (requests, JWT signing) loads only when a tenant is reached.
+    client = importlib.import_module("controller.platforms.aic._client")
+    tenant: TenantApi = client.connect(spec, key, base_dir=base_dir)
+    return tenant
+
+
+def open_tenant(root: Path, resources: ResourceSet, *, tenant_factory: TenantFactory | None = None) -> TenantApi:
+    """The tenant of an environment on the aic platform, authenticated with its service account's key
+    (read from its secret now, never kept)."""
+    spec = resources.environment.spec.platform
+    if not isinstance(spec, AicPlatformSpec):
+        raise UsageError(f"environment {resources.name!r} is on the {spec.type} platform, not aic",
+                         hint="Only an environment with `platform: {type: aic, ...}` has a tenant")
+    key = resources.secret(spec.serviceAccountKey)
+    return (tenant_factory or _connect)(spec, key, root)
 
 
 def open_platform(root: Path, environment: EnvironmentResource, backend: StateBackend,
                   working: ResourceSet | None = None, *,
-                  connector_factory: ConnectorFactory | None = None) -> Platform:
-    """The platform ``environment`` names, over its state ``backend``."""
+                  connector_factory: ConnectorFactory | None = None,
+                  tenant_factory: TenantFactory | None = None) -> Platform:
+    """The platform ``environment`` names, over its state ``backend``.
+
+    On aic the tenant is connected on first use, so commands that do not need it never read its key.
+    """
     spec = environment.spec.platform
-    if spec.type != "embedded":
-        raise UsageError(f"environment {environment.metadata.name!r} uses platform {spec.type!r}, which is not "
-                         "available in this version of idmctl",
-                         hint="Use `platform: {type: embedded}` in its environment.yaml")
+    if isinstance(spec, AicPlatformSpec):
+        resources = working if working is not None else ResourceSet(environment=environment, root=root)
+        return AicPlatform(root, backend, spec, lambda: open_tenant(root, resources, tenant_factory=tenant_factory),
+                           working)
     return EmbeddedPlatform(root, backend, working, connector_factory=connector_factory)
 
 
@@ -54,7 +82,8 @@ class OpenEnvironment:
         self.close()
 
 
-def open_environment(root: Path, env: str, *, connector_factory: ConnectorFactory | None = None) -> OpenEnvironment:
+def open_environment(root: Path, env: str, *, connector_factory: ConnectorFactory | None = None,
+                     tenant_factory: TenantFactory | None = None) -> OpenEnvironment:
     """Open ``env``'s state and platform for runs and queries.
 
     They work from applied state even when the working tree does not load: then the state is looked
@@ -75,7 +104,8 @@ def open_environment(root: Path, env: str, *, connector_factory: ConnectorFactor
         environment, working = loaded.resources.environment, loaded.resources
         backend = open_backend(root, environment)
     try:
-        platform = open_platform(root, environment, backend, working, connector_factory=connector_factory)
+        platform = open_platform(root, environment, backend, working, connector_factory=connector_factory,
+                                 tenant_factory=tenant_factory)
     except BaseException:
         backend.close()
         raise

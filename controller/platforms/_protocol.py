@@ -16,11 +16,11 @@ from controller.backends import JsonObject, LockLease, ManagedObject, RunEntry, 
 from controller.config import ResourceSet
 from controller.config.models import RunMode
 from controller.connectors import ConnectionReport, SourcePreview
-from controller.plan import PlanChange
+from controller.plan import NativeChange, Plan
 from controller.recon import Progress, ReconRun
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_PAGE", "CancelCheck", "Page", "Platform", "ProgressFactory", "ReconRequest",
-           "RunLogger"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_PAGE", "ApplyOptions", "ApplyReport", "CancelCheck", "LivePlan", "Page",
+           "Platform", "ProgressFactory", "ReconRequest", "RunLogger"]
 
 # Longer than the lease's 30 s life: a rerun after a killed run waits the dead lease out.
 DEFAULT_LOCK_TIMEOUT = 45.0
@@ -59,23 +59,64 @@ class ReconRequest:
     holder: str | None = None  # who holds the lock, for messages ("reconcile entra-users (full)")
 
 
+@dataclass(frozen=True)
+class LivePlan:
+    """What a platform that holds its own copy of the configuration (an AIC tenant) found live.
+
+    ``native`` is what apply would write there (in apply order, deletes last), ``drift`` the objects
+    that changed there since idmctl last wrote them, ``live_hash`` the digest of every live object read.
+    """
+
+    platform: str
+    native: tuple[NativeChange, ...]
+    drift: tuple[NativeChange, ...]
+    live_hash: str
+    pending_restart: tuple[str, ...] = ()  # ESVs written but not loaded by the tenant yet
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """How an apply runs on the platform: ``restart`` False defers an ESV restart (``--no-restart``)."""
+
+    restart: bool = True
+    progress: Callable[[str], None] | None = None  # one line per step people wait for (the restart)
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """What an apply did on the platform: native ids only, never a value."""
+
+    written: tuple[str, ...] = ()  # native ids written and confirmed, in order
+    deleted: tuple[str, ...] = ()
+    restarted: bool = False
+    pending: tuple[str, ...] = ()  # ESVs the tenant has not loaded (the restart was deferred)
+    connector_tests: tuple[tuple[str, str], ...] = ()  # (connector, "Connected" | "skipped: <why>")
+
+    def to_dict(self) -> JsonObject:
+        return {"written": list(self.written), "deleted": list(self.deleted), "restarted": self.restarted,
+                "pending": list(self.pending),
+                "connectorTests": [{"connector": c, "result": r} for c, r in self.connector_tests]}
+
+
 @runtime_checkable
 class Platform(Protocol):
     """What a platform offers; every command that acts on an environment goes through one."""
 
     type: str  # "embedded" | "aic"
 
-    def apply(self, changes: Sequence[PlanChange], applied: ResourceSet, lease: LockLease) -> None:
-        """Make the platform run ``applied`` (the resources after the plan's ``changes``).
+    def apply(self, plan: Plan, applied: ResourceSet, lease: LockLease,
+              options: ApplyOptions | None = None) -> ApplyReport:
+        """Make the platform run ``applied`` (the resources after ``plan``), doing ``plan.native``.
 
-        Called under the environment lock before the state records the apply; raising leaves the
-        state as it was, so a rerun converges.
+        Called under the environment lock before the state records the apply. Each native write is
+        recorded (``StateBackend.record_platform_objects``) as soon as the platform confirmed it, so a
+        failure part-way leaves the state recording exactly what was applied, and a rerun converges.
         """
         ...
 
-    def live_configuration(self) -> dict[str, JsonObject] | None:
-        """The platform's own copy of the configuration idmctl owns, for drift; None when the applied
-        snapshot in the state *is* the platform's configuration (embedded)."""
+    def plan_live(self, desired: ResourceSet, fingerprint_key: bytes) -> LivePlan | None:
+        """Read the platform's live copy of what idmctl owns or would write and compare it with
+        ``desired``; None when the applied snapshot in the state *is* the configuration (embedded)."""
         ...
 
     def reconcile(self, request: ReconRequest, *, progress: Progress | None = None,

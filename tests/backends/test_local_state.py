@@ -186,6 +186,35 @@ def test_a_version_1_state_is_upgraded_to_name_its_entries(tmp_path: Path) -> No
             "Rainier@contoso.onmicrosoft.com")]), 1)
         [new] = store.entries("new-run")
         assert new.label == "Rainier@contoso.onmicrosoft.com" and new.to_dict()["label"] == new.label
-        assert backend.connection.execute("SELECT schema_version FROM meta").fetchone()[0] == 2
+        assert backend.connection.execute("SELECT schema_version FROM meta").fetchone()[0] == _schema.SCHEMA_VERSION
+        assert backend.platform_objects() == {}  # and version 3's table is there
+    finally:
+        backend.close()
+
+
+def test_a_version_2_state_is_upgraded_to_record_platform_objects(tmp_path: Path) -> None:
+    """Schema 3 adds platform_objects (what idmctl wrote to an AIC tenant); a version 2 state gains it."""
+    from controller.backends import PlatformObject
+    from controller.backends.sqlite._database import split_statements
+
+    path = tmp_path / ".idmctl" / "dev.db"
+    path.parent.mkdir()
+    conn = sqlite3.connect(path)
+    for section in (_schema.STATE_DDL, _schema.IDENTITY_DDL, _schema.SCHEDULE_DDL):
+        for statement in split_statements(section):
+            conn.execute(statement)
+    conn.execute("INSERT INTO meta (id, schema_version, environment, lineage, serial, created, fingerprint_key) "
+                 "VALUES (1, 2, 'dev', 'lin', 4, '2026-01-01T00:00:00Z', ?)", (b"k" * 32,))
+    conn.commit()
+    conn.close()
+    backend = open_backend(tmp_path, environment())
+    try:
+        assert backend.read_applied().serial == 4
+        obj = PlatformObject("schedule/s", "schedule", "Schedule.s", "sha256:x", {"_id": "schedule/s"},
+                             "2026-12-01T00:00:00Z")
+        with backend.lock("t", 5) as lease:
+            backend.record_platform_objects({obj.id: obj}, lease=lease)
+        assert backend.platform_objects() == {obj.id: obj}
+        assert backend.connection.execute("SELECT schema_version FROM meta").fetchone()[0] == 3
     finally:
         backend.close()

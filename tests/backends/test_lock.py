@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from backend_docs import environment
 from controller.backends import open_backend
 from controller.backends.sqlite import SqliteBackend
 from controller.errors import LockHeldError, StateError
+from tests.conftest import copy_environment
 
 ENV = environment().model_dump(by_alias=True)  # what a child process rebuilds the Environment from
 CONNECTOR = {"apiVersion": "idmctl/v1", "kind": "Connector", "name": "entra", "spec": {"type": "microsoft-graph"}}
@@ -153,7 +153,7 @@ def test_force_unlock_of_a_live_holder_needs_force_and_then_fences_it(
     """Through the CLI: the live holder is refused, --force releases it."""
     from controller.cli import run
 
-    shutil.copytree(Path(__file__).resolve().parents[2] / "environments" / "dev", tmp_path / "environments" / "dev")
+    copy_environment("dev", tmp_path)
     monkeypatch.chdir(tmp_path)
     assert run(["init", "--env", "dev"]) == 0
     proc = holder_process(tmp_path, ttl=3600)

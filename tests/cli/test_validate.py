@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from controller import __version__
 from controller.cli import run
+from tests.conftest import copy_environment
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = ["dev", "prod", "demo"]
@@ -17,7 +17,7 @@ SHIPPED = ["dev", "prod", "demo"]
 
 def _copy(root: Path, *envs: str) -> Path:
     for env in envs:
-        shutil.copytree(REPO / "environments" / env, root / "environments" / env)
+        copy_environment(env, root)
     return root
 
 
@@ -127,7 +127,7 @@ def test_unknown_environment(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["validate", "--env", "staging", "--root", str(REPO)]) == 1
     out, err = capsys.readouterr()
     assert "error: no environment 'staging'" in err
-    assert "Environments here: demo, dev, prod" in err
+    assert "Environments here: demo, demo-aic, dev, prod" in err
     assert "Traceback" not in out + err
 
 
@@ -174,12 +174,16 @@ def test_an_unavailable_secret_is_not_checked_not_an_error(monkeypatch: pytest.M
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     # A pull request from a fork validates without production secrets.
     monkeypatch.delenv("ENTRA_CLIENT_SECRET", raising=False)
+    monkeypatch.delenv("AIC_SA_KEY", raising=False)
     assert run(["validate", "--env", "prod", "--root", str(REPO)]) == 0
     err = capsys.readouterr().err
     assert "secret 'entra_client_secret' is not available here (environment variable ENTRA_CLIENT_SECRET): " \
            "not checked" in err
+    assert "secret 'aic_sa_key' is not available here (environment variable AIC_SA_KEY): not checked" in err
 
     monkeypatch.setenv("ENTRA_CLIENT_SECRET", "a-secret-value-that-must-not-be-printed")
+    monkeypatch.setenv("AIC_SA_KEY", '{"kty":"RSA","d":"a-private-key-that-must-not-be-printed"}')
     assert run(["validate", "--env", "prod", "--root", str(REPO), "--json"]) == 0
     out = capsys.readouterr().out
     assert "not checked" not in out and "a-secret-value-that-must-not-be-printed" not in out
+    assert "a-private-key-that-must-not-be-printed" not in out

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import copy_environment
 
 
 @pytest.fixture
@@ -17,8 +16,6 @@ def make_env(tmp_path: Path) -> Callable[..., Path]:
     returns the copy's folder, tmp_path/environments/<env>."""
 
     def _make(env: str = "dev") -> Path:
-        target = tmp_path / "environments" / env
-        shutil.copytree(REPO / "environments" / env, target)
-        return target
+        return copy_environment(env, tmp_path)
 
     return _make

@@ -4,7 +4,6 @@ and backends and platforms this version does not have are a clear validation err
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,13 @@ import pytest
 from controller import commands
 from controller.cli import run
 from controller.config import load_environment
+from tests.conftest import EMBEDDED, copy_environment
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _repo(tmp_path: Path, old: str | None = None, new: str | None = None, *, env: str = "dev") -> Path:
-    shutil.copytree(REPO / "environments" / env, tmp_path / "environments" / env)
+    copy_environment(env, tmp_path)
     path = tmp_path / "environments" / env / "environment.yaml"
     if old is not None and new is not None:
         text = path.read_text()
@@ -26,7 +26,7 @@ def _repo(tmp_path: Path, old: str | None = None, new: str | None = None, *, env
     return tmp_path
 
 
-_LINES = (REPO / "environments" / "dev" / "environment.yaml").read_text().splitlines(keepends=True)
+_LINES = (EMBEDDED / "dev" / "environment.yaml").read_text().splitlines(keepends=True)
 STATE = next(line for line in _LINES if line.startswith("  state: "))
 PLATFORM = next(line for line in _LINES if line.startswith("  platform: "))
 
@@ -66,24 +66,31 @@ def test_old_and_new_forms_together_are_refused(tmp_path: Path, capsys: pytest.C
     assert any("old form" in str(d["message"]) and "only the new form" in str(d["message"]) for d in diagnostics)
 
 
-@pytest.mark.parametrize("old,new,pointer,what", [
-    (PLATFORM, "  platform: {type: aic, tenantUrl: 'https://openam-acme.forgeblocks.com', realm: alpha, "
-               "serviceAccountId: 6d8e4b6b-8182-4bd3-a828-a4a4f92daecb, serviceAccountKey: '${secret.aic_sa_key}'}\n",
-     "/spec/platform/type", "platform 'aic' is not available in this version"),
-])
-def test_backends_and_platforms_not_built_yet_are_a_located_error(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, pointer: str, what: str) -> None:
-    root = _repo(tmp_path, old, new)
+AIC = ("  platform: {type: aic, tenantUrl: 'https://openam-acme.forgeblocks.com', realm: alpha, "
+       "serviceAccountId: 6d8e4b6b-8182-4bd3-a828-a4a4f92daecb, serviceAccountKey: '${secret.aic_sa_key}'}\n")
+
+
+def test_aic_is_available_and_its_key_secret_must_be_declared(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _repo(tmp_path, PLATFORM, AIC)
     code, diagnostics = _validate(root, capsys)
     assert code == 1
     errors = {d["pointer"]: d for d in diagnostics if d["severity"] == "error"}
-    assert what in str(errors[pointer]["message"]) and errors[pointer]["file"] == "environments/dev/environment.yaml"
-    # The secret it names must be declared too: one more error, at the field that names it.
-    assert any("is not declared under spec.secrets" in str(d["message"]) for d in errors.values())
+    # The platform itself is fine now; the secret it names must be declared, an error at the field naming it.
+    assert list(errors) == ["/spec/platform/serviceAccountKey"]
+    assert "is not declared under spec.secrets" in str(errors["/spec/platform/serviceAccountKey"]["message"])
+    assert errors["/spec/platform/serviceAccountKey"]["file"] == "environments/dev/environment.yaml"
     # No command gets past loading: init says the same, and writes nothing.
     assert run(["init", "--env", "dev", "--root", str(root)]) == 1
-    assert what in capsys.readouterr().err
+    assert "is not declared under spec.secrets" in capsys.readouterr().err
     assert not (root / ".idmctl").exists()
+    path = root / "environments" / "dev" / "environment.yaml"
+    path.write_text(path.read_text().replace("    entra_client_secret: {fromEnv: ENTRA_CLIENT_SECRET}\n",
+                                             "    entra_client_secret: {fromEnv: ENTRA_CLIENT_SECRET}\n"
+                                             "    aic_sa_key: {fromEnv: AIC_SA_KEY}\n"))
+    monkeypatch.setenv("AIC_SA_KEY", "{}")
+    code, diagnostics = _validate(root, capsys)
+    assert code == 0 and not [d for d in diagnostics if d["severity"] == "error"]
 
 
 def test_postgres_is_available_and_its_password_secret_must_be_declared(

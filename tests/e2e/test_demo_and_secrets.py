@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import copy_environments
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -31,7 +33,7 @@ def _free_port() -> int:
 @pytest.mark.slow
 def test_make_demo_from_a_fresh_copy(tmp_path: Path) -> None:
     root = tmp_path / "clone"
-    shutil.copytree(REPO / "environments", root / "environments")
+    copy_environments(root)
     shutil.copytree(REPO / "scripts", root / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
     port = _free_port()
     env_file = root / "environments" / "demo" / "environment.yaml"

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from controller.cli import run
+from tests.conftest import copy_environments
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,7 @@ def test_every_command_of_the_readme_tour_works(tmp_path: Path, capsys: pytest.C
     commands = tour_commands()
     assert commands[0][0] == "emulator", "the tour starts the emulator first"
     root = tmp_path / "repo"
-    shutil.copytree(REPO / "environments", root / "environments")
+    copy_environments(root)
     port = _free_port()
     env_file = root / "environments" / "demo" / "environment.yaml"
     env_file.write_text(env_file.read_text().replace("47443", str(port)))

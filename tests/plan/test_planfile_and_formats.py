@@ -18,7 +18,7 @@ from controller.plan import (
     render_markdown,
     write_plan_file,
 )
-from controller.plan.planfile import decode_plan
+from controller.plan.planfile import PLANFILE_FORMAT, decode_plan
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -41,7 +41,7 @@ def test_plan_file_round_trips_exactly(tmp_path: Path, scenario: str) -> None:
     assert again == plan
     assert plan_hash(again) == digest
     data = json.loads((tmp_path / "p.json").read_text())
-    assert data["format_version"] == 2 and data["environment"] == "dev"
+    assert data["format_version"] == PLANFILE_FORMAT == 3 and data["environment"] == "dev"
     assert data["signature"].startswith("hmac-sha256:") and KEY.hex() not in json.dumps(data)
     assert data["state"] == {"lineage": "lin", "serial": 7} and data["desired_hash"] == "sha256:d"
 
@@ -78,7 +78,9 @@ def test_a_plan_edited_with_a_recomputed_hash_fails_its_signature(tmp_path: Path
 def test_json_view_is_documented_shape_without_fingerprints() -> None:
     data = plan_to_json_data(plan_of("update-mapping"))
     assert data["format_version"] == FORMAT_VERSION
-    assert data["summary"] == {"add": 0, "change": 2, "destroy": 0}
+    assert data["summary"] == {"add": 0, "change": 2, "destroy": 0,
+                               "tenant": {"create": 0, "update": 0, "delete": 0, "restart": False}}
+    assert (data["platform"], data["native"], data["drift"], data["live_hash"]) == ("embedded", [], [], None)
     connector = next(c for c in data["changes"] if c["address"] == "Connector.entra")
     assert connector["actions"] == ["update"]
     assert connector["after"]["spec"]["clientSecret"] == {
@@ -99,3 +101,20 @@ def test_markdown_view_for_a_pull_request() -> None:
     assert "> [!WARNING]" in md and "drops its links" in md
     assert "```diff" in md and "hmac-sha256" not in md
     assert "(sensitive, not checked)" in render_markdown(plan_of("secret-not-checked"))
+
+
+def test_a_format_2_plan_file_is_read_as_the_embedded_plan_it_is(tmp_path: Path) -> None:
+    """Format 3 adds the tenant's part; an embedded plan encodes as in format 2, so old files still verify."""
+    path = tmp_path / "old.plan"
+    plan = plan_of("update-mapping")
+    write_plan_file(path, plan, KEY)
+    data = json.loads(path.read_text())
+    assert "platform" not in data["plan"]  # nothing new in an embedded plan's encoding
+    data["format_version"] = 2
+    path.write_text(json.dumps(data))
+    again = read_plan_file(path).verify(KEY)
+    assert again == plan and again.platform == "embedded" and again.native == () and again.live_hash is None
+    data["format_version"] = 1
+    path.write_text(json.dumps(data))
+    with pytest.raises(UsageError, match="has plan file format 1; this idmctl reads 2 and 3"):
+        read_plan_file(path)

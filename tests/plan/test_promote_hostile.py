@@ -9,6 +9,7 @@ import pytest
 
 from controller.errors import ConfigError
 from controller.plan import promote
+from tests.conftest import copy_environment
 
 REPO = Path(__file__).resolve().parents[2]
 BOMB = REPO / "tests" / "config" / "hostile" / "billion-laughs.yaml"
@@ -16,7 +17,7 @@ BOMB = REPO / "tests" / "config" / "hostile" / "billion-laughs.yaml"
 
 def test_a_billion_laughs_in_the_target_environment_is_a_located_error(tmp_path: Path) -> None:
     for env in ("dev", "prod"):
-        shutil.copytree(REPO / "environments" / env, tmp_path / "environments" / env)
+        copy_environment(env, tmp_path)
     shutil.copy(BOMB, tmp_path / "environments" / "prod" / "environment.yaml")
     with pytest.raises(ConfigError) as refused:
         promote(tmp_path, "dev", "prod")

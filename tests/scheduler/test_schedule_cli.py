@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from controller import commands
 from controller.cli import run as cli
+from tests.conftest import copy_environment
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,7 +62,7 @@ def test_next_usage_errors_exit_1(argv: list[str], capsys: pytest.CaptureFixture
 @pytest.fixture
 def applied_dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A repository root with environments/dev initialised and applied (secret deliberately unset)."""
-    shutil.copytree(REPO / "environments" / "dev", tmp_path / "environments" / "dev")
+    copy_environment("dev", tmp_path)
     monkeypatch.delenv("ENTRA_CLIENT_SECRET", raising=False)
     commands.init(tmp_path, "dev")
     commands.apply(tmp_path, "dev", approve=lambda plan: True)

@@ -24,7 +24,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from controller.backends._process import holder_alive_here
-from controller.backends._protocol import AppliedState, AuditEntry, JsonObject, LockLease, format_time
+from controller.backends._protocol import AppliedState, AuditEntry, JsonObject, LockLease, PlatformObject, format_time
 from controller.backends.postgres import _lock, _schema
 from controller.backends.postgres._database import Connection, Database
 from controller.backends.postgres._schedules import PostgresScheduleState
@@ -239,6 +239,34 @@ class PostgresBackend:
             self._insert_audit(conn, "apply", summary, new_serial, plan_hash=plan_hash, git_commit=git_commit,
                                details={**(details or {}), "lockId": lease.lock_id, "addresses": sorted(changes)})
         return self.read_applied()
+
+    # --- what idmctl wrote to the platform ----------------------------------------------------------
+
+    def platform_objects(self) -> dict[str, PlatformObject]:
+        try:
+            with self.db.transaction() as conn:
+                rows = conn.execute("SELECT id, kind, address, digest, body, written_at FROM platform_objects "
+                                    "ORDER BY id").fetchall()
+        except psycopg.errors.UndefinedTable:
+            raise StateNotInitialized(self.env, self.location) from None
+        return {str(r[0]): PlatformObject(str(r[0]), str(r[1]), str(r[2]), str(r[3]), _object(r[4]), str(r[5]))
+                for r in rows}
+
+    def record_platform_objects(self, changes: Mapping[str, PlatformObject | None], *, lease: LockLease) -> None:
+        with self.db.transaction() as conn:
+            self.assert_lease(lease, conn)
+            with conn.cursor() as cur:
+                deleted = [(i,) for i, o in changes.items() if o is None]
+                written = [(i, o.kind, o.address, o.digest, _dumps(o.body), o.written_at)
+                           for i, o in changes.items() if o is not None]
+                if deleted:
+                    cur.executemany("DELETE FROM platform_objects WHERE id = %s", deleted)
+                if written:
+                    cur.executemany(
+                        "INSERT INTO platform_objects (id, kind, address, digest, body, written_at) "
+                        "VALUES (%s, %s, %s, %s, %s::jsonb, %s) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
+                        "address = excluded.address, digest = excluded.digest, body = excluded.body, "
+                        "written_at = excluded.written_at", written)
 
     # --- lock --------------------------------------------------------------------------------------
 

@@ -9,9 +9,9 @@ run in the same transaction that bumps ``meta.schema_version``.
 
 from __future__ import annotations
 
-__all__ = ["IDENTITY_DDL", "SCHEDULE_DDL", "SCHEMA_VERSION", "STATE_DDL", "UPGRADES", "all_ddl"]
+__all__ = ["IDENTITY_DDL", "PLATFORM_DDL", "SCHEDULE_DDL", "SCHEMA_VERSION", "STATE_DDL", "UPGRADES", "all_ddl"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Owner: controller/backends/postgres/_backend.py and _lock.py (state, serial, lineage, audit, lock).
 STATE_DDL = """
@@ -59,6 +59,18 @@ CREATE TABLE env_lock (
     acquired timestamptz NOT NULL,
     expires  timestamptz NOT NULL,
     fence    bigint      NOT NULL
+);
+"""
+
+# Owner: controller/backends/postgres/_backend.py: what idmctl wrote to the platform (an AIC tenant).
+PLATFORM_DDL = """
+CREATE TABLE IF NOT EXISTS platform_objects (
+    id         text  COLLATE "C" PRIMARY KEY,
+    kind       text  NOT NULL,
+    address    text  NOT NULL,
+    digest     text  NOT NULL,
+    body       jsonb NOT NULL,
+    written_at text  NOT NULL
 );
 """
 
@@ -186,9 +198,11 @@ CREATE TABLE schedule_runs (
 UPGRADES: dict[int, str] = {
     # 2: entries name their object as people know it (the source's userPrincipalName / the userName)
     2: "ALTER TABLE recon_entries ADD COLUMN label text",
+    # 3: what idmctl wrote to the platform (the aic platform's objects)
+    3: PLATFORM_DDL,
 }
 
 
 def all_ddl() -> str:
     """The whole current schema, every owner's section."""
-    return "\n".join((STATE_DDL, IDENTITY_DDL, SCHEDULE_DDL))
+    return "\n".join((STATE_DDL, PLATFORM_DDL, IDENTITY_DDL, SCHEDULE_DDL))

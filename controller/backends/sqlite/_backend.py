@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.backends._process import holder_alive_here
-from controller.backends._protocol import AppliedState, AuditEntry, LockLease, format_time
+from controller.backends._protocol import AppliedState, AuditEntry, LockLease, PlatformObject, format_time
 from controller.backends.sqlite import _database as db
 from controller.backends.sqlite import _lock, _schema
 from controller.backends.sqlite._schedules import SqliteScheduleState
@@ -199,6 +199,26 @@ class SqliteBackend:
             "INSERT OR REPLACE INTO applied_resources (address, kind, name, canonical) VALUES (?, ?, ?, ?)",
             (address, canonical["kind"], canonical["name"], _json(canonical)),
         )
+
+    # --- what idmctl wrote to the platform ----------------------------------------------------------
+
+    def platform_objects(self) -> dict[str, PlatformObject]:
+        rows = self.connection.execute(
+            "SELECT id, kind, address, digest, body, written_at FROM platform_objects ORDER BY id").fetchall()
+        return {row[0]: PlatformObject(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5]) for row in rows}
+
+    def record_platform_objects(self, changes: Mapping[str, PlatformObject | None], *, lease: LockLease) -> None:
+        conn = self.connection
+        with db.transaction(conn):
+            self.assert_lease(lease)
+            for native_id, obj in changes.items():
+                if obj is None:
+                    conn.execute("DELETE FROM platform_objects WHERE id = ?", (native_id,))
+                else:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO platform_objects (id, kind, address, digest, body, written_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (native_id, obj.kind, obj.address, obj.digest, _json(obj.body), obj.written_at))
 
     # --- lock --------------------------------------------------------------------------------------
 

@@ -146,7 +146,7 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 def create_schema(conn: sqlite3.Connection) -> None:
     """Run every owner's section of the current schema; the caller holds the transaction."""
-    for section in (_schema.STATE_DDL, _schema.IDENTITY_DDL, _schema.SCHEDULE_DDL):
+    for section in (_schema.STATE_DDL, _schema.PLATFORM_DDL, _schema.IDENTITY_DDL, _schema.SCHEDULE_DDL):
         for statement in split_statements(section):
             conn.execute(statement)
 

@@ -6,9 +6,9 @@ Each section is plain DDL run inside one transaction when the state is created o
 
 from __future__ import annotations
 
-__all__ = ["IDENTITY_DDL", "SCHEDULE_DDL", "SCHEMA_VERSION", "STATE_DDL", "UPGRADES"]
+__all__ = ["IDENTITY_DDL", "PLATFORM_DDL", "SCHEDULE_DDL", "SCHEMA_VERSION", "STATE_DDL", "UPGRADES"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Owner: controller/backends/sqlite/_backend.py (state, serial, lineage, applied resources, audit, lock).
 STATE_DDL = """
@@ -57,6 +57,21 @@ CREATE TABLE env_lock (
     host     TEXT NOT NULL,
     acquired REAL NOT NULL,
     expires  REAL NOT NULL
+);
+"""
+
+# Owner: controller/backends/sqlite/_backend.py (what idmctl wrote to the platform, e.g. an AIC tenant).
+PLATFORM_DDL = """
+-- One row per native object idmctl wrote and the platform confirmed: its normalised body (never a
+-- secret value; an ESV secret holds a keyed fingerprint) and the digest of that body. Plans compare
+-- the live object with it (drift); objects without a row are not idmctl's and are never changed.
+CREATE TABLE IF NOT EXISTS platform_objects (
+    id         TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    address    TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    written_at TEXT NOT NULL
 );
 """
 
@@ -198,4 +213,6 @@ CREATE TABLE schedule_runs (
 UPGRADES: dict[int, str] = {
     # 2: entries name their object as people know it (the source's userPrincipalName / the userName)
     2: "ALTER TABLE recon_entries ADD COLUMN label TEXT;",
+    # 3: what idmctl wrote to the platform (the aic platform's objects)
+    3: PLATFORM_DDL,
 }

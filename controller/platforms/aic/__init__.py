@@ -16,6 +16,7 @@ from controller.platforms.aic._api import TenantApi
 from controller.platforms.aic._auth import ServiceAccountTokens, load_service_account_key, make_assertion, token_url
 from controller.platforms.aic._client import AicClient, RequestLog, connect
 from controller.platforms.aic._import import ImportNote, ImportResult, TenantSnapshot, import_tenant, read_snapshot
+from controller.platforms.aic._platform import ESV_KINDS, WRITE_ATTEMPTS, AicPlatform
 from controller.platforms.aic._render import (
     CONNECTOR_REF,
     DEFAULT_REALM,
@@ -40,7 +41,10 @@ from controller.platforms.aic._render import (
 __all__ = [
     "CONNECTOR_REF",
     "DEFAULT_REALM",
+    "ESV_KINDS",
+    "WRITE_ATTEMPTS",
     "AicClient",
+    "AicPlatform",
     "ImportNote",
     "ImportResult",
     "NativeObject",

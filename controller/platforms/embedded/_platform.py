@@ -18,8 +18,18 @@ from controller.config.models import Action, RunMode, Situation
 from controller.connectors import ConnectionReport, SourcePreview, connector_preview, connector_test
 from controller.errors import UsageError
 from controller.filters import compile_filter, parse_filter
-from controller.plan import PlanChange
-from controller.platforms._protocol import DEFAULT_PAGE, CancelCheck, Page, ProgressFactory, ReconRequest, RunLogger
+from controller.plan import Plan
+from controller.platforms._protocol import (
+    DEFAULT_PAGE,
+    ApplyOptions,
+    ApplyReport,
+    CancelCheck,
+    LivePlan,
+    Page,
+    ProgressFactory,
+    ReconRequest,
+    RunLogger,
+)
 from controller.recon import ConnectorFactory, Progress, ReconRun, run_reconciliation
 from controller.scheduler import (
     SCHEDULED_LOCK_TIMEOUT,
@@ -67,10 +77,12 @@ class EmbeddedPlatform:
 
     # --- configuration ---------------------------------------------------------------------------
 
-    def apply(self, changes: Sequence[PlanChange], applied: ResourceSet, lease: LockLease) -> None:
+    def apply(self, plan: Plan, applied: ResourceSet, lease: LockLease,
+              options: ApplyOptions | None = None) -> ApplyReport:
         """Nothing to push: the engine and the scheduler read the applied snapshot the state records."""
+        return ApplyReport()
 
-    def live_configuration(self) -> dict[str, JsonObject] | None:
+    def plan_live(self, desired: ResourceSet, fingerprint_key: bytes) -> LivePlan | None:
         return None
 
     # --- runs ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from controller.backends import StateBackend
+from controller.backends import PlatformObject, StateBackend
 from controller.errors import LockHeldError, LockLost, StalePlanError, StateError, StateNotInitialized
 from tests.backends.contract.conftest import OpenBackend
 
@@ -134,3 +134,36 @@ def test_force_unlock_refuses_a_holder_that_still_runs_here(open_state: OpenBack
         current = other.current_lock()
         assert current is not None and current.lock_id == lease.lock_id  # nothing was unlocked
     assert backend.audit_log() == []
+
+
+# --- what idmctl wrote to the platform ---------------------------------------------------------------
+
+def _native(native_id: str, kind: str, body: dict[str, object]) -> PlatformObject:
+    return PlatformObject(native_id, kind, "Connector.entra", f"sha256:{len(str(body))}", body,
+                          "2026-12-01T00:00:00Z")
+
+
+def test_platform_objects_are_recorded_replaced_and_deleted(open_state: OpenBackend, backend: StateBackend) -> None:
+    assert backend.platform_objects() == {}
+    variable = _native("esv-idmctl-entra-client-id", "variable",
+                       {"_id": "esv-idmctl-entra-client-id", "expressionType": "string", "value": "c"})
+    secret = _native("esv-idmctl-entra-client-secret", "secret",
+                     {"_id": "esv-idmctl-entra-client-secret", "value": {"sensitive": True, "secret": "s",
+                                                                        "fingerprint": "hmac-sha256:ab"}})
+    with backend.lock("apply", timeout=5) as lease:
+        backend.record_platform_objects({variable.id: variable}, lease=lease)
+        backend.record_platform_objects({secret.id: secret}, lease=lease)  # one write confirmed at a time
+        assert open_state().platform_objects() == {variable.id: variable, secret.id: secret}
+        changed = _native(variable.id, "variable", {**variable.body, "value": "c2"})
+        backend.record_platform_objects({variable.id: changed, secret.id: None}, lease=lease)
+    assert open_state().platform_objects() == {variable.id: changed}
+    assert backend.read_applied().serial == 0  # bookkeeping of the platform, not an apply of resources
+
+
+def test_recording_platform_objects_is_fenced(open_state: OpenBackend, backend: StateBackend) -> None:
+    obj = _native("schedule/entra-incremental", "schedule", {"_id": "schedule/entra-incremental"})
+    with backend.lock("apply", timeout=5) as lease:
+        open_state().force_unlock(lease.lock_id, force=True)
+        with pytest.raises(LockLost):
+            backend.record_platform_objects({obj.id: obj}, lease=lease)
+    assert backend.platform_objects() == {}

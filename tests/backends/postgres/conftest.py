@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, STATE_SECRET
+from tests.conftest import STATE_SECRET, copy_environment
 from tests.postgres_cluster import Cluster
 
 Checkout = Callable[[str], Path]
@@ -25,7 +24,7 @@ def checkout(tmp_path: Path, pg_cluster: Cluster, pg_schema: str, monkeypatch: p
 
     def make(name: str) -> Path:
         root = tmp_path / name
-        shutil.copytree(REPO / "environments" / "prod", root / "environments" / "prod")
+        copy_environment("prod", root)
         pg_cluster.use_in(root, "prod", pg_schema)
         return root
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from controller.backends import EntryRecord, WriteBatch, open_backend
+from controller.backends import EntryRecord, PlatformObject, StateBackend, WriteBatch, open_backend
 from controller.backends.postgres._schema import SCHEMA_VERSION
 from controller.config.models import EnvironmentResource
 from controller.errors import StateAuthFailed, StateError, StateNotInitialized, StateUnreachable
@@ -86,20 +86,39 @@ def test_init_twice_is_idempotent_and_concurrent_handles_share_one_schema(
         second.close()
 
 
-def test_a_version_1_schema_is_upgraded_in_place(pg_cluster: Cluster, pg_schema: str, tmp_path: Path) -> None:
-    """Schema 2 adds recon_entries.label; a schema written by the release before is upgraded on open."""
+def _reopened_from(pg_cluster: Cluster, pg_schema: str, tmp_path: Path, version: int, undo: str) -> StateBackend:
+    """A schema made now, taken back to ``version`` by ``undo`` (SQL, ``{s}`` the schema), opened again."""
     env = _environment(pg_cluster.state(pg_schema), pg_cluster.secrets())
     made = open_backend(tmp_path, env, must_exist=False)
     made.init()
     made.close()
-    pg_cluster.execute(f'ALTER TABLE "{pg_schema}".recon_entries DROP COLUMN label')  # as version 1 made it
-    pg_cluster.execute(f'UPDATE "{pg_schema}".meta SET schema_version = 1')
+    pg_cluster.execute(undo.format(s=f'"{pg_schema}"'))
+    pg_cluster.execute(f'UPDATE "{pg_schema}".meta SET schema_version = {version}')
     upgraded = open_backend(tmp_path, env)
+    assert pg_cluster.query(f'SELECT schema_version FROM "{pg_schema}".meta') == [(SCHEMA_VERSION,)]
+    return upgraded
+
+
+def test_a_version_1_schema_is_upgraded_in_place(pg_cluster: Cluster, pg_schema: str, tmp_path: Path) -> None:
+    """Schema 2 adds recon_entries.label; a schema written by the release before is upgraded on open."""
+    upgraded = _reopened_from(pg_cluster, pg_schema, tmp_path, 1, "ALTER TABLE {s}.recon_entries DROP COLUMN label")
     try:
-        assert pg_cluster.query(f'SELECT schema_version FROM "{pg_schema}".meta') == [(SCHEMA_VERSION,)]
         store = upgraded.store()
         store.apply("entra-users", "run-1", WriteBatch(entries=[EntryRecord(
             "source", "s1", None, "ABSENT", "CREATE", "FAILURE", "no sn", None, "Rainier@contoso.com")]), 1)
         assert [e.label for e in store.entries("run-1")] == ["Rainier@contoso.com"]
+    finally:
+        upgraded.close()
+
+
+def test_a_version_2_schema_gains_platform_objects(pg_cluster: Cluster, pg_schema: str, tmp_path: Path) -> None:
+    """Schema 3 adds platform_objects; a schema written by the release before is upgraded on open."""
+    upgraded = _reopened_from(pg_cluster, pg_schema, tmp_path, 2, "DROP TABLE {s}.platform_objects")
+    try:
+        obj = PlatformObject("schedule/s", "schedule", "Schedule.s", "sha256:x", {"_id": "schedule/s"},
+                             "2026-12-01T00:00:00Z")
+        with upgraded.lock("t", 5) as lease:
+            upgraded.record_platform_objects({obj.id: obj}, lease=lease)
+        assert upgraded.platform_objects() == {obj.id: obj}
     finally:
         upgraded.close()

@@ -16,7 +16,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from controller.errors import PlatformAuthError
 from controller.platforms.aic import AicClient, load_service_account_key, make_assertion, token_url
 from controller.platforms.aic._auth import unsupported_scopes
-from tests.platforms.aic.conftest import ACCOUNT_ID, TOKEN_PATH, Clock, FakeTenant
+from tests.platforms.aic.client.conftest import ACCOUNT_ID, TOKEN_PATH, Clock, FakeTenant
 
 AUDIENCE = "https://openam-acme.forgeblocks.com/am/oauth2/access_token"
 

@@ -11,7 +11,7 @@ import pytest
 
 from controller.errors import PlatformAuthError, PlatformError, PlatformThrottled, RestartError
 from controller.platforms.aic import AicClient, RequestLog, TenantApi
-from tests.platforms.aic.conftest import DROP, TOKEN_PATH, FakeTenant, Recorded, Reply, Sleeps
+from tests.platforms.aic.client.conftest import DROP, TOKEN_PATH, FakeTenant, Recorded, Reply, Sleeps
 
 MakeClient = Callable[..., AicClient]
 SECRET_VALUE = "Sup3r-AIC-Entra-S3cret-9d2e"
