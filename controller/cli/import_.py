@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
                 "notes": [{"nativeId": n.native_id, "pointer": n.pointer, "reason": n.reason} for n in report.notes],
                 "secrets": list(report.secrets), "declared": list(report.declared),
                 "environmentFile": str(report.environment_file) if report.environment_file else None,
-                "otherFiles": [str(p) for p in report.others],
+                "otherFiles": [str(p) for p in report.others], "adopted": list(report.adopted),
                 "diagnostics": [{"severity": d.severity, "message": d.message} for d in report.diagnostics],
             })
         else:
@@ -80,6 +80,9 @@ def register(app: typer.Typer) -> None:
         for name in report.declared:
             out.info(f"secret {name!r} reads environment variable {name.upper()}: set it to the client secret's "
                      "Value before `idmctl plan`")
+        if report.adopted:
+            out.info(f"state of {env!r}: {len(report.adopted)} tenant object(s) recorded as idmctl's, as they are "
+                     f"now; `idmctl plan --env {env}` shows only what could not be expressed")
         for path in report.others:
             out.warn(f"{_shown(path, base)} was not written by this import: plan and apply use it too")
         for diag in report.diagnostics:

@@ -10,7 +10,6 @@ exists is never overwritten without ``force``. The secrets the connectors refere
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 from collections.abc import Iterable
@@ -22,10 +21,21 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from controller.config import environment_dir, load_environment, resource_files, schema_file_name, validate_environment
+from controller.backends import open_backend
+from controller.commands._config import git_commit
+from controller.config import (
+    LoadedEnvironment,
+    ResourceSet,
+    environment_dir,
+    load_environment,
+    resource_files,
+    schema_file_name,
+    validate_environment,
+)
 from controller.config.models import AicPlatformSpec, Resource
 from controller.diagnostics import Diagnostic
 from controller.errors import UsageError
+from controller.platforms import open_platform, open_tenant
 from controller.platforms.aic import ImportNote, ImportResult, TenantApi, import_tenant, read_snapshot
 
 __all__ = ["ImportReport", "import_environment"]
@@ -45,6 +55,7 @@ class ImportReport:
     environment_file: Path | None = None  # environment.yaml, when this import changed it
     others: tuple[Path, ...] = ()  # resource files in the folder this import did not write
     diagnostics: tuple[Diagnostic, ...] = ()  # `validate` of the environment after writing (into its folder)
+    adopted: tuple[str, ...] = ()  # native ids now recorded in the state as idmctl's (import into its folder)
 
 
 def _file_names(resources: Iterable[Resource]) -> list[str]:
@@ -170,19 +181,40 @@ def _declare_secrets(env_file: Path, names: Iterable[str]) -> list[str]:
     return added
 
 
-def _open_tenant(root: Path, env: str, resources: Any) -> TenantApi:
+def _open_tenant(root: Path, env: str, resources: ResourceSet) -> TenantApi:
     platform = resources.environment.spec.platform
     if not isinstance(platform, AicPlatformSpec):
         raise UsageError(f"environment {env!r} is on the {platform.type} platform: import reads an AIC tenant",
                          hint=f"Set platform: {{type: aic, tenantUrl: ..., realm: alpha, serviceAccountId: ..., "
                          f"serviceAccountKey: ${{secret.aic_sa_key}}}} in environments/{env}/environment.yaml")
-    # open_tenant(root, resources) -> TenantApi arrives with the aic platform's client: looked up when used.
-    open_tenant = getattr(importlib.import_module("controller.platforms"), "open_tenant", None)
-    if open_tenant is None:
-        raise UsageError("this build of idmctl cannot reach an AIC tenant yet (controller.platforms.open_tenant is "
-                         "missing)", hint="Update idmctl to a version with the aic platform")
-    tenant: TenantApi = open_tenant(root, resources)
-    return tenant
+    return open_tenant(root, resources)
+
+
+def _adopt(root: Path, env: str, addresses: Iterable[str], tenant: TenantApi) -> tuple[str, ...]:
+    """Take what was imported into the environment's state, as Terraform's import does: the tenant's
+    objects become idmctl's (recorded as they are now), the imported resources (and the Environment,
+    whose secrets the import declared) become applied. Nothing is written to the tenant, and the next
+    ``plan`` shows only what import could not express."""
+    loaded = load_environment(root, env)
+    backend = open_backend(root, loaded.resources.environment, must_exist=False)
+    try:
+        backend.init()
+        platform = open_platform(root, loaded.resources.environment, backend, loaded.resources, tenant=tenant)
+        with backend.lock("idmctl import", 0.0) as lease:
+            adopted = platform.adopt(loaded.resources, lease)
+            state = backend.read_applied()
+            desired = loaded.resources.canonical(backend.fingerprint_key)
+            imported = set(addresses)
+            wanted = [a for a in desired if a in imported or desired[a].get("kind") == "Environment"]
+            changes = {a: desired[a] for a in wanted if state.resources.get(a) != desired[a]}
+            if changes:
+                backend.write_applied(changes, expected_serial=state.serial, expected_lineage=state.lineage,
+                                      lease=lease, summary=f"import: adopted {len(changes)} resource(s) from "
+                                      f"{tenant.tenant_url}", git_commit=git_commit(root),
+                                      details={"import": {"resources": sorted(changes), "tenant": adopted}})
+        return tuple(adopted)
+    finally:
+        backend.close()
 
 
 def _where(result: ImportResult, address: str) -> str:
@@ -203,10 +235,17 @@ def import_environment(root: Path, env: str, *, out: Path | None = None, force: 
     opened = tenant is None
     api = _open_tenant(root, env, loaded.resources) if tenant is None else tenant
     try:
-        snapshot = read_snapshot(api)
+        return _import(root, env, loaded, api, out=out, force=force)
     finally:
         if opened:
             api.close()
+
+
+def _import(root: Path, env: str, loaded: LoadedEnvironment, api: TenantApi, *, out: Path | None,
+            force: bool) -> ImportReport:
+    env_dir = environment_dir(root, env)
+    folder = (out if out is not None else env_dir).resolve()
+    snapshot = read_snapshot(api)
     platform = loaded.resources.environment.spec.platform
     realm = platform.realm if isinstance(platform, AicPlatformSpec) else api.realm
     result = import_tenant(snapshot, environment=env, realm=realm)
@@ -251,14 +290,18 @@ def import_environment(root: Path, env: str, *, out: Path | None = None, force: 
     declared: list[str] = []
     env_file: Path | None = None
     diagnostics: tuple[Diagnostic, ...] = ()
+    adopted: tuple[str, ...] = ()
     if folder == env_dir.resolve():
         env_file = env_dir / "environment.yaml"
         declared = _declare_secrets(env_file, result.secrets) if env_file.is_file() else []
         report = validate_environment(root, env)
         diagnostics = tuple(d for d in report.diagnostics if d.severity in ("error", "warning"))
+        if not any(d.severity == "error" for d in diagnostics):
+            adopted = _adopt(root, env, (f"{r.kind}.{r.metadata.name}" for r in result.resources), api)
     return ImportReport(
         environment=env, realm=realm, tenant_url=snapshot.tenant_url, folder=folder, written=tuple(written),
         resources=tuple((address, _where(result, address)) for address in
                         (f"{r.kind}.{r.metadata.name}" for r in result.resources)),
         notes=result.notes, secrets=result.secrets, declared=tuple(declared),
-        environment_file=env_file if declared else None, others=tuple(others), diagnostics=diagnostics)
+        environment_file=env_file if declared else None, others=tuple(others), diagnostics=diagnostics,
+        adopted=adopted)

@@ -6,7 +6,6 @@ platforms (an import-linter contract says so); everything else talks to the prot
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from controller.config import ResourceSet, environment_dir, load_environment
 from controller.config.models import AicPlatformSpec, EnvironmentResource, EnvironmentSpec, Metadata
 from controller.errors import ConfigError, UsageError
 from controller.platforms._protocol import Platform
-from controller.platforms.aic import AicPlatform, TenantApi
+from controller.platforms.aic import AicPlatform, TenantApi, connect
 from controller.platforms.embedded import EmbeddedPlatform
 from controller.recon import ConnectorFactory
 
@@ -27,10 +26,7 @@ TenantFactory = Callable[[AicPlatformSpec, str, Path], TenantApi]
 
 
 def _connect(spec: AicPlatformSpec, key: str, base_dir: Path) -> TenantApi:
-    # Imported here: the HTTPS client (requests, JWT signing) loads only when a tenant is reached.
-    client = importlib.import_module("controller.platforms.aic._client")
-    tenant: TenantApi = client.connect(spec, key, base_dir=base_dir)
-    return tenant
+    return connect(spec, key, base_dir=base_dir)
 
 
 def open_tenant(root: Path, resources: ResourceSet, *, tenant_factory: TenantFactory | None = None) -> TenantApi:
@@ -47,16 +43,17 @@ def open_tenant(root: Path, resources: ResourceSet, *, tenant_factory: TenantFac
 def open_platform(root: Path, environment: EnvironmentResource, backend: StateBackend,
                   working: ResourceSet | None = None, *,
                   connector_factory: ConnectorFactory | None = None,
-                  tenant_factory: TenantFactory | None = None) -> Platform:
+                  tenant_factory: TenantFactory | None = None, tenant: TenantApi | None = None) -> Platform:
     """The platform ``environment`` names, over its state ``backend``.
 
-    On aic the tenant is connected on first use, so commands that do not need it never read its key.
+    On aic the tenant is connected on first use, so commands that do not need it never read its key;
+    ``tenant`` is one already connected (the caller closes it).
     """
     spec = environment.spec.platform
     if isinstance(spec, AicPlatformSpec):
         resources = working if working is not None else ResourceSet(environment=environment, root=root)
-        return AicPlatform(root, backend, spec, lambda: open_tenant(root, resources, tenant_factory=tenant_factory),
-                           working)
+        return AicPlatform(root, backend, spec, tenant if tenant is not None else
+                           (lambda: open_tenant(root, resources, tenant_factory=tenant_factory)), working)
     return EmbeddedPlatform(root, backend, working, connector_factory=connector_factory)
 
 

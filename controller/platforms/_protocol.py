@@ -119,6 +119,11 @@ class Platform(Protocol):
         ``desired``; None when the applied snapshot in the state *is* the configuration (embedded)."""
         ...
 
+    def adopt(self, resources: ResourceSet, lease: LockLease) -> list[str]:
+        """Record as idmctl's own the objects of ``resources`` the platform already holds (``idmctl import``),
+        as they are now, writing nothing to the platform; the native ids adopted."""
+        ...
+
     def reconcile(self, request: ReconRequest, *, progress: Progress | None = None,
                   cancel: CancelCheck | None = None) -> ReconRun:
         """Run (or, with ``dry_run``, preview) one reconciliation of an applied mapping."""

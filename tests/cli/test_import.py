@@ -8,14 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from controller import commands, platforms
+from controller import commands
 from controller.cli import run
-from controller.config import _checks, load_environment, resource_files
+from controller.commands import _import
+from controller.config import load_environment, resource_files
 from controller.errors import UsageError
 from controller.platforms.aic import render_resources
 from tests.platforms.aic import exports
 
-ENVIRONMENT = """\
+AIC_PLATFORM = ("platform: {type: aic, tenantUrl: 'https://openam-acme.forgeblocks.com', realm: alpha, "
+                "serviceAccountId: 6d8e4b6b-8182-4bd3-a828-a4a4f92daecb, serviceAccountKey: '${secret.aic_sa_key}'}\n"
+                "  secrets: {aic_sa_key: {fromEnv: AIC_SA_KEY}}")
+ENVIRONMENT = f"""\
 # yaml-language-server: $schema=../../schemas/environment.schema.json
 # acme: the tenant to adopt (a comment import keeps).
 apiVersion: idmctl/v1
@@ -23,13 +27,10 @@ kind: Environment
 metadata:
   name: acme
 spec:
-  state: {backend: sqlite, path: .idmctl/acme.db}
-  platform: {type: embedded}
-  variables: {}
+  state: {{backend: sqlite, path: .idmctl/acme.db}}
+  {AIC_PLATFORM}
+  variables: {{}}
 """
-AIC_PLATFORM = ("platform: {type: aic, tenantUrl: 'https://openam-acme.forgeblocks.com', realm: alpha, "
-                "serviceAccountId: 6d8e4b6b-8182-4bd3-a828-a4a4f92daecb, serviceAccountKey: '${secret.aic_sa_key}'}\n"
-                "  secrets: {aic_sa_key: {fromEnv: AIC_SA_KEY}}")
 
 
 @pytest.fixture
@@ -107,23 +108,21 @@ def test_import_with_out_writes_elsewhere_and_leaves_the_environment(repo: Path,
 
 
 def test_import_on_the_embedded_platform_says_what_to_set(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env_file = repo / "environments" / "acme" / "environment.yaml"
+    env_file.write_text(ENVIRONMENT.replace(AIC_PLATFORM, "platform: {type: embedded}"))
     assert run(["import", "--env", "acme"]) == 1
     assert "import reads an AIC tenant" in capsys.readouterr().err
 
 
 def test_the_cli_prints_files_and_notes_and_json(repo: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    env_file = repo / "environments" / "acme" / "environment.yaml"
-    env_file.write_text(ENVIRONMENT.replace("platform: {type: embedded}", AIC_PLATFORM))
-    # The aic platform and its open_tenant arrive with the platform's own work: stand in for them here.
-    monkeypatch.setattr(_checks, "AVAILABLE_PLATFORMS", _checks.AVAILABLE_PLATFORMS | {"aic"})
     opened: list[exports.FakeTenant] = []
 
     def open_tenant(root: Path, resources: object) -> exports.FakeTenant:
         opened.append(exports.FakeTenant.of_exports())
         return opened[-1]
 
-    monkeypatch.setattr(platforms, "open_tenant", open_tenant, raising=False)
+    monkeypatch.setattr(_import, "open_tenant", open_tenant)
     monkeypatch.setenv("AIC_SA_KEY", "not-a-real-key")
     assert run(["import", "--env", "acme"]) == 0
     captured = capsys.readouterr()

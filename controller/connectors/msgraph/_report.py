@@ -76,7 +76,8 @@ class ConnectionReport:
         return self.read.error if self.read is not None else None
 
     def _advice(self) -> list[str]:
-        if not self.token_ok:
+        # No needed roles: the roles were not seen (an AIC tenant's connector holds the token, not idmctl).
+        if not self.token_ok or not self.needed_roles:
             return []
         if not self.can_read:
             granted = ", ".join(self.granted_roles) or "none"

@@ -269,7 +269,8 @@ class AicClient:
         return "/openidm/managed/" + path.strip("/")
 
     def read_managed(self, path: str) -> JsonObject | None:
-        return self._optional(self._managed(path), {"_fields": "*"})
+        # `*` is every field but relationships (IDM leaves those out by default); `*_ref` adds them (owners).
+        return self._optional(self._managed(path), {"_fields": "*,*_ref"})
 
     def put_managed(self, path: str, body: JsonObject, *, if_match: str | None = None,
                     create_only: bool = False) -> JsonObject:

@@ -325,6 +325,27 @@ class AicPlatform:
     def plan_live(self, desired: ResourceSet, fingerprint_key: bytes) -> LivePlan:
         return self._live_plan(self._desired(desired, fingerprint_key))[0]
 
+    def adopt(self, resources: ResourceSet, lease: LockLease) -> list[str]:
+        """Record the objects of ``resources`` the tenant holds as idmctl's, as they are now (``import``).
+
+        What idmctl "last wrote" becomes what the tenant has, so the next plan shows exactly what the
+        files would change (the fields import could not express) and no drift. An ESV secret is taken to
+        hold the value its source holds now (AIC never shows it). Objects recorded already stay as they are.
+        """
+        recorded = self.backend.platform_objects()
+        adopted: dict[str, PlatformObject | None] = {}
+        for item in self._desired(resources, self.backend.fingerprint_key):
+            live = None if item.id in recorded else self._read(item.id, item.kind, None)[0]
+            if live is None:
+                continue
+            if item.kind == "secret":
+                live = {**live, "value": item.compare["value"]}
+            adopted[item.id] = PlatformObject(item.id, item.kind, item.obj.address, canonical_hash(live), live,
+                                              format_time(time.time()))
+        if adopted:
+            self.backend.record_platform_objects(adopted, lease=lease)
+        return sorted(adopted)
+
     # --- applying ----------------------------------------------------------------------------------
 
     def _progress(self, options: ApplyOptions, line: str) -> None:

@@ -85,6 +85,11 @@ class EmbeddedPlatform:
     def plan_live(self, desired: ResourceSet, fingerprint_key: bytes) -> LivePlan | None:
         return None
 
+    def adopt(self, resources: ResourceSet, lease: LockLease) -> list[str]:
+        raise UsageError(f"environment {self.env!r} is on the embedded platform: there is nothing outside idmctl "
+                         "to adopt", hint="`idmctl import` reads an AIC tenant: use it on an environment with "
+                         "`platform: {type: aic, ...}`")
+
     # --- runs ------------------------------------------------------------------------------------
 
     def reconcile(self, request: ReconRequest, *, progress: Progress | None = None,

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from controller.platforms.aic import TenantSnapshot
@@ -241,10 +242,12 @@ class FakeTenant:
 
     def query_managed(self, object_type: str, query_filter: str, *, fields: Any = (),
                       page_size: int = 100) -> Any:
-        assert query_filter == "true"
+        # The two queries idmctl sends: everything, and one user by userName (an application's owner).
+        match = re.fullmatch(r'userName eq "(.*)"', query_filter)
+        assert query_filter == "true" or match, query_filter
         self.reads.append(f"managed/{object_type}?{query_filter}")
         for path, body in sorted(self.managed.items()):
-            if path.startswith(f"{object_type}/"):
+            if path.startswith(f"{object_type}/") and (match is None or body.get("userName") == match.group(1)):
                 yield copy.deepcopy(body)
 
     def close(self) -> None:

@@ -106,7 +106,7 @@ def test_managed_writes_say_create_only_or_which_revision(client: AicClient, ten
     create, replace = tenant.calls("PUT")
     assert create.headers["if-none-match"] == "*" and "if-match" not in create.headers
     assert replace.headers["if-match"] == "3" and "if-none-match" not in replace.headers
-    assert tenant.calls("GET", "/openidm/managed/" + path)[0].query == {"_fields": "*"}
+    assert tenant.calls("GET", "/openidm/managed/" + path)[0].query == {"_fields": "*,*_ref"}
     assert client.read_managed("alpha_application/gone") is None
     assert client.delete_managed("alpha_application/gone") is False
 
