@@ -38,12 +38,18 @@ def _render_test(out: Output, report: Any, source: str) -> int:
         out.json({**report.to_dict(), "configuration": source})
         return ExitCode.OK if report.connected else ExitCode.ERROR
     failure = report.failure
-    if report.token_ok:
+    if report.token_ok and not report.needed_roles:
+        # The connector runs on the platform (an AIC tenant): its own test is all idmctl sees.
+        out.print(f"Connector [bold]{report.connector}[/bold] ({source} configuration) on "
+                  f"{escape(report.authority)}")
+        out.print(f"  Application:  {report.client_id}")
+    elif report.token_ok:
         out.print(f"Connector [bold]{report.connector}[/bold] ({source} configuration)")
         out.print(f"  Tenant:       {report.tenant_id or '(not in token)'}")
         out.print(f"  Application:  {escape(report.app_name or report.client_id)} ({report.client_id})")
         out.print(f"  Token:        ok, scope {report.scope}")
         out.print(_roles_table(report))
+    if report.token_ok:
         read = report.read
         if read is not None:
             verdict = "[green]ok[/green]" if read.ok else "[red]failed[/red]"
