@@ -20,22 +20,12 @@ import pytest
 
 from controller.cli import run as cli_run
 from tests.conftest import REPO
+from tests.e2e.conftest import Result
 
 ENV = "demo-aic"
 CONNECTOR = "provisioner.openicf/Entra"
 MAPPING = "mapping/systemEntraUser_managedAlpha_user"
 SECRET_ESV = "esv-idmctl-entra-client-secret"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
 
 
 @dataclass
