@@ -1,8 +1,9 @@
 """``AicEmulator``: a local PingOne Advanced Identity Cloud tenant over HTTPS, and ``serve_aic``.
 
-It answers what idmctl's ``aic`` platform calls (reference §1-§4, §9 rows 1-10 and 16): AM's
+It answers what idmctl's ``aic`` platform calls (reference §1-§6, §9 rows 1-17): AM's
 service-account token endpoint, ``/openidm/config``, managed objects, ``/openidm/system`` (which really
-calls Microsoft Graph) and ``/environment`` (ESVs and the restart). The tenant's data (config, managed
+calls Microsoft Graph, liveSync included), ``/environment`` (ESVs and the restart), and through
+``SyncService`` recon, links, sync stages and the scheduler. The tenant's data (config, managed
 objects, ESVs) is kept in ``<state-dir>/tenant.json`` (0600) and survives a restart of the emulator, as a
 tenant would; the key material is kept too:
 
@@ -427,7 +428,7 @@ class AicEmulator(LocalService):
         return route(request)
 
     def _idm_routes(self) -> dict[str, Callable[[_Request], Reply]]:
-        """``/openidm/<first segment>`` -> its handler; recon, liveSync and the scheduler join here later."""
+        """``/openidm/<first segment>`` -> its handler (recon, repo and scheduler: the sync service)."""
         sync = self._sync_route
         return {"config": self._config_route, "managed": self._managed_route, "system": self._system_route,
                 "recon": sync, "repo": sync, "scheduler": sync}

@@ -51,7 +51,7 @@ def test_livesync_brings_the_first_name_change_and_leaves_the_filtered_out_alone
     assert adele is not None
     emulator.update_user(SAM_CARTER["id"], {"givenName": "Samuel"})
     emulator.update_user(adele["id"], {"givenName": "Adelaide"})
-    second = live_sync(seeded)
+    second = seeded.post("/openidm/system?_action=liveSync&source=system/Entra/User").json()  # the other form
     assert second["_rev"] != first["_rev"]
     assert second["connectorData"]["syncToken"] != first["connectorData"]["syncToken"]
     [sam] = users(seeded, f'userName eq "{SAM_CARTER["userPrincipalName"]}"')
@@ -130,3 +130,14 @@ def test_recon_and_livesync_read_a_graph_that_is_not_the_projects_emulator(tmp_p
         delta_calls = [r for r in fake_graph.requests if r.get("path") == "/v1.0/users/delta"]
         assert delta_calls[0]["query"]["$deltatoken"] == "latest"
         assert delta_calls[0]["authorization"] == "Bearer fake-graph-token"
+
+
+def test_an_expired_delta_token_fails_the_call_and_keeps_the_stage(seeded: Tenant, emulator: Emulator) -> None:
+    first = live_sync(seeded)
+    emulator.expire_delta_tokens()
+    failed = seeded.post("/openidm/system/Entra/User?_action=liveSync")
+    assert failed.status_code == 503 and "sync state" in failed.json()["message"].lower()
+    assert last_livesync(seeded)["state"] == "FAILED"
+    assert seeded.get("/openidm/repo/synchronisation/pooledSyncStage/SYSTEMENTRAUSER").json() == first
+    assert seeded.delete("/openidm/repo/synchronisation/pooledSyncStage/SYSTEMENTRAUSER").ok  # reset sync token
+    assert live_sync(seeded)["_id"] == "SYSTEMENTRAUSER" and last_livesync(seeded)["firstRun"] is True

@@ -137,3 +137,34 @@ def test_unknown_mapping_all_async_and_cancel(seeded: Tenant, aic_with_graph: Ai
     summary = finished(seeded, run_id)
     assert (summary["state"], summary["stage"]) == ("CANCELED", "COMPLETED_CANCELED")
     assert summary["progress"]["source"]["existing"]["processed"] < 33
+
+
+def test_the_target_phase_sees_unassigned_targets_and_missing_sources(
+        aic_with_graph: AicEmulator, emulator: Emulator) -> None:
+    objects = rendered_seed(targetScope="all")
+    mapping = objects[f"mapping/{SEED_MAPPING}"]
+    assert mapping["runTargetPhase"] is True
+    mapping["policies"] = [{**p, "action": "DELETE"} if p["situation"] == "SOURCE_MISSING" else p
+                           for p in mapping["policies"]]
+    with pinned(aic_with_graph) as session:
+        tenant = tenant_for(aic_with_graph, session)
+        apply_seed(tenant, emulator.tenant_id, emulator.client_id, emulator.client_secret, objects)
+        first = recon(tenant, persistAssociations="true")
+        assert first["situationSummary"]["ABSENT"] == 1 and first["situationSummary"]["UNASSIGNED"] == 1
+        assert first["progress"]["target"]["existing"] == {"processed": 1, "total": "1"}  # app-owner only
+        entries = tenant.get(f"/openidm/recon/assoc/{first['_id']}/entry",
+                             params={"_queryFilter": 'phase eq "target"'}).json()["result"]
+        assert [(e["situation"], e["action"], e["message"]) for e in entries] == [
+            ("UNASSIGNED", "EXCEPTION", "Situation UNASSIGNED marked as EXCEPTION")]
+
+        emulator.delete_user(SAM_CARTER["id"])
+        blocked = recon(tenant)  # the filter now finds no one: IDM refuses an empty source set
+        assert (blocked["state"], blocked["situationSummary"]["SOURCE_MISSING"]) == ("FAILED", 0)
+        assert users(tenant, 'mail eq "scarter@example.com"')
+        started = tenant.post("/openidm/recon", {"allowEmptySourceSet": True},
+                              params={"_action": "recon", "mapping": SEED_MAPPING}).json()
+        summary = finished(tenant, started["_id"])
+        assert summary["state"] == "SUCCESS" and summary["situationSummary"]["SOURCE_MISSING"] == 1
+        assert summary["progress"]["target"]["deleted"] == 1
+        assert users(tenant, 'mail eq "scarter@example.com"') == []
+        assert tenant.get("/openidm/repo/link?_queryFilter=true").json()["result"] == []
