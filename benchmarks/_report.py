@@ -27,9 +27,10 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("ratio", "ratio", "{:.2f}x"),
     ("cpuRatio", "cpu ratio", "{:.2f}x"),
     ("vsSqlite", "vs sqlite", "{:.2f}x"),
+    ("cpuVsFirst", "cpu vs first", "{:.2f}x"),
 )
 FIELDS = ("users", "machine", "date", "mutation", "emulatorPeakRssMiB", "emulator", "phases")
-PHASE_FIELDS = (*(key for key, _, _ in COLUMNS if key != "vsSqlite"),  # vsSqlite: postgres phases only
+PHASE_FIELDS = (*(key for key, _, _ in COLUMNS if key not in ("vsSqlite", "cpuVsFirst")),  # not in every phase
                 "processed", "floorReadS", "floorWriteS", "runRatio", "emulatorCpuS", "situations",
                 "actions", "failures", "state", "mode", "store", "floorRows", "floorDetail", "check")
 
@@ -44,7 +45,8 @@ NOTES = (
     "committed in batches of the run's size, into a fresh SQLite file with the store's pragmas. "
     "ratio: wall s / floor s; cpu ratio: cpu s / the floor's CPU seconds. state: where the run kept its "
     "state; vs sqlite (with --backend postgres): the PostgreSQL run's wall s over the same phase's SQLite "
-    "run, same emulator, same bench."
+    "run, same emulator, same bench. second full: the full run again with nothing changed (it must write "
+    "nothing); its floor is the read alone; cpu vs first: its cpu s over the first full run's."
 )
 
 

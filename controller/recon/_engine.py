@@ -23,12 +23,14 @@ How writes happen, and why:
 from __future__ import annotations
 
 import itertools
-import json
+import operator
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+
+import orjson
 
 from controller.backends import (
     Create,
@@ -57,7 +59,13 @@ __all__ = ["CancelCheck", "Progress", "Source", "cancel_check", "reconcile"]
 
 Progress = Callable[[str, int, int | None], None]
 CancelCheck = Callable[[], bool]
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+
+
+def _dumps(obj: Any) -> str:
+    """An entry's changes as compact JSON text (anything not JSON as its ``str``)."""
+    return orjson.dumps(obj, default=str).decode()
+
+
 _MISS = object()
 
 _REMOVED_REASON = {
@@ -152,6 +160,8 @@ class _Engine:
         self.targets = mapping.properties.targets
         self.corr_props = mapping.correlation.props if mapping.correlation is not None else ()
         self.values_of = mapping.properties.values
+        # The object's values of the mapped targets, as a tuple to compare with a source's values.
+        self.current_of: Callable[[Mapping[str, Any]], tuple[Any, ...]] = _getter(self.targets)
         # where userName sits in a mapped values tuple (None when the mapping does not map it)
         self.name_pos: int | None = mapping.properties.targets.index("userName") \
             if "userName" in mapping.properties.targets else None
@@ -267,8 +277,14 @@ class _Engine:
         return None
 
     def prefetch(self, source_ids: Sequence[str], values: Sequence[tuple[Any, ...]] | None = None,
-                 user_names: Iterable[str] = ()) -> None:
-        """Fill the caches for one page: links, linked objects, correlation candidates, userNames."""
+                 user_names: Sequence[Any] = ()) -> None:
+        """Fill the caches for one page: links, linked objects, correlation candidates, userNames.
+
+        ``user_names``, when given, holds each source's mapped userName (any value; in the order of
+        ``source_ids``). Only the userNames a decision can check are looked up: an unlinked source's
+        (a create), and a linked one's whose object holds another userName (a rename, or a create when
+        the object is gone). Any other is looked up when asked (``name_holder``), so this only saves queries.
+        """
         self._reset_caches()
         store, name = self.store, self.m.name
         stored_sids = self._stored_sources(source_ids)
@@ -279,7 +295,9 @@ class _Engine:
         wanted = {t for t in links.values() if t}
         if self.o_src:
             wanted.update(t for s in source_ids if (t := self.o_src.get(s)))
-        names = [n.lower() for n in user_names if isinstance(n, str)]
+        named = [(s, n) for s, n in zip(source_ids, user_names, strict=True) if isinstance(n, str)] \
+            if user_names else []
+        names = [n.lower() for s, n in named if self.link_of_source(s) is None]
         # userName lowered -> holder: one query serves both correlation on userName and the userName
         # checks of creates and renames (they are the same lookup on username_lower).
         taken: dict[str, str] | None = None
@@ -315,9 +333,21 @@ class _Engine:
             tlinks = store.links_for_targets(name, others) if others else {}
             for tid in others:
                 c_tgt[tid] = tlinks.get(tid)
-        if names and not self.store_empty:
-            self.c_names.update(taken if taken is not None else self._names_taken(names))
+        renamed: list[str] = []
+        for sid, user_name in named:
+            target = self.link_of_source(sid)
+            if target is not None:
+                low, o = user_name.lower(), self.obj(target)
+                if o is None or str(o[1].get("userName", "")).lower() != low:
+                    renamed.append(low)
+        if not self.store_empty:
+            if taken is not None:
+                self.c_names.update(taken)
+            ask = renamed if taken is not None else [*names, *renamed]
+            if ask:
+                self.c_names.update(self._names_taken(ask))
         self.c_names_known.update(names)
+        self.c_names_known.update(renamed)
 
     def _names_taken(self, keys: Sequence[str]) -> dict[str, str]:
         stored = self._stored_keys(ALPHA_USER.unique_ci, keys)
@@ -517,8 +547,11 @@ class _Engine:
         new: dict[str, Any] | None = None
         rev, old = current
         if action is Action.UPDATE and values is not None:
-            get = old.get
-            if any(get(t, _MISS) != v for t, v in zip(self.targets, values, strict=True)):
+            try:  # the common case, nothing changed: one C-level read of every target and one compare
+                same = self.current_of(old) == values
+            except KeyError:  # a target the object does not hold yet: a change
+                same = False
+            if not same:
                 new = dict(old)
                 new.update(zip(self.targets, values, strict=True))
                 ALPHA_USER.with_defaults(new)
@@ -658,8 +691,7 @@ class _Engine:
         sids = [u["id"] for u in users]
         values = [values_of(u) for u in users]
         pos = self.name_pos
-        names = [v[pos] for v in values if isinstance(v[pos], str)] if pos is not None else []
-        self.prefetch(sids, values, names)
+        self.prefetch(sids, values, [v[pos] for v in values] if pos is not None else ())
         handled, track_handled = self.handled, self.track_handled
         for sid, user, vals in zip(sids, users, values, strict=True):
             valid = valid_fn(user) if valid_fn is not None else True
@@ -783,6 +815,17 @@ class _Engine:
             self.check_cancel()
             if read_proves_absence or self.probe(sid)[0] == "missing":
                 self.cleanup.append((sid, tid))
+
+
+def _getter(keys: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``d -> (d[k] for k in keys)`` as a tuple (KeyError for a missing key), for any number of keys."""
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda d: (d[key],)
+    if not keys:
+        return lambda d: ()
+    getter: Callable[[Mapping[str, Any]], tuple[Any, ...]] = operator.itemgetter(*keys)
+    return getter
 
 
 def _matches(value: Any, key: str) -> bool:
