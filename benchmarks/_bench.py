@@ -284,7 +284,7 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
                 full_run = full.json()
                 fulls.append((state, full, full_run, state.row_counts(full_run["id"]), full_emu_cpu))
 
-            _log("floor: the same pages served from memory, read with requests + json; the same rows written "
+            _log("floor: the same pages served from memory, read with requests + orjson; the same rows written "
                  "with executemany", quiet)
             reader = GraphReader(info)
             store = FloorStore(work / "floor.db", _indexed_props(states[0].db))
