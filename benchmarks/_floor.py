@@ -33,7 +33,7 @@ from benchmarks.emulator_pages import _token
 from controller.backends import new_object_id
 from controller.backends.sqlite import IDENTITY_DDL
 from controller.backends.sqlite._database import CACHE_KIB, WAL_AUTOCHECKPOINT_PAGES
-from controller.recon._engine import grown_batch
+from controller.recon._engine import fewer_collections, grown_batch
 
 __all__ = ["BATCH_SIZE", "SELECT", "Floor", "FloorStore", "GraphReader", "MemoryPages"]
 
@@ -263,7 +263,11 @@ class FloorStore:
 
     def write_full(self, reader: GraphReader, floor: Floor, url: str | None = None) -> list[str]:
         """Read every user (``$top=999``, from ``url`` when given: a ``MemoryPages``) and create one object,
-        link and entry each; returns the source ids."""
+        link and entry each; returns the source ids. (With the run's garbage-collector settings.)"""
+        with fewer_collections():
+            return self._write_full(reader, floor, url)
+
+    def _write_full(self, reader: GraphReader, floor: Floor, url: str | None) -> list[str]:
         run_id, now = self._begin(floor, "full")
         seq, ids = 1, []
         for body in reader.pages(url or f"{reader.base}/users?$select={SELECT}&$top=999", floor):
@@ -283,6 +287,10 @@ class FloorStore:
 
     def write_delta(self, reader: GraphReader, delta_link: str, floor: Floor) -> None:
         """Read one delta round and write what it implies: creates, updates of changed objects, deletes."""
+        with fewer_collections():
+            self._write_delta(reader, delta_link, floor)
+
+    def _write_delta(self, reader: GraphReader, delta_link: str, floor: Floor) -> None:
         run_id, now = self._begin(floor, "incremental")
         seq = 1
         conn = self.conn

@@ -142,7 +142,6 @@ class FakeGraph:
 
 def open_store(path: Path) -> SqliteStore:
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")  # as the backend's connect: runs commit batches on a writer thread
     for statement in split_statements(IDENTITY_DDL):
         conn.execute(statement)
     return SqliteStore(conn, SqliteScheduleState(conn))

@@ -22,25 +22,9 @@ def count_calls(store: SqliteStore, name: str) -> list[Any]:
     return calls
 
 
-def count_applies(store: SqliteStore) -> list[Any]:
-    """Record the batches ``store`` applies, itself or through its background writer (in order)."""
-    applied = count_calls(store, "apply")
-    opener = store.background_writer
-
-    def writer() -> SqliteStore | None:
-        background = opener()
-        if background is not None:
-            real = background.apply
-            background.apply = lambda *args: (applied.append(args), real(*args))[1]  # type: ignore[method-assign]  # a spy
-        return background
-
-    store.background_writer = writer  # type: ignore[method-assign]  # a spy that still opens the writer
-    return applied
-
-
 def test_pages_are_gathered_into_batches_of_whole_pages(store: SqliteStore) -> None:
     graph = FakeGraph(PEOPLE, page_size=3)  # pages of 3, 3 and 1
-    applied = count_applies(store)
+    applied = count_calls(store, "apply")
     run = Runner(store, graph)(batch_size=5)
     assert run.state == "SUCCESS" and run.actions == {"CREATE": len(PEOPLE)}
     # One transaction once 5 or more are assessed (after the second page), one for the rest.

@@ -13,7 +13,6 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -38,7 +37,7 @@ from controller.backends._shared import (
     hits_by_value,
     runs_to_prune,
 )
-from controller.backends.sqlite._database import connect, transaction
+from controller.backends.sqlite._database import transaction
 from controller.config.managed import ALPHA_USER, index_keys
 from controller.config.models import RunMode, RunState
 from controller.errors import ManagedObjectInvalid, StateError
@@ -103,23 +102,6 @@ class SqliteStore:
             yield
         finally:
             self._fence = previous
-
-    def background_writer(self) -> SqliteStore | None:
-        """This store through a connection of its own, for a run's writer thread (``apply`` there while
-        this connection reads); fenced by the lease in force now. Close it with ``close``. None unless
-        the database is a file in WAL mode (what ``connect`` makes): there readers and the one writer
-        never block each other, and this connection's reads see only committed batches, never part of one.
-        """
-        row = self.conn.execute("PRAGMA database_list").fetchone()
-        if row is None or not row[2] or self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            return None
-        writer = SqliteStore(connect(Path(row[2])), self.schedules, self._check_lease)
-        writer._fence = self._fence
-        return writer
-
-    def close(self) -> None:
-        """Close this store's connection (a background writer's; the backend closes its own)."""
-        self.conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
