@@ -211,7 +211,9 @@ class _Engine:
         self.ambiguous: list[str] | None = None  # candidates of the AMBIGUOUS decision being carried out
         self.blocking = False  # dry run of a BLOCKED run: plan lines are what the guard stops
         self.uncommitted = 0  # source objects assessed since the last commit
-        self.store_empty = store.count() == 0
+        # A mapping with links has (had) objects: no need to count a large store to know it is not empty
+        # (False only means "ask the store").
+        self.store_empty = not run.linked and store.count() == 0
         self.empty_at_start = self.store_empty
         # A run into a store with no objects and no links of this mapping answers its lookups from
         # what it wrote (a dry run writes nothing, so it has nothing to remember).
