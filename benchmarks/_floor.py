@@ -1,14 +1,15 @@
 """The floor a run is compared with: the least work that reads the same pages and writes the same rows.
 
-Read: plain ``requests`` + ``json`` of the same pages (the same ``$select``, ``$top=999``; the same
-delta round for the incremental run). The full run's pages are first copied from the emulator and
-then served from memory by a minimal HTTP server in a process of its own (``MemoryPages``), so the
-floor's read is the client's cost alone, not the emulator's; the emulator's own cost is what reading
-the same pages from it takes beyond that, reported apart. Write: the same rows the run writes —
-objects (with their correlation index row), links and entries, as ``IDENTITY_DDL`` shapes them — built
-from the pages read and inserted with ``executemany`` into a fresh SQLite file with the store's
-pragmas, committed in batches of the run's batch size. Read and write are timed apart, page by page
-(wall and CPU seconds), so the floor is their sum.
+Read: plain ``requests`` + ``orjson`` (the connector's parser) of the same pages (the same ``$select``,
+``$top=999``; the same delta round for the incremental run). The full run's pages are first copied
+from the emulator and then served from memory by a minimal HTTP server in a process of its own
+(``MemoryPages``), so the floor's read is the client's cost alone, not the emulator's; the emulator's
+own cost is what reading the same pages from it takes beyond that, reported apart. Write: the same rows
+the run writes — objects (with their correlation index row), links and entries, as ``IDENTITY_DDL``
+shapes them — built from the pages read and inserted with ``executemany`` into a fresh SQLite file with
+the store's pragmas (JSON encoded as the store does, with orjson), committed in batches as the run
+commits them. Read and write are timed apart, page by page (wall and CPU seconds), so the floor is
+their sum.
 """
 
 from __future__ import annotations
@@ -25,19 +26,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import requests
 
 from benchmarks.emulator_pages import _token
 from controller.backends import new_object_id
 from controller.backends.sqlite import IDENTITY_DDL
 from controller.backends.sqlite._database import CACHE_KIB, WAL_AUTOCHECKPOINT_PAGES
+from controller.recon._engine import fewer_collections, grown_batch
 
 __all__ = ["BATCH_SIZE", "SELECT", "Floor", "FloorStore", "GraphReader", "MemoryPages"]
 
 # What the connector asks for with the bench mapping (its sources, sorted, after `id`).
 SELECT = "id,givenName,mail,surname,userPrincipalName"
 MAPPING = "entra-users"
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _dumps(obj: Any) -> str:
+    """The store's encoding (orjson, as text): the floor must not pay more per row than the run does."""
+    return orjson.dumps(obj).decode()
+
+
 _CHUNK = 900  # bound parameters per IN (...) query
 BATCH_SIZE = 5000  # the run's batch size (controller.recon.reconcile's default): the floor commits as often
 
@@ -99,7 +108,7 @@ class GraphReader:
             started, cpu = time.perf_counter(), time.process_time()
             resp = self.session.get(next_url, timeout=300, headers={"Prefer": prefer} if prefer else None)
             resp.raise_for_status()
-            body = resp.json()
+            body = orjson.loads(resp.content)  # as the connector parses a page
             floor.read_s += time.perf_counter() - started
             floor.read_cpu_s += time.process_time() - cpu
             floor.pages += 1
@@ -187,6 +196,7 @@ class FloorStore:
         ``batch_size``: source objects per transaction, as the run commits them."""
         self.indexed = indexed
         self.batch_size = batch_size
+        self.limit = batch_size
         self.pending = 0
         self.conn = sqlite3.connect(path, isolation_level=None)
         # The store's pragmas (controller/backends/sqlite/_database.connect).
@@ -204,18 +214,21 @@ class FloorStore:
         self.conn.close()
 
     def _batched(self, floor: Floor, objects: int) -> None:
-        """After a page: commit once the open transaction holds ``batch_size`` source objects (the run's rule)."""
+        """After a page: commit once the open transaction holds ``limit`` source objects (the run's rule:
+        ``batch_size`` first, then each batch twice the one before, up to the engine's cap)."""
         self.pending += objects
-        if self.pending >= self.batch_size:
+        if self.pending >= self.limit:
             started, cpu = time.perf_counter(), time.process_time()
             self.conn.execute("COMMIT")
             self.conn.execute("BEGIN IMMEDIATE")
             self.pending = 0
+            self.limit = grown_batch(self.limit, self.batch_size)
             floor.timed_write(started, cpu)
 
     def _begin(self, floor: Floor, mode: str) -> tuple[str, str]:
         started, cpu = time.perf_counter(), time.process_time()
         self.pending = 0
+        self.limit = self.batch_size
         run_id, now = str(uuid.uuid4()), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.conn.execute("BEGIN IMMEDIATE")
         self.conn.execute("INSERT INTO recon_runs (id, mapping, mode, state, started) VALUES (?, ?, ?, 'ACTIVE', ?)",
@@ -250,7 +263,11 @@ class FloorStore:
 
     def write_full(self, reader: GraphReader, floor: Floor, url: str | None = None) -> list[str]:
         """Read every user (``$top=999``, from ``url`` when given: a ``MemoryPages``) and create one object,
-        link and entry each; returns the source ids."""
+        link and entry each; returns the source ids. (With the run's garbage-collector settings.)"""
+        with fewer_collections():
+            return self._write_full(reader, floor, url)
+
+    def _write_full(self, reader: GraphReader, floor: Floor, url: str | None) -> list[str]:
         run_id, now = self._begin(floor, "full")
         seq, ids = 1, []
         for body in reader.pages(url or f"{reader.base}/users?$select={SELECT}&$top=999", floor):
@@ -270,6 +287,10 @@ class FloorStore:
 
     def write_delta(self, reader: GraphReader, delta_link: str, floor: Floor) -> None:
         """Read one delta round and write what it implies: creates, updates of changed objects, deletes."""
+        with fewer_collections():
+            self._write_delta(reader, delta_link, floor)
+
+    def _write_delta(self, reader: GraphReader, delta_link: str, floor: Floor) -> None:
         run_id, now = self._begin(floor, "incremental")
         seq = 1
         conn = self.conn
@@ -298,7 +319,7 @@ class FloorStore:
                 if "@removed" in item:
                     floor.removed += 1
                     if hit is not None:
-                        old = json.loads(hit[2])
+                        old = orjson.loads(hit[2])
                         deletes.append((sid, hit[0], old))
                         index_old.extend(self._index_rows([(sid, hit[0], old)]))
                         entries.append(("deleted", sid, hit[0], "SOURCE_MISSING", "DELETE", None))
@@ -308,7 +329,7 @@ class FloorStore:
                     creates.append((sid, new_object_id(), _props(item)))
                     continue
                 oid, rev, text = hit
-                old = json.loads(text)
+                old = orjson.loads(text)
                 new = {**old, **_delta_props(item)}
                 if new != old:
                     changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}

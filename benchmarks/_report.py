@@ -27,9 +27,10 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("ratio", "ratio", "{:.2f}x"),
     ("cpuRatio", "cpu ratio", "{:.2f}x"),
     ("vsSqlite", "vs sqlite", "{:.2f}x"),
+    ("cpuVsFirst", "cpu vs first", "{:.2f}x"),
 )
 FIELDS = ("users", "machine", "date", "mutation", "emulatorPeakRssMiB", "emulator", "phases")
-PHASE_FIELDS = (*(key for key, _, _ in COLUMNS if key != "vsSqlite"),  # vsSqlite: postgres phases only
+PHASE_FIELDS = (*(key for key, _, _ in COLUMNS if key not in ("vsSqlite", "cpuVsFirst")),  # not in every phase
                 "processed", "floorReadS", "floorWriteS", "runRatio", "emulatorCpuS", "situations",
                 "actions", "failures", "state", "mode", "store", "floorRows", "floorDetail", "check")
 
@@ -38,13 +39,15 @@ NOTES = (
     "included); run s: the run's own durationMs; cpu s: that process's user + system CPU time "
     "(steadier than wall time on a shared machine). accounts: N for the full run; creates + changes + deletes "
     "for the incremental. peak RSS: that process alone (wait4 ru_maxrss). floor s: reading the same pages "
-    "with requests + json ($top=999, same $select; the full run's pages served from memory by a minimal "
+    "with requests + orjson ($top=999, same $select; the full run's pages served from memory by a minimal "
     "HTTP server in its own process, so the emulator's cost is not in the floor; the same delta round for "
     "the incremental) plus writing the same rows (objects, index rows, links, entries) with executemany, "
-    "committed in batches of the run's size, into a fresh SQLite file with the store's pragmas. "
+    "committed in batches as the run commits them (5,000, then each batch twice the last, up to 50,000), "
+    "into a fresh SQLite file with the store's pragmas. "
     "ratio: wall s / floor s; cpu ratio: cpu s / the floor's CPU seconds. state: where the run kept its "
     "state; vs sqlite (with --backend postgres): the PostgreSQL run's wall s over the same phase's SQLite "
-    "run, same emulator, same bench."
+    "run, same emulator, same bench. second full: the full run again with nothing changed (it must write "
+    "nothing); its floor is the read alone; cpu vs first: its cpu s over the first full run's."
 )
 
 

@@ -101,9 +101,14 @@ class PropertyMap:
         if plain:
             attrs = tuple(s for s, _, _ in compiled)
 
-            def values(source: Mapping[str, Any]) -> tuple[Any, ...]:
-                get = source.get
-                return tuple(get(a) if a else None for a in attrs)
+            named = tuple(a for a in attrs if a)
+            if len(named) == len(attrs):  # every target has a source attribute: one map in C
+                def values(source: Mapping[str, Any]) -> tuple[Any, ...]:
+                    return tuple(map(source.get, named))
+            else:
+                def values(source: Mapping[str, Any]) -> tuple[Any, ...]:
+                    get = source.get
+                    return tuple([get(a) if a else None for a in attrs])
         else:
             def values(source: Mapping[str, Any]) -> tuple[Any, ...]:
                 get = source.get

@@ -28,7 +28,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_report_has_every_field(report: dict) -> None:
     assert set(FIELDS) <= set(report)
-    assert [p["phase"] for p in report["phases"]] == ["full", "incremental"]
+    assert [p["phase"] for p in report["phases"]] == ["full", "second full", "incremental"]
     for phase in report["phases"]:
         missing = [f for f in PHASE_FIELDS if phase.get(f) is None]
         assert not missing, f"{phase['phase']} lacks {missing}"
@@ -37,9 +37,12 @@ def test_report_has_every_field(report: dict) -> None:
 
 
 def test_runs_do_what_the_changes_ask(report: dict) -> None:
-    full, inc = report["phases"]
-    assert full["check"] == "ok" and inc["check"] == "ok"
+    full, again, inc = report["phases"]
+    assert full["check"] == "ok" and again["check"] == "ok" and inc["check"] == "ok"
     assert full["actions"] == {"CREATE": USERS}
+    # The second full run, nothing changed: every account confirmed, not one entry or row written.
+    assert again["situations"] == {"CONFIRMED": USERS} and again["store"]["recon_entries"] == 0
+    assert again["floorWriteS"] == 0 and again["cpuVsFirst"] > 0
     mut = report["mutation"]
     assert (mut["creates"], mut["changes"], mut["deletes"]) == (3, 15, 3)
     assert inc["mode"] == "incremental"
@@ -48,7 +51,7 @@ def test_runs_do_what_the_changes_ask(report: dict) -> None:
 
 
 def test_floor_writes_the_rows_the_run_writes(report: dict) -> None:
-    full, inc = report["phases"]
+    full, _, inc = report["phases"]
     for table in ("alpha_user", "links", "recon_entries"):
         assert full["floorRows"][table] == full["store"][table] == USERS, table
     # Correlation index rows: as many as the run's store keeps (none when it indexes no property).
@@ -57,10 +60,11 @@ def test_floor_writes_the_rows_the_run_writes(report: dict) -> None:
     assert inc["floorDetail"]["users"] == 18 and inc["floorDetail"]["removed"] == 3
 
 
-def test_markdown_is_a_table_with_both_phases(report: dict) -> None:
+def test_markdown_is_a_table_with_every_phase(report: dict) -> None:
     lines = render_markdown(report).splitlines()
     assert lines[0].startswith("| N | phase |") and "ratio" in lines[0]
-    assert lines[2].startswith("| 300 | full |") and lines[3].startswith("| 300 | incremental |")
+    assert lines[2].startswith("| 300 | full |") and lines[3].startswith("| 300 | second full |")
+    assert lines[4].startswith("| 300 | incremental |")
 
 
 def test_cli_rejects_too_few_users(capsys: pytest.CaptureFixture[str]) -> None:

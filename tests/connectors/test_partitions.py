@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from controller.connectors.msgraph._partitions import (
+    LIKELY_LARGEST,
     UPN_FIRST_CHARACTERS,
     ThrottleGate,
     read_partitions,
@@ -58,6 +59,13 @@ def test_each_user_is_in_exactly_one_partition(emulator: Any, connect: Any) -> N
         counts.update(u["id"] for page in connector._partition_pages(SELECT, part) for u in page)
     assert set(counts) == set(everyone)
     assert [uid for uid, n in counts.items() if n != 1] == []
+
+
+def test_the_likely_largest_partitions_are_read_first() -> None:
+    names = [part.name for part in upn_partitions()]
+    assert names[:len(LIKELY_LARGEST)] == list(LIKELY_LARGEST) and names[-1] == "other"
+    # the order changes nothing else: each allowed first character once
+    assert sorted(names[:-1]) == sorted(UPN_FIRST_CHARACTERS) and len(names) == len(set(names))
 
 
 @pytest.mark.parametrize("concurrency", [2, 8])

@@ -9,12 +9,13 @@ transaction first checks that the lease is still the environment's lock.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from controller.backends._ids import new_object_id
 from controller.backends._protocol import (
@@ -44,8 +45,17 @@ from controller.errors import ManagedObjectInvalid, StateError
 __all__ = ["SqliteStore"]
 
 _CHUNK = 2000  # bound parameters per IN (...) query; SQLite allows 32766
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.loads
+
+
+def _dumps(obj: Any) -> str:
+    """Compact JSON text (UTF-8, not ASCII-escaped): what ``json`` would write, at a fifth of the cost.
+
+    Stored as TEXT (orjson makes bytes; a BLOB would break ``json_extract`` and older readers).
+    """
+    return orjson.dumps(obj).decode()
+
+
+_loads = orjson.loads
 
 Fence = Callable[[sqlite3.Connection], None]
 

@@ -36,11 +36,25 @@ from requests.adapters import HTTPAdapter
 
 from controller.connectors.msgraph._transport import RETRY_STATUSES, parse_retry_after
 
-__all__ = ["UPN_FIRST_CHARACTERS", "GatedSession", "Partition", "ThrottleGate", "read_partitions", "upn_partitions"]
+__all__ = [
+    "LIKELY_LARGEST",
+    "UPN_FIRST_CHARACTERS",
+    "GatedSession",
+    "Partition",
+    "ThrottleGate",
+    "read_partitions",
+    "upn_partitions",
+]
 
 # The characters a userPrincipalName may hold (Graph's user resource: "Only the following characters
 # are allowed A - Z, a - z, 0 - 9, ' . - _ ! # ^ ~"), letters once: startswith ignores case.
 UPN_FIRST_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789'.-_!#^~"
+# The order partitions are read in: the letters most given names (so most first.last UPNs) begin with
+# first, then the rest. A read of K partitions at a time lasts at least as long as its largest partition;
+# starting the largest ones first (longest-processing-time first) keeps the last round from waiting on
+# one that started late. Only the order depends on it: every user is still in exactly one partition.
+# (Measured at 200 ms per page, 100,000 users, 8 at a time: 6.7 s alphabetically; see README.)
+LIKELY_LARGEST = "jmadcksrlbetgpnhvwfioyzuqx"
 _POLL_S = 0.05
 
 
@@ -64,8 +78,11 @@ def _literal(text: str) -> str:
 
 def upn_partitions(pushdown: str | None = None,
                    characters: str = UPN_FIRST_CHARACTERS) -> list[Partition]:
-    """The partitions of a full read: one per first character of a UPN, then the catch-all; each
-    ``and``-ed with ``pushdown`` (the mapping's filter pushed down to Graph) when there is one."""
+    """The partitions of a full read: one per first character of a UPN (the likely largest first,
+    ``LIKELY_LARGEST``), then the catch-all; each ``and``-ed with ``pushdown`` (the mapping's filter
+    pushed down to Graph) when there is one."""
+    rank = {c: i for i, c in enumerate(LIKELY_LARGEST)}
+    characters = "".join(sorted(characters, key=lambda c: rank.get(c, len(rank))))  # stable: the rest in order
     clauses = [f"startswith(userPrincipalName,{_literal(c)})" for c in characters]
     parts = [Partition(c, clause, False) for c, clause in zip(characters, clauses, strict=True)]
     parts.append(Partition("other", f"not({' or '.join(clauses)})", True))
