@@ -259,6 +259,8 @@ class FakeTenant:
     put_config = delete_config = put_variable = delete_variable = create_secret = _refuse
     add_secret_version = delete_secret = restart = put_managed = delete_managed = _refuse
     test_connector = query_system = _refuse
+    start_recon = read_recon = list_recons = cancel_recon = recon_entries = live_sync = read_repo = _refuse
+    list_links = list_jobs = trigger_job = _refuse
 
     def restart_status(self) -> str:
         return "ready"
