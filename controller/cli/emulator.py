@@ -152,6 +152,9 @@ def register(app: typer.Typer) -> None:
         fault: Annotated[list[str] | None, typer.Option(
             "--fault", help="Inject a fault, e.g. 429,retry-after=1,count=2,path=/openidm/config, "
                             "restart-hang, lose-write,count=1,path=/openidm/config/mapping/ (repeatable).")] = None,
+        recon_record_delay: Annotated[int, typer.Option(
+            "--recon-record-delay", min=0, help="Milliseconds a reconciliation waits before each record "
+                                                "(slow runs, to watch or cancel them).")] = 0,
         json_mode: JsonOpt = False,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every request on stderr.")] = False,
         quiet: QuietOpt = False,
@@ -162,6 +165,7 @@ def register(app: typer.Typer) -> None:
         emulator = AicEmulator(state_dir, port=port, restart_seconds=restart_seconds, token_lifetime=token_lifetime,
                                entra_login=entra_login, entra_graph=entra_graph, entra_ca=entra_ca,
                                service_account_id=service_account_id, faults=faults,
+                               recon_record_delay=recon_record_delay / 1000,
                                log=(lambda line: out.err.print(line, markup=False)) if verbose else None)
 
         def ready(emu: AicEmulator) -> None:

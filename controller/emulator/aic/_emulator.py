@@ -1,8 +1,9 @@
 """``AicEmulator``: a local PingOne Advanced Identity Cloud tenant over HTTPS, and ``serve_aic``.
 
-It answers what idmctl's ``aic`` platform calls (reference §1-§4, §9 rows 1-10 and 16): AM's
+It answers what idmctl's ``aic`` platform calls (reference §1-§6, §9 rows 1-17): AM's
 service-account token endpoint, ``/openidm/config``, managed objects, ``/openidm/system`` (which really
-calls Microsoft Graph) and ``/environment`` (ESVs and the restart). The tenant's data (config, managed
+calls Microsoft Graph, liveSync included), ``/environment`` (ESVs and the restart), and through
+``SyncService`` recon, links, sync stages and the scheduler. The tenant's data (config, managed
 objects, ESVs) is kept in ``<state-dir>/tenant.json`` (0600) and survives a restart of the emulator, as a
 tenant would; the key material is kept too:
 
@@ -50,6 +51,7 @@ from controller.emulator.aic._auth import (
 from controller.emulator.aic._esv import EsvStore
 from controller.emulator.aic._faults import AicFault
 from controller.emulator.aic._http import CrestError, crest_reply, query_params
+from controller.emulator.aic._service import SyncService
 from controller.emulator.aic._store import ConfigStore, ManagedStore, fields_of, managed_view, query_answer
 from controller.emulator.aic._system import (
     MICROSOFT_GRAPH,
@@ -117,6 +119,7 @@ class AicEmulator(LocalService):
         service_account_id: str = DEFAULT_SERVICE_ACCOUNT_ID,
         realm: str = "alpha",
         faults: Iterable[AicFault | str] = (),
+        recon_record_delay: float = 0.0,
         log: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(state_dir, port=port, log=log)
@@ -130,6 +133,9 @@ class AicEmulator(LocalService):
         self.config = ConfigStore()
         self.managed = ManagedStore()
         self.graph = GraphConnector(entra_login, entra_graph, str(entra_ca) if entra_ca else None)
+        self.sync = SyncService(self.config, self.managed, realm, read_system=self._read_system,
+                                system_delta=self._system_delta, system_one=self._system_one, save=self._save,
+                                record_delay=recon_record_delay, log=log)
         self._save_lock = threading.Lock()
         self._dirty = threading.Event()
         self._saver: threading.Thread | None = None
@@ -162,9 +168,11 @@ class AicEmulator(LocalService):
         self._saver = threading.Thread(target=self._save_loop, name="aic-emulator-save", daemon=True)
         self._saver.start()
         self._serve("aic-emulator", poll_interval=0.05)
+        self.sync.scheduler.start()
         return self
 
     def _stopped(self) -> None:
+        self.sync.scheduler.stop()
         self.graph.close()
         self._saving = False
         self._dirty.set()
@@ -185,6 +193,7 @@ class AicEmulator(LocalService):
             self.config.load(data.get("config", {}))
             self.managed.load(data.get("managed", {}))
             self.esv.load(data.get("esv", {}))
+            self.sync.repo.load(data.get("repo", {}))
         else:
             self._seed()
         self._ensure_service_account()
@@ -226,7 +235,8 @@ class AicEmulator(LocalService):
 
     def _write_tenant(self) -> None:
         with self._save_lock:
-            data = {"config": self.config.dump(), "managed": self.managed.dump(), "esv": self.esv.dump()}
+            data = {"config": self.config.dump(), "managed": self.managed.dump(), "esv": self.esv.dump(),
+                    "repo": self.sync.repo.dump()}
             write_private(self.tenant_path, json.dumps(data, indent=1).encode("utf-8"))
 
     def reset(self) -> None:
@@ -236,6 +246,7 @@ class AicEmulator(LocalService):
         self.esv.load({})
         self.esv.finish_restart()
         self.faults.clear()
+        self.sync.reset()
         self._seed()
         self._ensure_service_account()
         self._save()
@@ -417,8 +428,16 @@ class AicEmulator(LocalService):
         return route(request)
 
     def _idm_routes(self) -> dict[str, Callable[[_Request], Reply]]:
-        """``/openidm/<first segment>`` -> its handler; recon, liveSync and the scheduler join here later."""
-        return {"config": self._config_route, "managed": self._managed_route, "system": self._system_route}
+        """``/openidm/<first segment>`` -> its handler (recon, repo and scheduler: the sync service)."""
+        sync = self._sync_route
+        return {"config": self._config_route, "managed": self._managed_route, "system": self._system_route,
+                "recon": sync, "repo": sync, "scheduler": sync}
+
+    def _sync_route(self, req: _Request) -> Reply:
+        try:
+            return self.sync.route(req.method, req.parts, req.query, req.headers, req.body)
+        except Unavailable as exc:
+            raise unavailable(exc) from None
 
     def _answer(self, status: int, data: Any, extra: dict[str, str], wrote: bool) -> Reply:
         if wrote:
@@ -437,7 +456,38 @@ class AicEmulator(LocalService):
                                                  lose_write=req.lose_write))
 
     def _system_route(self, req: _Request) -> Reply:
+        query = query_params(req.query)
+        if req.method == "POST" and query.get("_action") == "liveSync" and len(req.parts) in (1, 3):
+            source = "/".join(req.parts) if len(req.parts) == 3 else query.get("source", "")
+            try:
+                return Reply.json(200, self.sync.live_sync(source))
+            except Unavailable as exc:
+                raise unavailable(exc) from None
         return self._system(req.method, req.parts[1:], req.query)
+
+    # -- what the sync engine reads of a connector ---------------------------------------------------------
+    def _object_type(self, connector: str, object_type: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        config = self._connector(connector)
+        types = config.get("objectTypes") if isinstance(config.get("objectTypes"), dict) else {}
+        spec = (types or {}).get(object_type)
+        if not isinstance(spec, dict):
+            raise CrestError(404, f"Resource 'system/{connector}/{object_type}' not found")
+        return config, spec
+
+    def _read_system(self, connector: str, object_type: str) -> list[dict[str, Any]]:
+        try:
+            return self.system_objects(connector, object_type)
+        except CrestError as exc:
+            raise Unavailable(exc.message) from None
+
+    def _system_delta(self, connector: str, object_type: str,
+                      token: str | None) -> tuple[list[dict[str, Any]], str]:
+        config, spec = self._object_type(connector, object_type)
+        return self.graph.delta(self._resolved(config), spec, token)
+
+    def _system_one(self, connector: str, object_type: str, obj_id: str) -> dict[str, Any] | None:
+        config, spec = self._object_type(connector, object_type)
+        return self.graph.user(self._resolved(config), spec, obj_id)
 
     # -- /openidm/system ----------------------------------------------------------------------------
     def _connector(self, name: str) -> dict[str, Any]:
@@ -532,7 +582,9 @@ class AicEmulator(LocalService):
         for secret in esv["secrets"]:
             for version in secret["versions"]:
                 version.pop("valueBase64", None)
+        repo = self.sync.repo.dump()
         return {"config": self.config.dump()["objects"], "managed": self.managed.dump()["collections"],
+                "links": list(repo["link"].values()), "syncStages": repo["pooledSyncStage"],
                 "variables": esv["variables"], "secrets": esv["secrets"], "restartStatus": self.esv.status}
 
     def _admin_route(self, method: str, parts: list[str], data: dict[str, Any]) -> Reply:
@@ -559,6 +611,13 @@ class AicEmulator(LocalService):
         if parts == ["tokens", "expire"] and method == "POST":
             self.tokens.expire_all()
             return Reply(204)
+        if head == "livesync" and method == "GET":
+            return Reply.json(200, self.sync.livesync_view())
+        if head == "scheduler" and method == "GET":
+            return Reply.json(200, self.sync.scheduler_view())
+        if parts == ["recon", "delay"] and method == "POST":
+            self.sync.record_delay = float(data.get("ms", 0)) / 1000
+            return Reply.json(200, {"ms": round(self.sync.record_delay * 1000)})
         if head == "users" and len(parts) == 1 and method == "POST":
             return Reply.json(201, self.add_user(data))
         if head == "config" and len(parts) > 1:

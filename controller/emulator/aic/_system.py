@@ -135,36 +135,76 @@ class GraphConnector:
         token = self.token(props)
         self._get(f"{self.graph_url}/v1.0/users?$top=1&$select=id", token)
 
-    def users(self, props: dict[str, Any], object_type: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every Graph user as the connector's object (``_id`` = Graph id, attributes by name)."""
-        token = self.token(props)
+    @staticmethod
+    def _natives(object_type: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
         properties = object_type.get("properties") if isinstance(object_type.get("properties"), dict) else {}
         natives = {name: str(spec.get("nativeName") or name) if isinstance(spec, dict) else name
                    for name, spec in (properties or {}).items()}
         select = sorted({n for n in natives.values() if _SELECTABLE.match(n) and n not in _NOT_SELECTABLE})
-        url: str | None = f"{self.graph_url}/v1.0/users?$top=999" + (
-            f"&$select={','.join(['id', *select])}" if select else "")
-        found: list[dict[str, Any]] = []
+        return natives, select
+
+    @staticmethod
+    def _object(user: dict[str, Any], natives: dict[str, str]) -> dict[str, Any]:
+        obj: dict[str, Any] = {"_id": str(user["id"])}
+        if natives:
+            for name, native in natives.items():
+                if user.get(native) is not None:
+                    obj[name] = user[native]
+        else:
+            obj.update({k: v for k, v in user.items() if k != "id" and not k.startswith("@")})
+        return obj
+
+    def _pages(self, url: str | None, token: str) -> list[dict[str, Any]]:
+        """Every page from ``url`` on, following ``@odata.nextLink``; the last one holds any deltaLink."""
+        pages: list[dict[str, Any]] = []
         seen: set[str] = set()
         while url:
             if url in seen:
                 raise Unavailable("Microsoft Graph sent a next page link it had sent before (a paging loop)")
             seen.add(url)
             page = self._get(url, token)
-            for user in page.get("value") or []:
-                if not isinstance(user, dict) or "id" not in user:
-                    continue
-                obj: dict[str, Any] = {"_id": str(user["id"])}
-                if natives:
-                    for name, native in natives.items():
-                        if user.get(native) is not None:
-                            obj[name] = user[native]
-                else:
-                    obj.update({k: v for k, v in user.items() if k != "id" and not k.startswith("@")})
-                found.append(obj)
+            pages.append(page)
             nxt = page.get("@odata.nextLink")
             url = str(nxt) if isinstance(nxt, str) and nxt else None
-        return found
+        return pages
+
+    def users(self, props: dict[str, Any], object_type: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every Graph user as the connector's object (``_id`` = Graph id, attributes by name)."""
+        token = self.token(props)
+        natives, select = self._natives(object_type)
+        url = f"{self.graph_url}/v1.0/users?$top=999" + (f"&$select={','.join(['id', *select])}" if select else "")
+        return [self._object(user, natives) for page in self._pages(url, token)
+                for user in page.get("value") or [] if isinstance(user, dict) and "id" in user]
+
+    def user(self, props: dict[str, Any], object_type: dict[str, Any], user_id: str) -> dict[str, Any] | None:
+        """One Graph user as the connector's object, or None when Graph has no such user (404)."""
+        token = self.token(props)
+        natives, select = self._natives(object_type)
+        url = f"{self.graph_url}/v1.0/users/{user_id}" + (f"?$select={','.join(['id', *select])}" if select else "")
+        try:
+            return self._object(self._get(url, token), natives)
+        except Unavailable as exc:
+            if " answered 404 " in str(exc):
+                return None
+            raise
+
+    def delta(self, props: dict[str, Any], object_type: dict[str, Any],
+              token_link: str | None) -> tuple[list[dict[str, Any]], str]:
+        """Graph users delta: with no token, ``$deltatoken=latest`` (no history, only the position); else the
+        changes since ``token_link`` (items as Graph sends them, ``@removed`` kept) and the new deltaLink."""
+        token = self.token(props)
+        _, select = self._natives(object_type)
+        if token_link is None:
+            url = f"{self.graph_url}/v1.0/users/delta?$deltatoken=latest" + (
+                f"&$select={','.join(['id', *select])}" if select else "")
+        else:
+            url = token_link
+        pages = self._pages(url, token)
+        link = pages[-1].get("@odata.deltaLink") if pages else None
+        if not isinstance(link, str) or not link:
+            raise Unavailable("Microsoft Graph ended a users delta round without an @odata.deltaLink")
+        items = [u for page in pages for u in page.get("value") or [] if isinstance(u, dict) and "id" in u]
+        return ([] if token_link is None else items), link
 
 
 def connector_status(name: str, config: dict[str, Any], *, ok: bool, error: str | None) -> dict[str, Any]:

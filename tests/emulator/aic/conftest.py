@@ -86,3 +86,67 @@ def session(aic_emulator: AicEmulator) -> Any:
 def tenant(aic_emulator: AicEmulator, session: requests.Session) -> Tenant:
     """The service account with fr:idm:* and fr:idc:esv:* (what idmctl asks for)."""
     return tenant_for(aic_emulator, session)
+
+
+# -- the seed's objects as idmctl renders them, and runs to wait for ---------------------------------------
+SEED_MAPPING = "systemEntraUser_managedAlpha_user"
+
+
+def rendered_seed(**mapping_changes: Any) -> dict[str, dict[str, Any]]:
+    """``environments/demo-aic`` rendered by the product (tests only: the emulator shares no code with it),
+    the ``entra-users`` mapping's spec changed by ``mapping_changes`` (e.g. ``sourceFilter=None``)."""
+    from controller.config import ResourceSet, load_environment
+    from controller.config.models import MappingResource
+    from controller.platforms.aic import render_resources
+    from tests.conftest import REPO
+
+    resources = load_environment(REPO, "demo-aic").resources
+    if mapping_changes:
+        data = resources.mappings["entra-users"].model_dump(mode="json", by_alias=True)
+        data["spec"].update(mapping_changes)
+        resources = ResourceSet(environment=resources.environment, connectors=resources.connectors,
+                                applications=resources.applications,
+                                mappings={"entra-users": MappingResource.model_validate(data)},
+                                schedules=resources.schedules, root=resources.root)
+    return {o.id: o.body for o in render_resources(resources).objects if o.kind in ("connector", "mapping",
+                                                                                   "schedule")}
+
+
+def apply_seed(tenant: Tenant, tenant_id: str, client_id: str, secret: str,
+               objects: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """What idmctl's apply does: ESVs, the restart, then the connector and mapping (schedules: the caller)."""
+    import base64
+
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    objects = objects if objects is not None else rendered_seed()
+    for name, value in (("tenant-id", tenant_id), ("client-id", client_id)):
+        assert tenant.put(f"/environment/variables/esv-idmctl-entra-{name}", {"valueBase64": b64(value)}).ok
+    assert tenant.put("/environment/secrets/esv-idmctl-entra-client-secret",
+                      {"valueBase64": b64(secret), "encoding": "generic", "useInPlaceholders": True}).ok
+    assert tenant.post("/environment/startup?_action=restart").ok
+    for object_id, body in objects.items():
+        if not object_id.startswith("schedule/"):
+            assert tenant.put(f"/openidm/config/{object_id}?waitForCompletion=true", body).ok
+    return objects
+
+
+def wait_for(check: Any, what: str, bound: float = 60.0) -> Any:
+    """Poll ``check()`` until it returns something truthy (a generous bound, not a timed assertion)."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {bound:.0f}s")
+
+
+def finished(tenant: Tenant, recon_id: str) -> dict[str, Any]:
+    """The recon's summary once it is no longer ACTIVE."""
+    def done() -> dict[str, Any] | None:
+        summary: dict[str, Any] = tenant.get(f"/openidm/recon/{recon_id}").json()
+        return summary if summary["state"] != "ACTIVE" else None
+    result: dict[str, Any] = wait_for(done, f"recon {recon_id}")
+    return result

@@ -32,6 +32,8 @@ class FakeGraph:
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.by_id: dict[str, dict[str, Any]] = {u["id"]: dict(u) for u in USERS}
+        self.changes: list[str] = []  # user ids, in change order (the delta log)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -67,11 +69,24 @@ class FakeGraph:
                     self.reply(401, {"error": {"code": "InvalidAuthenticationToken", "message": "no"}})
                     return
                 select = query.get("$select", "").split(",") if query.get("$select") else None
+                if url.path == "/v1.0/users/delta":  # every change since the token, in one page
+                    since = len(fake.changes) if query.get("$deltatoken") == "latest" else int(query["$deltatoken"])
+                    items = [fake.by_id.get(i, {"id": i, "@removed": {"reason": "deleted"}})
+                             for i in dict.fromkeys(fake.changes[since:])]
+                    self.reply(200, {"value": items, "@odata.deltaLink":
+                                     f"{fake.url}/v1.0/users/delta?$deltatoken={len(fake.changes)}"})
+                    return
+                if url.path.startswith("/v1.0/users/"):
+                    found = fake.by_id.get(url.path.rsplit("/", 1)[1])
+                    self.reply(200 if found else 404, found or {"error": {"code": "Request_ResourceNotFound",
+                                                                          "message": "gone"}})
+                    return
                 start = int(query.get("$skiptoken", "0"))
                 top = min(int(query.get("$top", "100")), 3)  # small pages, so the connector must page
-                page = [{k: v for k, v in u.items() if select is None or k in select} for u in USERS[start:start + top]]
+                users = list(fake.by_id.values())
+                page = [{k: v for k, v in u.items() if select is None or k in select} for u in users[start:start + top]]
                 body: dict[str, Any] = {"value": page}
-                if start + top < len(USERS):
+                if start + top < len(users):
                     body["@odata.nextLink"] = f"{fake.url}/v1.0/users?$top={top}&$skiptoken={start + top}" + (
                         f"&$select={query['$select']}" if select else "")
                 self.reply(200, body)
@@ -80,6 +95,14 @@ class FakeGraph:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
+
+    def change(self, user_id: str, **props: Any) -> None:
+        self.by_id[user_id].update(props)
+        self.changes.append(user_id)
+
+    def remove(self, user_id: str) -> None:
+        del self.by_id[user_id]
+        self.changes.append(user_id)
 
     def close(self) -> None:
         self.server.shutdown()
