@@ -182,7 +182,10 @@ def test_a_schedule_on_the_tenant_fires(tenant: TenantRepo) -> None:
     _edit(tenant, "schedule.yaml", 'cron: "0 0/15 * * * ?"', 'cron: "0/2 * * * * ?"')
     validated = tenant.cli("validate", "--env", ENV)
     assert validated.code == 0 and "safety guard" in validated.text, validated.text  # a full recon that deletes
-    _applied(tenant)
+    assert tenant.cli("init", "--env", ENV).code == 0
+    planned = tenant.cli("plan", "--env", ENV)
+    assert planned.code == 0 and "safety guard" in planned.text, planned.text
+    tenant.apply()
     listed = json.loads(tenant.cli("schedule", "list", "--env", ENV, "--json").out)
     [row] = listed["schedules"]
     assert (row["name"], row["mode"], row["enabled"], row["managedBy"]) == ("entra-incremental", "full", True,

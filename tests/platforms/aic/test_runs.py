@@ -91,7 +91,7 @@ def test_the_incremental_run_is_a_live_sync_that_brings_the_change(aic: AicHarne
     run = platform.reconcile(ReconRequest(MAPPING, RunMode.INCREMENTAL))
     assert run.state is RunState.SUCCESS and run.mode is RunMode.INCREMENTAL
     assert _users(aic)["scarter@example.com"]["givenName"] == "Samantha"
-    assert any("moved the sync token (1 -> 2)" in w and "no per-situation counts" in w for w in run.warnings)
+    assert any("moved the sync token;" in w and "no per-situation counts" in w for w in run.warnings)
     assert "POST /openidm/system/Entra/User?_action=liveSync" in aic.tenant.calls
     assert platform.show_run(run.id)[0].mode is RunMode.INCREMENTAL
 
