@@ -164,7 +164,8 @@ def _kind_of(native_id: str) -> str:
 def main() -> int:
     global AIC_PORT
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--root", type=Path, default=demo.ROOT, help="configuration repository (default: this checkout)")
+    parser.add_argument("--root", type=Path, default=demo.ROOT,
+                        help="configuration repository (default: this checkout)")
     parser.add_argument("--port", type=int, default=demo.PORT,
                         help="Entra/Graph emulator port; must match environments/demo-aic/environment.yaml")
     parser.add_argument("--aic-port", type=int, default=AIC_PORT,

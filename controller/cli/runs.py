@@ -73,7 +73,8 @@ def register(app: typer.Typer) -> None:
             table.add_column(col, no_wrap=col in ("Run", "Started"))
         for r in page.items:
             origin = page.labels.get(r.id)
-            table.add_row(r.id if origin in (None, "recorded") else f"{r.id}\n[dim]the tenant's[/dim]", r.mapping, str(r.mode), str(r.state), r.started, str(r.processed), str(r.failures),
+            run_cell = r.id if origin in (None, "recorded") else f"{r.id}\n[dim]the tenant's[/dim]"
+            table.add_row(run_cell, r.mapping, str(r.mode), str(r.state), r.started, str(r.processed), str(r.failures),
                           _counts(r.counts.get("actions", {})))
         out.print(table)
         show_page_footer(out, "runs", len(page.items), offset, page.total, page.more, f"idmctl runs list --env {env}")

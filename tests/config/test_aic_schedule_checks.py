@@ -43,4 +43,5 @@ def test_a_full_schedule_whose_policies_delete_is_unguarded(repo: Path) -> None:
 
 
 def test_the_default_destructive_situations_are_the_engines() -> None:
-    assert _DEFAULT_DESTRUCTIVE == {str(s) for s, a in DEFAULT_ACTIONS.items() if a in DESTRUCTIVE}
+    engine = {str(s) for s, a in DEFAULT_ACTIONS.items() if a in DESTRUCTIVE}
+    assert engine == _DEFAULT_DESTRUCTIVE

@@ -1,4 +1,4 @@
-"""`make demo-aic` from a fresh copy of the repository: both emulators as processes of their own, as a user runs them."""
+"""`make demo-aic` from a fresh copy of the repository, both emulators in processes of their own."""
 
 from __future__ import annotations
 

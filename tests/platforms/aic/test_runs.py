@@ -115,7 +115,8 @@ def test_a_dry_run_writes_nothing_and_lists_the_association_entries(aic: AicHarn
 def test_the_guard_blocks_a_mass_delete_before_the_tenant_writes_anything(aic: AicHarness,
                                                                           platform: AicPlatform) -> None:
     mapping = aic.root / "environments" / "dev" / "mapping.yaml"
-    mapping.write_text(mapping.read_text().replace("LINK_ONLY: UNLINK", "LINK_ONLY: UNLINK\n      SOURCE_MISSING: DELETE"))
+    rules = "LINK_ONLY: UNLINK\n      SOURCE_MISSING: DELETE"
+    mapping.write_text(mapping.read_text().replace("LINK_ONLY: UNLINK", rules))
     aic.apply()
     aic.tenant.system_users["Entra"] = [_user(n) for n in range(40)]
     assert platform.reconcile(ReconRequest(MAPPING)).state is RunState.SUCCESS
