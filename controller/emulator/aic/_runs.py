@@ -61,7 +61,7 @@ class _Counts:
             self.failure += 1
         if out.written:
             self.written[out.written] = self.written.get(out.written, 0) + 1
-        if out.linked and out.written == "created":
+        if out.link_created:
             self.links_created += 1
 
     def situation_summary(self) -> dict[str, int]:
@@ -172,13 +172,12 @@ class ReconRun:
             self.done.set()
 
     def _run(self, tenant: Tenant, repo: Any, read_source: Callable[[str], list[dict[str, Any]]]) -> None:
-        if all(str(p.get("action")).upper() == "ASYNC" for p in self.mapping.get("policies") or [{}]
-               if isinstance(p, dict)) and self.mapping.get("policies"):
+        sync = MappingSync(self.mapping, tenant, repo, analyze=self.analyze, timings=self.timings)
+        sync.recon = True
+        if sync.all_async():
             self._finish("FAILED", "COMPLETED_FAILED",
                          "every policy of the mapping is ASYNC: nothing a reconciliation could do")
             return
-        sync = MappingSync(self.mapping, tenant, repo, analyze=self.analyze, timings=self.timings)
-        sync.recon = True
         self._stage("ACTIVE_QUERY_ENTRIES")
         started = time.perf_counter()
         everyone = read_source(sync.source)

@@ -94,7 +94,8 @@ class Outcome:
     ambiguous: list[str] = field(default_factory=list)
     link_qualifier: str = "default"
     written: str | None = None  # "created", "updated", "unchanged", "deleted" (the progress counters)
-    linked: bool = False
+    linked: bool = False  # the source or target had a link, or has one now
+    link_created: bool = False  # this record made a link (progress.links.created)
 
     def entry(self, mapping: dict[str, Any], recon_id: str, number: int) -> dict[str, Any]:
         return {"_id": f"{recon_id}-{number}", "reconId": recon_id, "mapping": mapping.get("name"),
@@ -241,12 +242,14 @@ class MappingSync:
     def source_of(self, link: dict[str, Any]) -> str:
         return str(link["secondId"] if self.reverse else link["firstId"])
 
-    def _make_link(self, source_id: str, target_id: str, qualifier: str) -> None:
-        current = self.link_of_source(source_id, qualifier)
+    def _make_link(self, out: Outcome, source_id: str, target_id: str) -> None:
+        """Link ``source_id`` to ``target_id`` (repointing a link it had); ``out`` records it."""
+        current = self.link_of_source(source_id, out.link_qualifier)
         if current is not None:
             self.repo.unlink(current["_id"])
         first, second = (target_id, source_id) if self.reverse else (source_id, target_id)
-        self.repo.link(self.link_type, qualifier, first, second)
+        self.repo.link(self.link_type, out.link_qualifier, first, second)
+        out.linked, out.link_created = True, current is None
 
     # -- scripts and conditions ----------------------------------------------------------------------------
     def condition(self, cond: Any, what: str, scope: dict[str, Any]) -> bool:
@@ -457,16 +460,14 @@ class MappingSync:
             self._write(new_id, body)
             out.target_id, out.written = new_id, "created"
             if self.mapping.get("enableLinking", True) is not False:
-                self._make_link(str(source["_id"]), new_id, qualifier)
-                out.linked = True
+                self._make_link(out, str(source["_id"]), new_id)
             return
         if action in ("UPDATE", "ONBOARD", "INCORPORATE_CHANGES"):
             if source is None or out.target_id is None or target is None:
                 raise ScriptError(f"{out.situation}: UPDATE needs a source and an existing target")
             link = self.link_of_source(str(source["_id"]), qualifier)
             if link is None or self._target_of(link) != out.target_id:
-                self._make_link(str(source["_id"]), out.target_id, qualifier)
-                out.linked = True
+                self._make_link(out, str(source["_id"]), out.target_id)
             body = self.map_onto(source, target, qualifier)
             if {k: v for k, v in body.items() if k != "_rev"} == {k: v for k, v in target.items() if k != "_rev"}:
                 out.written = "unchanged"
@@ -478,8 +479,7 @@ class MappingSync:
         if action == "LINK":
             if source is None or out.target_id is None:
                 raise ScriptError(f"{out.situation}: LINK needs a source and a target")
-            self._make_link(str(source["_id"]), out.target_id, qualifier)
-            out.linked = True
+            self._make_link(out, str(source["_id"]), out.target_id)
             return
         link = None
         if out.source_id is not None:

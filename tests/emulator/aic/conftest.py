@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import jwt
@@ -150,3 +152,13 @@ def finished(tenant: Tenant, recon_id: str) -> dict[str, Any]:
         return summary if summary["state"] != "ACTIVE" else None
     result: dict[str, Any] = wait_for(done, f"recon {recon_id}")
     return result
+
+
+@contextmanager
+def seeded_tenant(emu: AicEmulator, graph: Any, objects: dict[str, dict[str, Any]] | None = None) -> Iterator[Tenant]:
+    """A caller of ``emu`` with the seed applied (``objects``, default ``rendered_seed()``), its connector
+    reading ``graph`` (the Graph emulator: its tenant id, client id and secret go into the ESVs)."""
+    with pinned(emu) as session:
+        tenant = tenant_for(emu, session)
+        apply_seed(tenant, graph.tenant_id, graph.client_id, graph.client_secret, objects)
+        yield tenant

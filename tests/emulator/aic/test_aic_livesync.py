@@ -14,6 +14,7 @@ from tests.emulator.aic.conftest import (
     finished,
     pinned,
     rendered_seed,
+    seeded_tenant,
     tenant_for,
     wait_for,
 )
@@ -141,3 +142,23 @@ def test_an_expired_delta_token_fails_the_call_and_keeps_the_stage(seeded: Tenan
     assert seeded.get("/openidm/repo/synchronisation/pooledSyncStage/SYSTEMENTRAUSER").json() == first
     assert seeded.delete("/openidm/repo/synchronisation/pooledSyncStage/SYSTEMENTRAUSER").ok  # reset sync token
     assert live_sync(seeded)["_id"] == "SYSTEMENTRAUSER" and last_livesync(seeded)["firstRun"] is True
+
+
+def test_a_schedule_without_concurrent_execution_skips_a_fire_while_its_run_goes(
+        aic_with_graph: AicEmulator, emulator: Emulator) -> None:
+    with seeded_tenant(aic_with_graph, emulator, rendered_seed(sourceFilter=None)) as tenant:
+        aic_with_graph.sync.record_delay = 0.1  # 33 records: a run outlasts the next fire
+        full = {**rendered_seed()["schedule/entra-incremental"], "invokeService": "sync", "schedule": "*/1 * * * * ?",
+                "invokeContext": {"action": "reconcile", "mapping": SEED_MAPPING}}
+        assert tenant.put("/openidm/config/schedule/entra-full", full).ok
+
+        def skipped() -> bool:
+            jobs = tenant.admin("GET", "scheduler").json()["jobs"]
+            return bool(jobs and jobs[0]["skipped"] >= 1)
+
+        wait_for(skipped, "a skipped fire")
+        assert tenant.put("/openidm/config/schedule/entra-full", {**full, "enabled": False}).ok
+        runs = tenant.get("/openidm/recon").json()["reconciliations"]
+        assert [r["state"] for r in runs].count("ACTIVE") <= 1
+        for run in runs:
+            tenant.post(f"/openidm/recon/{run['_id']}?_action=cancel")

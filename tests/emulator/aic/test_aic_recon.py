@@ -8,14 +8,12 @@ import pytest
 
 from controller.emulator import SAM_CARTER, Emulator
 from controller.emulator.aic import AicEmulator
-from tests.emulator.aic.conftest import SEED_MAPPING, Tenant, apply_seed, finished, pinned, rendered_seed, tenant_for
+from tests.emulator.aic.conftest import SEED_MAPPING, Tenant, finished, rendered_seed, seeded_tenant
 
 
 @pytest.fixture
 def seeded(aic_with_graph: AicEmulator, emulator: Emulator) -> Any:
-    with pinned(aic_with_graph) as session:
-        tenant = tenant_for(aic_with_graph, session)
-        apply_seed(tenant, emulator.tenant_id, emulator.client_id, emulator.client_secret)
+    with seeded_tenant(aic_with_graph, emulator) as tenant:
         yield tenant
 
 
@@ -57,10 +55,7 @@ def test_the_initial_recon_creates_sam_carter_and_links_him(seeded: Tenant) -> N
 
 def test_unfiltered_the_rooms_and_shared_mailboxes_fail_on_required_properties(
         aic_with_graph: AicEmulator, emulator: Emulator) -> None:
-    with pinned(aic_with_graph) as session:
-        tenant = tenant_for(aic_with_graph, session)
-        apply_seed(tenant, emulator.tenant_id, emulator.client_id, emulator.client_secret,
-                   rendered_seed(sourceFilter=None))
+    with seeded_tenant(aic_with_graph, emulator, rendered_seed(sourceFilter=None)) as tenant:
         started = tenant.post("/openidm/recon", params={"_action": "recon", "mapping": SEED_MAPPING,
                                                          "persistAssociations": "true", "waitForCompletion": "true"})
         summary = started.json()
@@ -107,10 +102,7 @@ def test_transform_scripts_and_defaults_run_in_javascript(aic_with_graph: AicEmu
              {"source": None, "target": "accountStatus", "default": "active"},
              {"source": "accountEnabled", "target": "description", "transform": {"map": {"true": "enabled"},
                                                                                "default": "other"}}]
-    with pinned(aic_with_graph) as session:
-        tenant = tenant_for(aic_with_graph, session)
-        apply_seed(tenant, emulator.tenant_id, emulator.client_id, emulator.client_secret,
-                   rendered_seed(properties=props))
+    with seeded_tenant(aic_with_graph, emulator, rendered_seed(properties=props)) as tenant:
         assert recon(tenant)["statusSummary"] == {"SUCCESS": 1, "FAILURE": 0}
         [sam] = users(tenant, f'userName eq "{SAM_CARTER["userPrincipalName"]}"')
         assert (sam["givenName"], sam["accountStatus"], sam["description"]) == ("SAM", "active", "enabled")
@@ -146,9 +138,7 @@ def test_the_target_phase_sees_unassigned_targets_and_missing_sources(
     assert mapping["runTargetPhase"] is True
     mapping["policies"] = [{**p, "action": "DELETE"} if p["situation"] == "SOURCE_MISSING" else p
                            for p in mapping["policies"]]
-    with pinned(aic_with_graph) as session:
-        tenant = tenant_for(aic_with_graph, session)
-        apply_seed(tenant, emulator.tenant_id, emulator.client_id, emulator.client_secret, objects)
+    with seeded_tenant(aic_with_graph, emulator, objects) as tenant:
         first = recon(tenant, persistAssociations="true")
         assert first["situationSummary"]["ABSENT"] == 1 and first["situationSummary"]["UNASSIGNED"] == 1
         assert first["progress"]["target"]["existing"] == {"processed": 1, "total": "1"}  # app-owner only
@@ -168,3 +158,11 @@ def test_the_target_phase_sees_unassigned_targets_and_missing_sources(
         assert summary["progress"]["target"]["deleted"] == 1
         assert users(tenant, 'mail eq "scarter@example.com"') == []
         assert tenant.get("/openidm/repo/link?_queryFilter=true").json()["result"] == []
+
+
+def test_valid_source_runs_the_rendered_script(aic_with_graph: AicEmulator, emulator: Emulator) -> None:
+    objects = rendered_seed(sourceFilter=None, validSource='userPrincipalName sw "adelev@"')
+    with seeded_tenant(aic_with_graph, emulator, objects) as tenant:
+        summary = recon(tenant, analyze="true")
+        assert summary["situationSummary"]["ABSENT"] == 1 and summary["situationSummary"]["SOURCE_IGNORED"] == 32
+        assert summary["durationSummary"]["validSourceScript"]["count"] == 33
