@@ -140,10 +140,10 @@ def entra_admin_rename(first_name: str) -> None:
         raise DemoFailed(f"Graph refused the change: {resp.status_code} {resp.text[:200]}")
 
 
-def find_sam() -> dict[str, Any]:
-    found = idmctl_json("identities", "search", "--env", ENV, f'mail eq "{SAM_MAIL}"')
+def find_sam(env: str = ENV) -> dict[str, Any]:
+    found = idmctl_json("identities", "search", "--env", env, f'mail eq "{SAM_MAIL}"')
     if len(found) != 1:
-        raise DemoFailed(f"expected exactly one identity with mail {SAM_MAIL}, found {len(found)}")
+        raise DemoFailed(f"expected exactly one identity with mail {SAM_MAIL} in {env}, found {len(found)}")
     sam: dict[str, Any] = found[0]
     return sam
 

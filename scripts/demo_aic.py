@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demo  # noqa: E402  (scripts/demo.py: the narration, idmctl runner and Entra admin are the same)
@@ -51,14 +50,6 @@ def start_aic(state_dir: Path, graph: str, restart_seconds: float) -> subprocess
         time.sleep(0.1)
     proc.kill()
     raise DemoFailed("the AIC emulator did not start within 60 seconds")
-
-
-def find_sam() -> dict[str, Any]:
-    found = idmctl_json("identities", "search", "--env", ENV, f'mail eq "{SAM_MAIL}"')
-    if len(found) != 1:
-        raise DemoFailed(f"expected exactly one identity with mail {SAM_MAIL} on the tenant, found {len(found)}")
-    sam: dict[str, Any] = found[0]
-    return sam
 
 
 def run_demo(restart_seconds: float) -> None:
@@ -121,7 +112,7 @@ def run_demo(restart_seconds: float) -> None:
 
         step(7, "Find the new identity", "Identities > Manage on the tenant: search for the test user.")
         idmctl("identities", "search", "--env", ENV, f'mail eq "{SAM_MAIL}"')
-        sam = find_sam()
+        sam = demo.find_sam(ENV)
         check_in(f"{sam['userName']} exists in alpha_user with givenName {sam['givenName']!r}.")
 
         step(8, "Change the first name in Entra ID", "Incremental reconciliation: an Entra administrator renames "
@@ -135,7 +126,7 @@ def run_demo(restart_seconds: float) -> None:
         run = next(r for r in idmctl_json("runs", "list", "--env", ENV) if r.get("origin") == "recorded")
         if run["mode"] != "incremental" or run["state"] != "SUCCESS":
             raise DemoFailed(f"expected a successful incremental run, got {run['mode']} {run['state']}")
-        sam = find_sam()
+        sam = demo.find_sam(ENV)
         if sam["givenName"] != "Samantha":
             raise DemoFailed(f"the liveSync did not bring the change: givenName is {sam['givenName']!r}")
         check_in("The liveSync ran on the tenant and brought the change across.")
