@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
             table.add_column(col, no_wrap=col in ("Run", "Started"))
         for r in page.items:
             origin = page.labels.get(r.id)
-            run_cell = r.id if origin in (None, "recorded") else f"{r.id}\n[dim]the tenant's[/dim]"
+            run_cell = r.id if origin in (None, "recorded") else f"{r.id}\n[dim]the tenant's {origin}[/dim]"
             table.add_row(run_cell, r.mapping, str(r.mode), str(r.state), r.started, str(r.processed), str(r.failures),
                           _counts(r.counts.get("actions", {})))
         out.print(table)

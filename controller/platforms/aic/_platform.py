@@ -187,6 +187,13 @@ def _sync_token(stage: Mapping[str, Any]) -> Any:
     return data.get("syncToken") if isinstance(data, dict) else None
 
 
+def _analysing(progress: Progress) -> Progress:
+    """The progress of the guard's analysis, labelled as such (the real run reports its own afterwards)."""
+    def report(phase: str, done: int, total: int | None) -> None:
+        progress(f"safety analysis, {phase} phase", done, total)
+    return report
+
+
 def _now_text() -> str:
     return format_time(time.time())
 
@@ -755,7 +762,8 @@ class AicPlatform:
                 warnings.append(f"recorded the tenant's first sync token for system/{system}/{object_type}: "
                                 "incremental runs (liveSync) start from here")
             if destructive(policy):
-                summary, entries = self._analysis(native, None, check)
+                watching = None if progress is None else _analysing(progress)
+                summary, entries = self._analysis(native, watching, check)
                 analysis = recon_run(summary, request.mapping, policy=policy, entries=entries)
                 if analysis.state is not RunState.SUCCESS:
                     analysis.warnings = warnings + [f"the analysis the safety guard runs first ended "
@@ -838,20 +846,22 @@ class AicPlatform:
     def list_runs(self, mapping: str | None = None, limit: int | None = DEFAULT_PAGE,
                   offset: int = 0) -> Page[RunRecord]:
         """The runs idmctl recorded and the tenant's own (its schedules', the console's), newest first;
-        ``labels`` says which is which (``recorded`` | ``tenant``)."""
+        ``labels`` says which is which (``recorded`` | ``tenant`` | ``analysis``: one that wrote nothing)."""
         store = self.backend.store()
         recorded = store.list_runs(mapping)
         known = {r.id for r in recorded}
         names = self._native_names()
-        theirs = []
+        theirs, origin = [], dict.fromkeys(known, "recorded")
         for summary in self.tenant.list_recons():
             name = names.get(str(summary.get("mapping")), str(summary.get("mapping")))
             if str(summary.get("_id")) not in known and (mapping is None or name == mapping):
                 theirs.append(recon_record(summary, name))
+                # an analysis (analyze=true, the guard's or a dry run's) wrote nothing; where the tenant says so
+                origin[theirs[-1].id] = "analysis" if summary.get("analyze") is True else "tenant"
         rows = sorted([*recorded, *theirs], key=lambda r: r.started, reverse=True)
         end = None if limit is None else offset + limit
         items = rows[offset:end]
-        labels = {r.id: "recorded" if r.id in known else "tenant" for r in items}
+        labels = {r.id: origin[r.id] for r in items}
         return Page(items, offset, len(rows), end is not None and len(rows) > end, labels)
 
     def show_run(self, run_id: str, *, situation: str | None = None, action: str | None = None,

@@ -400,6 +400,8 @@ class FakeTenant:
                          "target": {"existing": {"processed": 0, "total": "?"}, "created": 0},
                          "links": {"existing": {"processed": 0, "total": str(links)}, "created": 0}}}
         self.entries[recon_id] = [item for item, _ in work] if persist_associations else []
+        if analyze:
+            self.recons[recon_id]["analyze"] = True
 
         def finish() -> None:
             summary = self.recons[recon_id]

@@ -70,15 +70,15 @@ def test_the_initial_run_creates_sam_records_the_run_and_takes_the_sync_token(ai
     assert run.state is RunState.SUCCESS and run.exit_code == ExitCode.OK, run.reason
     assert run.situations == {"ABSENT": 1} and run.actions == {"CREATE": 1}
     assert _users(aic)["scarter@example.com"]["givenName"] == "Sam"
-    assert seen and seen[0][0] == "source"
+    assert [p for p, _, _ in seen][:1] == ["safety analysis, source phase"] and ("source", 0, 1) in seen
     # The default policies can delete (UNQUALIFIED): the analysis ran first, then the real run.
     starts = [c for c in aic.tenant.calls if c.startswith("POST /openidm/recon?")]
     assert starts == [f"POST /openidm/recon?_action=recon&mapping={NATIVE}&analyze=true&persistAssociations=true",
                       f"POST /openidm/recon?_action=recon&mapping={NATIVE}&persistAssociations=true"]
     assert "synchronisation/pooledSyncStage/SYSTEMENTRAUSER" in aic.tenant.repo  # before the read
     page = platform.list_runs()
-    assert page.labels[run.id] == "recorded"  # and the tenant's record of the analysis, as the tenant's
-    assert sorted(page.labels.values()) == ["recorded", "tenant"]
+    assert page.labels[run.id] == "recorded"  # and the tenant's record of the guard's analysis
+    assert sorted(page.labels.values()) == ["analysis", "recorded"]
     recorded, entries = platform.show_run(run.id)
     assert recorded.state is RunState.SUCCESS
     assert [(e.situation, e.action, e.source_id) for e in entries.items] == [("ABSENT", "CREATE", SAM["_id"])]
@@ -177,7 +177,7 @@ def test_runs_list_shows_the_tenants_own_runs_too(aic: AicHarness, platform: Aic
     aic.tenant.read_recon(theirs)
     page = platform.list_runs()
     assert {r.id: page.labels[r.id] for r in page.items} == {mine.id: "recorded", theirs: "tenant",
-                                                            **{r.id: "tenant" for r in page.items
+                                                            **{r.id: "analysis" for r in page.items
                                                                if r.id not in (mine.id, theirs)}}
     assert all(r.mapping == MAPPING for r in page.items)
     shown, _ = platform.show_run(theirs[:8])
