@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -231,8 +232,13 @@ def main() -> int:
     args = parser.parse_args()
     ROOT, PORT = args.root.resolve(), args.port
     STATE_DIR = ROOT / ".emulator"
+    return exit_code(run_demo)
+
+
+def exit_code(run: Callable[[], None]) -> int:
+    """Run a demo: 0 when every check-in held, 1 at the first that did not (said on stderr), 130 on Ctrl-C."""
     try:
-        run_demo()
+        run()
     except DemoFailed as exc:
         print(f"\n{RED}Demo failed:{RESET} {exc}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import demo  # noqa: E402  (scripts/demo.py: the narration, idmctl runner and Entra admin are the same)
-from demo import BOLD, DIM, GREEN, RED, RESET, DemoFailed, check_in, idmctl, idmctl_json, step  # noqa: E402
+from demo import BOLD, DIM, GREEN, RESET, DemoFailed, check_in, idmctl, idmctl_json, step  # noqa: E402
 
 ENV = "demo-aic"
 AIC_PORT = 48443  # environments/demo-aic/environment.yaml points here
@@ -165,14 +165,7 @@ def main() -> int:
     args = parser.parse_args()
     demo.ROOT, demo.PORT, AIC_PORT = args.root.resolve(), args.port, args.aic_port
     demo.STATE_DIR = demo.ROOT / ".emulator"
-    try:
-        run_demo(args.restart_seconds)
-    except DemoFailed as exc:
-        print(f"\n{RED}Demo failed:{RESET} {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    return demo.exit_code(lambda: run_demo(args.restart_seconds))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ an embedded one. How a summary maps:
   else derived from the situations and the mapping's policy table (the summary has no action counts);
 * ``statusSummary``: ``FAILURE`` is ``failures``, ``SUCCESS`` + ``FAILURE`` is ``entries``; ``processed``
   is the source and target phases' ``processed`` (falling back to ``entries``);
+* ``deletes`` (what the safety guard counts) are the DELETE and UNLINK actions but LINK_ONLY's;
 * ``progress.links.existing.total`` is ``linked``; ``SOURCE_IGNORED`` is ``outOfScope`` (``sourceCondition``);
 * ``started``/``ended``/``duration``; ``stageDescription`` is the reason of a run that did not succeed.
 """
@@ -77,12 +78,24 @@ def _actions(situations: Mapping[str, int], entries: Iterable[Mapping[str, Any]]
     return actions
 
 
+def _deletes(situations: Mapping[str, int], entries: list[Mapping[str, Any]] | None,
+             policy: SituationPolicy | None) -> int:
+    """The DELETE/UNLINK actions the guard counts: LINK_ONLY's UNLINK is not one (its object is gone
+    already), as on embedded."""
+    destroy = {str(a) for a in DESTRUCTIVE}
+    if entries is not None:
+        return sum(1 for e in entries if e.get("action") in destroy and e.get("situation") != "LINK_ONLY")
+    return sum(n for name, n in _actions({k: v for k, v in situations.items() if k != "LINK_ONLY"}, None,
+                                         policy).items() if name in destroy)
+
+
 def recon_run(summary: Mapping[str, Any], mapping: str, *, mode: RunMode = RunMode.FULL, dry_run: bool = False,
               policy: SituationPolicy | None = None,
               entries: Iterable[Mapping[str, Any]] | None = None) -> ReconRun:
     """The ``ReconRun`` a tenant's recon summary says (``mapping``: idmctl's name of it)."""
     situations = _situations(summary)
-    actions = _actions(situations, entries, policy)
+    listed = None if entries is None else list(entries)
+    actions = _actions(situations, listed, policy)
     raw_status = summary.get("statusSummary")
     status: Mapping[str, Any] = raw_status if isinstance(raw_status, Mapping) else {}
     failures = count(status.get("FAILURE")) or 0
@@ -95,7 +108,7 @@ def recon_run(summary: Mapping[str, Any], mapping: str, *, mode: RunMode = RunMo
                    duration_ms=count(summary.get("duration")), dry_run=dry_run, situations=situations,
                    actions=actions, processed=processed, failures=failures, entries=entry_count,
                    out_of_scope=situations.get("SOURCE_IGNORED", 0),
-                   deletes=sum(actions.get(str(a), 0) for a in DESTRUCTIVE),
+                   deletes=_deletes(situations, listed, policy),
                    linked=count(_at(summary, "progress", "links", "existing", "total")) or 0,
                    requested_mode=mode)
     if state is not RunState.SUCCESS and state is not RunState.ACTIVE:
