@@ -36,7 +36,7 @@ _STAGES = {"ACTIVE_INITIALIZED": "initialized", "ACTIVE_QUERY_ENTRIES": "queryin
            "ACTIVE_CANCELING": "canceling reconciliation", "COMPLETED_SUCCESS": "reconciliation completed.",
            "COMPLETED_CANCELED": "reconciliation canceled.", "COMPLETED_FAILED": "reconciliation failed"}
 OVERRIDABLE = ("sourceQuery", "targetQuery", "runTargetPhase", "allowEmptySourceSet", "sourceQueryFullEntry",
-               "targetQueryFullEntry")
+               "targetQueryFullEntry", "sourceIds")
 
 
 def now_iso(at: float | None = None) -> str:
@@ -187,8 +187,14 @@ class ReconRun:
         self.effective_source_query = {"resourceName": sync.source,
                                        **({"_queryFilter": text} if isinstance(text, str) else
                                           {"queryId": "query-all-ids"})}
-        keep = compile_filter(text) if isinstance(text, str) else (lambda o: True)
-        sources = [o for o in everyone if keep(o)]
+        ids = self.params.get("sourceIds")
+        if isinstance(ids, list):  # reconById: those objects, sourceQuery aside
+            wanted = {str(i) for i in ids}
+            self.effective_source_query = {"resourceName": sync.source, "sourceIds": sorted(wanted)}
+            sources = [o for o in everyone if str(o["_id"]) in wanted]
+        else:
+            keep = compile_filter(text) if isinstance(text, str) else (lambda o: True)
+            sources = [o for o in everyone if keep(o)]
         links = repo.of_type(sync.link_type)
         with self.lock:
             self.source_total, self.target_total = str(len(sources)), str(len(sync.view.objects))

@@ -124,11 +124,17 @@ class SyncService:
                 with self._lock:
                     runs = list(self.recons.values())
                 return Reply.json(200, {"_id": "recon", "reconciliations": [r.summary() for r in runs]})
-            if method == "POST" and query.get("_action") == "recon":
+            if method == "POST" and query.get("_action") in ("recon", "reconById"):
                 if not query.get("mapping"):
                     raise CrestError(400, "Missing required parameter 'mapping'")
                 data = json_body(body)
-                run = self.start_recon(query["mapping"], data if isinstance(data, dict) else {},
+                overrides = dict(data) if isinstance(data, dict) else {}
+                if query["_action"] == "reconById":  # one source object (``id``, or ``ids`` as AIC takes it)
+                    source_id = query.get("id") or query.get("ids")
+                    if not source_id:
+                        raise CrestError(400, "reconById needs the source object's id (id=…)")
+                    overrides.update(sourceIds=[source_id], runTargetPhase=False)
+                run = self.start_recon(query["mapping"], overrides,
                                        analyze=query.get("analyze") == "true",
                                        persist=query.get("persistAssociations") == "true",
                                        wait=query.get("waitForCompletion") == "true")

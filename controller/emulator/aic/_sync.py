@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -65,13 +66,17 @@ class Timings:
 
     def __init__(self) -> None:
         self.samples: dict[str, list[float]] = {}
+        self._lock = threading.Lock()  # a run adds while a GET of its summary reads
 
     def add(self, metric: str, started: float) -> None:
-        self.samples.setdefault(metric, []).append((time.perf_counter() - started) * 1000)
+        with self._lock:
+            self.samples.setdefault(metric, []).append((time.perf_counter() - started) * 1000)
 
     def summary(self) -> dict[str, dict[str, float | int]]:
         out: dict[str, dict[str, float | int]] = {}
-        for metric, values in sorted(self.samples.items()):
+        with self._lock:
+            samples = {k: list(v) for k, v in self.samples.items()}
+        for metric, values in sorted(samples.items()):
             mean = sum(values) / len(values)
             std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
             out[metric] = {"min": round(min(values)), "max": round(max(values)), "mean": round(mean),

@@ -166,3 +166,14 @@ def test_valid_source_runs_the_rendered_script(aic_with_graph: AicEmulator, emul
         summary = recon(tenant, analyze="true")
         assert summary["situationSummary"]["ABSENT"] == 1 and summary["situationSummary"]["SOURCE_IGNORED"] == 32
         assert summary["durationSummary"]["validSourceScript"]["count"] == 33
+
+
+def test_recon_by_id_reconciles_one_source_object(aic_with_graph: AicEmulator, emulator: Emulator) -> None:
+    adele = emulator.get_user("AdeleV@M365x214355.onmicrosoft.com")
+    assert adele is not None
+    with seeded_tenant(aic_with_graph, emulator, rendered_seed(sourceFilter=None)) as tenant:
+        answer = tenant.post("/openidm/recon", params={"_action": "reconById", "mapping": SEED_MAPPING,
+                                                        "ids": adele["id"], "waitForCompletion": "true"}).json()
+        assert answer["state"] == "SUCCESS" and answer["situationSummary"]["ABSENT"] == 1
+        assert answer["parameters"]["sourceQuery"]["sourceIds"] == [adele["id"]]
+        assert [u["givenName"] for u in users(tenant, 'userName sw "adelev@"')] == ["Adele"]
