@@ -101,8 +101,9 @@ class TenantApi(Protocol):
         ...
 
     def query_managed(self, object_type: str, query_filter: str, *, fields: Sequence[str] = (),
-                      page_size: int = 100) -> Iterator[JsonObject]:
-        """Every object of ``managed/<object_type>`` matching the filter, following the paged-results cookie."""
+                      page_size: int = 100, sort_keys: Sequence[str] = ()) -> Iterator[JsonObject]:
+        """Every object of ``managed/<object_type>`` matching the filter, following the paged-results cookie
+        (``sort_keys``: ``_sortKeys``, ``-`` for descending)."""
         ...
 
     # --- systems (§3.2) ---------------------------------------------------------------------------

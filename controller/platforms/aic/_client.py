@@ -297,8 +297,11 @@ class AicClient:
         return params
 
     def query_managed(self, object_type: str, query_filter: str, *, fields: Sequence[str] = (),
-                      page_size: int = 100) -> Iterator[JsonObject]:
-        return self._pages(self._managed(object_type), self._query(query_filter, fields), page_size)
+                      page_size: int = 100, sort_keys: Sequence[str] = ()) -> Iterator[JsonObject]:
+        params = self._query(query_filter, fields)
+        if sort_keys:
+            params["_sortKeys"] = ",".join(sort_keys)
+        return self._pages(self._managed(object_type), params, page_size)
 
     # --- systems (§3.2) -------------------------------------------------------------------------
 

@@ -928,12 +928,13 @@ class AicPlatform:
 
     def search_identities(self, query: str | None = None, limit: int | None = DEFAULT_PAGE,
                           offset: int = 0) -> Page[ManagedObject]:
-        """``managed/<realm>_user`` with the filter as a ``_queryFilter`` (``!`` negation), cookie paged."""
+        """``managed/<realm>_user`` with the filter as a ``_queryFilter`` (``!`` negation), by userName, cookie
+        paged."""
         text = query_filter(parse_filter(query)) if query and query.strip() else "true"
         wanted = None if limit is None else offset + limit + 1
         size = 100 if wanted is None else max(1, min(wanted, 250))
         found: list[ManagedObject] = []
-        for body in self.tenant.query_managed(f"{self.realm}_user", text, page_size=size):
+        for body in self.tenant.query_managed(f"{self.realm}_user", text, page_size=size, sort_keys=("userName",)):
             found.append(self._identity(body))
             if wanted is not None and len(found) >= wanted:
                 break

@@ -241,7 +241,7 @@ class FakeTenant:
         return copy.deepcopy(self.managed.get(path))
 
     def query_managed(self, object_type: str, query_filter: str, *, fields: Any = (),
-                      page_size: int = 100) -> Any:
+                      page_size: int = 100, sort_keys: Any = ()) -> Any:
         # The two queries idmctl sends: everything, and one user by userName (an application's owner).
         match = re.fullmatch(r'userName eq "(.*)"', query_filter)
         assert query_filter == "true" or match, query_filter

@@ -260,7 +260,7 @@ class FakeTenant:
         return self.managed.pop(path, None) is not None
 
     def query_managed(self, object_type: str, query_filter: str, *, fields: Sequence[str] = (),
-                      page_size: int = 100) -> Iterator[JsonObject]:
+                      page_size: int = 100, sort_keys: Sequence[str] = ()) -> Iterator[JsonObject]:
         self.calls.append(f"GET /openidm/managed/{object_type}?_queryFilter=…")
         if query_filter == "true":
             match: Callable[[JsonObject], bool] = lambda body: True  # noqa: E731
@@ -273,9 +273,10 @@ class FakeTenant:
             def match(body: JsonObject) -> bool:
                 have = str(body.get(attr, "")).lower()
                 return have.startswith(value) if starts else have == value
-        for path, body in sorted(self.managed.items()):
-            if path.startswith(f"{object_type}/") and match(body):
-                yield copy.deepcopy(body)
+        found = [b for p, b in sorted(self.managed.items()) if p.startswith(f"{object_type}/") and match(b)]
+        for key in reversed(sort_keys):
+            found.sort(key=lambda b, k=key.lstrip("-"): str(b.get(k, "")).lower(), reverse=key.startswith("-"))
+        yield from (copy.deepcopy(b) for b in found)
 
     # --- systems ------------------------------------------------------------------------------------
 

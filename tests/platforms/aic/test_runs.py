@@ -192,6 +192,11 @@ def test_identities_search_get_delete_on_the_tenant(aic: AicHarness, platform: A
     [sam] = found.items
     assert sam.properties["givenName"] == "Sam"
     assert "GET /openidm/managed/alpha_user?_queryFilter=…" in aic.tenant.calls
+    aic.tenant.system_users["Entra"] = [_user(2), _user(1)]
+    platform.reconcile(ReconRequest(MAPPING))
+    everyone = platform.search_identities(None)
+    assert [o.properties["userName"] for o in everyone.items] == [
+        "app-owner", "scarter@example.com", "user1@example.com", "user2@example.com"]
     obj, links = platform.get_identity(sam.id[:8])
     assert obj.id == sam.id and links == [(MAPPING, SAM["_id"])]
     platform.delete_identity(sam.id)

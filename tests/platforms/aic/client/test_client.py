@@ -386,3 +386,9 @@ def test_an_identity_is_deleted_at_its_revision(client: AicClient, tenant: FakeT
     tenant.route("DELETE", "/openidm/managed/alpha_user/u1", (200, {}, {"_id": "u1"}))
     assert client.delete_managed("alpha_user/u1", if_match="7") is True
     assert tenant.calls("DELETE", "/openidm/managed/alpha_user/u1")[0].headers["if-match"] == "7"
+
+
+def test_identities_are_asked_for_in_user_name_order(client: AicClient, tenant: FakeTenant) -> None:
+    tenant.route("GET", "/openidm/managed/alpha_user", (200, {}, {"result": [], "pagedResultsCookie": None}))
+    assert list(client.query_managed("alpha_user", "true", sort_keys=("userName", "-givenName"))) == []
+    assert tenant.calls("GET", "/openidm/managed/alpha_user")[0].query["_sortKeys"] == "userName,-givenName"
