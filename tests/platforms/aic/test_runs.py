@@ -231,3 +231,17 @@ def test_schedule_list_is_the_tenants_schedules(aic: AicHarness, platform: AicPl
     assert any("never checks it" in w for w in rows["full"]["warnings"])
     with pytest.raises(UsageError, match="fires them itself"):
         platform.serve_schedules(once=True)
+
+
+def test_a_second_ctrl_c_while_watching_still_cancels_and_waits(aic: AicHarness, platform: AicPlatform) -> None:
+    aic.tenant.recon_reads = 50
+    pressed: list[bool] = []
+
+    def interrupt(summary: JsonObject) -> None:
+        if not pressed:
+            pressed.append(True)
+            raise KeyboardInterrupt  # the signal handler's second Ctrl-C, raised mid-poll
+
+    aic.tenant.on_recon_read = interrupt
+    run = platform.reconcile(ReconRequest(MAPPING))
+    assert run.state is RunState.CANCELED and sum("_action=cancel" in c for c in aic.tenant.calls) == 1
