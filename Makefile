@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint schemas bench clean
+.PHONY: install demo demo-aic test test-fast lint schemas bench clean
 
 install: $(STAMP)
 
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 
 demo: install
 	$(BIN)/python scripts/demo.py
+
+demo-aic: install
+	$(BIN)/python scripts/demo_aic.py
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
@@ -36,4 +39,4 @@ bench: install
 	$(BIN)/python benchmarks/identities_page.py
 
 clean:
-	rm -rf $(VENV) .idmctl .emulator .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .idmctl .emulator .emulator-aic .pytest_cache .ruff_cache .mypy_cache

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,10 +141,10 @@ def entra_admin_rename(first_name: str) -> None:
         raise DemoFailed(f"Graph refused the change: {resp.status_code} {resp.text[:200]}")
 
 
-def find_sam() -> dict[str, Any]:
-    found = idmctl_json("identities", "search", "--env", ENV, f'mail eq "{SAM_MAIL}"')
+def find_sam(env: str = ENV) -> dict[str, Any]:
+    found = idmctl_json("identities", "search", "--env", env, f'mail eq "{SAM_MAIL}"')
     if len(found) != 1:
-        raise DemoFailed(f"expected exactly one identity with mail {SAM_MAIL}, found {len(found)}")
+        raise DemoFailed(f"expected exactly one identity with mail {SAM_MAIL} in {env}, found {len(found)}")
     sam: dict[str, Any] = found[0]
     return sam
 
@@ -231,8 +232,13 @@ def main() -> int:
     args = parser.parse_args()
     ROOT, PORT = args.root.resolve(), args.port
     STATE_DIR = ROOT / ".emulator"
+    return exit_code(run_demo)
+
+
+def exit_code(run: Callable[[], None]) -> int:
+    """Run a demo: 0 when every check-in held, 1 at the first that did not (said on stderr), 130 on Ctrl-C."""
     try:
-        run_demo()
+        run()
     except DemoFailed as exc:
         print(f"\n{RED}Demo failed:{RESET} {exc}", file=sys.stderr)
         return 1

@@ -60,8 +60,10 @@ def register(app: typer.Typer) -> None:
     ) -> int:
         """List runs, newest first."""
         page = commands.list_runs(resolve_root(root), env, mapping, limit=page_limit(limit, all_rows), offset=offset)
+        # On a tenant, labels say which runs idmctl recorded and which are the tenant's own (``origin``).
         if out.json_mode:
-            out.json([r.to_dict() for r in page.items])
+            out.json([{**r.to_dict(), **({"origin": page.labels[r.id]} if r.id in page.labels else {})}
+                      for r in page.items])
             return ExitCode.OK
         if not page.items:
             out.print("No runs yet." if offset == 0 else "No runs at that offset.")
@@ -70,7 +72,9 @@ def register(app: typer.Typer) -> None:
         for col in ("Run", "Mapping", "Mode", "State", "Started", "Processed", "Failures", "Actions"):
             table.add_column(col, no_wrap=col in ("Run", "Started"))
         for r in page.items:
-            table.add_row(r.id, r.mapping, str(r.mode), str(r.state), r.started, str(r.processed), str(r.failures),
+            origin = page.labels.get(r.id)
+            run_cell = r.id if origin in (None, "recorded") else f"{r.id}\n[dim]the tenant's {origin}[/dim]"
+            table.add_row(run_cell, r.mapping, str(r.mode), str(r.state), r.started, str(r.processed), str(r.failures),
                           _counts(r.counts.get("actions", {})))
         out.print(table)
         show_page_footer(out, "runs", len(page.items), offset, page.total, page.more, f"idmctl runs list --env {env}")

@@ -68,7 +68,8 @@ def _render_list(out: Output, status: dict[str, Any]) -> None:
     if out.json_mode:
         out.json(status)
     else:
-        table = Table(title=f"Schedules of {status['environment']} (applied)", title_justify="left")
+        where = f"on {status['tenant']}" if status.get("tenant") else "(applied)"  # aic: the tenant's own
+        table = Table(title=f"Schedules of {status['environment']} {where}", title_justify="left")
         for column in ("Name", "Mapping", "Mode", "Cron", "In words", "Next fire", "Last run", "Paused"):
             table.add_column(column, no_wrap=column in ("Name", "Cron", "Next fire"))
         for row in status["schedules"]:

@@ -136,6 +136,41 @@ def semantic_checks(items: list[Located], root: Path, env_name: str, *,
         ref(item, "/spec/source/connector", "Connector", item.model.spec.source.connector)
         diags.extend(_check_mapping(item, by_kind.get("Mapping", {})))
     diags.extend(_check_aic_names(by_kind))
+    diags.extend(_check_aic_schedules(by_kind))
+    return diags
+
+
+# The only situation IDM's engine defaults delete for (UNQUALIFIED -> DELETE, controller.recon.DEFAULT_ACTIONS;
+# a test keeps the two in step): config sits below recon, so the fact is repeated here.
+_DEFAULT_DESTRUCTIVE = frozenset({"UNQUALIFIED"})
+_DESTRUCTIVE_ACTIONS = frozenset({"DELETE", "UNLINK"})
+
+
+def _can_delete(spec: Any) -> bool:
+    """Whether a mapping's policies delete or unlink for some situation."""
+    rules = {str(k): str(v) for k, v in (spec.policies.rules.items() if spec.policies else ())}
+    if any(action in _DESTRUCTIVE_ACTIONS for action in rules.values()):
+        return True
+    base = spec.policies.base if spec.policies else "default"
+    return base == "default" and any(s not in rules for s in _DEFAULT_DESTRUCTIVE)
+
+
+def _check_aic_schedules(by_kind: dict[str, dict[str, Located]]) -> list[Diagnostic]:
+    """On the aic platform the tenant fires schedules itself: a full recon whose policies delete is unguarded."""
+    if not any(isinstance(e.model.spec.platform, AicPlatformSpec) for e in by_kind.get("Environment", {}).values()):
+        return []
+    diags: list[Diagnostic] = []
+    for item in by_kind.get("Schedule", {}).values():
+        spec = item.model.spec
+        mapping = by_kind.get("Mapping", {}).get(spec.mapping)
+        if spec.mode != "full" or not spec.enabled or mapping is None or not _can_delete(mapping.model.spec):
+            continue
+        diags.append(Diagnostic(
+            "warning", f"schedule {item.name!r} runs a full reconciliation of {spec.mapping!r} on the AIC tenant, "
+            "whose policies can delete or unlink: the tenant fires it, so idmctl's safety guard (maxDeletes, "
+            "maxDeletePercent, allowEmptySource) never checks it",
+            "Make it `mode: incremental` (a liveSync), or run full reconciliations with `idmctl reconcile`, "
+            "which analyses them first", item.doc.pos("/spec/mode"), "/spec/mode"))
     return diags
 
 

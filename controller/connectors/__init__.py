@@ -7,7 +7,7 @@ from controller.connectors._factory import (
     pick_connector,
     secret_name,
 )
-from controller.connectors._preview import PreviewColumn, SourcePreview, connector_preview
+from controller.connectors._preview import PreviewColumn, SourcePreview, connector_preview, preview_columns
 from controller.connectors.msgraph import ConnectionReport, DeltaPage, GraphConnector, GraphSettings
 
 __all__ = [
@@ -22,5 +22,6 @@ __all__ = [
     "connector_test",
     "open_connector",
     "pick_connector",
+    "preview_columns",
     "secret_name",
 ]

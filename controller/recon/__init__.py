@@ -12,7 +12,8 @@ from controller.recon._policy import DEFAULT_ACTIONS, DESTRUCTIVE, SituationPoli
 from controller.recon._properties import PropertyMap, compile_transform
 from controller.recon._records import OverrideAudit, RunRecorder
 from controller.recon._run import PlanItem, ReconRun
-from controller.recon._service import ConnectorFactory, applied_resources, run_reconciliation
+from controller.recon._safety import safety_block
+from controller.recon._service import ConnectorFactory, applied_resources, override_audit, run_reconciliation
 from controller.recon._situations import deleted_source_situation, source_situation, target_situation
 
 __all__ = [
@@ -36,8 +37,10 @@ __all__ = [
     "compile_mapping",
     "compile_transform",
     "deleted_source_situation",
+    "override_audit",
     "reconcile",
     "run_reconciliation",
+    "safety_block",
     "source_situation",
     "target_situation",
 ]

@@ -59,6 +59,7 @@ from controller.recon._records import RunRecorder
 from controller.recon._retry import async_mark
 from controller.recon._retry import due as due_retries
 from controller.recon._run import PlanItem, ReconRun
+from controller.recon._safety import safety_block
 from controller.recon._situations import deleted_source_situation, source_situation, target_situation
 
 __all__ = [
@@ -1045,35 +1046,11 @@ def _execute(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str
 def _guard(engine: _Engine, allow_deletes: int | None) -> None:
     """BLOCKED (nothing destructive written) when the run's deletes break a ``safety`` limit, unless a
     person allowed at least that many with ``--allow-deletes N`` (zero means zero)."""
-    run, safety = engine.run, engine.m.safety
-    n = run.deletes
-    problems: list[str] = []
-    if safety.max_deletes is not None and n > safety.max_deletes:
-        problems.append(f"{n} deletes/unlinks exceed safety.maxDeletes ({safety.max_deletes})")
-    if safety.max_delete_percent is not None and n >= 10 and n * 100 > safety.max_delete_percent * run.linked:
-        pct = 100.0 * n / run.linked if run.linked else 100.0
-        problems.append(f"{n} deletes/unlinks are {pct:.1f}% of the {run.linked} linked objects, above "
-                        f"safety.maxDeletePercent ({safety.max_delete_percent:g}%)")
-    if n and run.linked and n >= run.linked and not safety.allow_empty_source:
-        problems.append(f"{n} deletes/unlinks would remove every one of the {run.linked} linked objects of the "
-                        "mapping (safety.allowEmptySource: true allows that)")
-    if engine.empty_source:
-        problems.append("the source returned no objects in scope")
-    prior = engine.window_deletes
-    if n and prior and safety.window_seconds is not None:
-        total, base, span = prior + n, run.linked + prior, safety.window
-        if safety.max_deletes is not None and total > safety.max_deletes and n <= safety.max_deletes:
-            problems.append(f"with the {prior} deletes/unlinks of this mapping's runs in the last {span}, {total} "
-                            f"exceed safety.maxDeletes ({safety.max_deletes}) for the window")
-        if safety.max_delete_percent is not None and total >= 10 and total * 100 > safety.max_delete_percent * base:
-            problems.append(f"with the {prior} deletes/unlinks of the last {span}, {total} are "
-                            f"{100.0 * total / base:.1f}% of the {base} objects linked before them, above "
-                            f"safety.maxDeletePercent ({safety.max_delete_percent:g}%) for the window")
-    if problems and (allow_deletes is None or n > allow_deletes):
-        over = f"; --allow-deletes {allow_deletes} is not enough" if allow_deletes is not None else ""
-        raise _Blocked(
-            "; ".join(problems) + over + ". Nothing was deleted or unlinked and the delta link was not advanced. "
-            f"Review them with --dry-run, then rerun with --allow-deletes {n} if they are intended")
+    run = engine.run
+    why = safety_block(engine.m.safety, deletes=run.deletes, linked=run.linked, empty_source=engine.empty_source,
+                       window_deletes=engine.window_deletes, allow_deletes=allow_deletes)
+    if why is not None:
+        raise _Blocked(why)
 
 
 def _full(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str:

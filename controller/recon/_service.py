@@ -19,7 +19,7 @@ from controller.recon._mapping import compile_mapping
 from controller.recon._records import RunRecorder
 from controller.recon._run import ReconRun
 
-__all__ = ["ConnectorFactory", "applied_resources", "run_reconciliation"]
+__all__ = ["ConnectorFactory", "applied_resources", "override_audit", "run_reconciliation"]
 
 ConnectorFactory = Callable[[ConnectorResource, ResourceSet], Source]
 
@@ -135,7 +135,7 @@ def run_reconciliation(
                              reset_delta=reset_delta, cancel=cancel, progress=progress, holder=holder,
                              batch_size=batch_size, warnings=warnings)
         with backend.lock(holder, lock_timeout) as lease, store.fenced(lease):
-            recorder = RunRecorder(store, holder=holder, audit_override=_override_audit(backend, lease))
+            recorder = RunRecorder(store, holder=holder, audit_override=override_audit(backend, lease))
             return reconcile(store, source, compiled, mode=mode, dry_run=False, allow_deletes=allow_deletes,
                              reset_delta=reset_delta, cancel=cancel, progress=progress, holder=holder,
                              batch_size=batch_size, warnings=warnings, recorder=recorder)
@@ -145,7 +145,7 @@ def run_reconciliation(
             close()
 
 
-def _override_audit(backend: StateBackend, lease: LockLease) -> Callable[[ReconRun, int], None]:
+def override_audit(backend: StateBackend, lease: LockLease) -> Callable[[ReconRun, int], None]:
     """The one record of an ``--allow-deletes N`` that let a run through: the environment's audit log."""
 
     def audit(run: ReconRun, allowed: int) -> None:

@@ -10,87 +10,16 @@ stale plan is refused; a lost write is detected and retried; a name clash in ``s
 
 from __future__ import annotations
 
-import json
-import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from controller.cli import run as cli_run
-from tests.conftest import REPO
-from tests.e2e.conftest import Result
+from tests.e2e.conftest import AIC_ENV as ENV
+from tests.e2e.conftest import TenantRepo, aim
 
-ENV = "demo-aic"
 CONNECTOR = "provisioner.openicf/Entra"
 MAPPING = "mapping/systemEntraUser_managedAlpha_user"
 SECRET_ESV = "esv-idmctl-entra-client-secret"
-
-
-@dataclass
-class TenantRepo:
-    """environments/demo-aic copied to ``root`` and aimed at the two emulators; ``cli`` runs idmctl in it."""
-
-    root: Path
-    aic: Any
-    graph: Any
-    capsys: pytest.CaptureFixture[str]
-    transcript: list[str] = field(default_factory=list)
-
-    def cli(self, *args: str) -> Result:
-        self.capsys.readouterr()
-        code = cli_run([*args, "--root", str(self.root)])
-        out, err = self.capsys.readouterr()
-        self.transcript.append(out + err)
-        return Result(code, out, err)
-
-    def plan_json(self, env: str = ENV) -> dict[str, Any]:
-        result = self.cli("plan", "--env", env, "--json")
-        assert result.code == 0, result.text
-        data: dict[str, Any] = json.loads(result.out)
-        return data
-
-    def apply(self, *args: str, env: str = ENV) -> Result:
-        result = self.cli("apply", "--env", env, "--auto-approve", *args)
-        assert result.code == 0, result.text
-        return result
-
-    def tenant_config(self, config_id: str) -> dict[str, Any]:
-        found = self.aic.config.objects.get(config_id)
-        assert found is not None, f"{config_id} is not on the tenant"
-        return dict(found)
-
-    def secrets(self) -> list[str]:
-        """Values that must appear nowhere idmctl writes: the client secret, the service account's key."""
-        key = json.loads(Path(self.aic.service_account_jwk_path).read_text())
-        return [self.graph.client_secret_path.read_text().strip(), key["d"], key["p"], key["q"]]
-
-
-def aim(root: Path, env: str, aic: Any, graph: Any) -> None:
-    """``environments/demo-aic`` copied as ``env`` under ``root``, pointed at these emulators."""
-    target = root / "environments" / env
-    shutil.copytree(REPO / "environments" / ENV, target)
-    env_file = target / "environment.yaml"
-    text = env_file.read_text()
-    for old, new in (("https://127.0.0.1:48443", aic.base_url), (".emulator-aic/ca.pem", str(aic.ca_path)),
-                     (".emulator-aic/service-account.jwk", str(aic.service_account_jwk_path)),
-                     ("https://127.0.0.1:47443", graph.base_url), (".emulator/ca.pem", str(graph.ca_path)),
-                     (".emulator/client_secret", str(graph.client_secret_path)),
-                     ("3f8a6c2e-1b4d-4e7a-9c5f-8d2e0b6a4c1f", aic.service_account_id),
-                     ("5b0e4c2a-8f3d-4e61-9a7c-2d1f6b8e0c47", graph.client_id),
-                     ("name: demo-aic", f"name: {env}"), (".idmctl/demo-aic.db", f".idmctl/{env}.db")):
-        text = text.replace(old, new)
-    env_file.write_text(text)
-
-
-@pytest.fixture
-def tenant(tmp_path: Path, aic_with_graph: Any, emulator: Any, capsys: pytest.CaptureFixture[str],
-           monkeypatch: pytest.MonkeyPatch) -> TenantRepo:
-    monkeypatch.delenv("IDMCTL_ROOT", raising=False)
-    root = tmp_path / "repo"
-    aim(root, ENV, aic_with_graph, emulator)
-    return TenantRepo(root, aic_with_graph, emulator, capsys)
 
 
 def _applied(repo: TenantRepo) -> None:

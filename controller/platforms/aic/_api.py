@@ -96,12 +96,14 @@ class TenantApi(Protocol):
         """``PUT /openidm/managed/<path>`` (``If-None-Match: *`` when ``create_only``); the stored object."""
         ...
 
-    def delete_managed(self, path: str) -> bool:
+    def delete_managed(self, path: str, *, if_match: str | None = None) -> bool:
+        """``DELETE /openidm/managed/<path>`` (``If-Match: <rev>`` deletes that revision only); False on 404."""
         ...
 
     def query_managed(self, object_type: str, query_filter: str, *, fields: Sequence[str] = (),
-                      page_size: int = 100) -> Iterator[JsonObject]:
-        """Every object of ``managed/<object_type>`` matching the filter, following the paged-results cookie."""
+                      page_size: int = 100, sort_keys: Sequence[str] = ()) -> Iterator[JsonObject]:
+        """Every object of ``managed/<object_type>`` matching the filter, following the paged-results cookie
+        (``sort_keys``: ``_sortKeys``, ``-`` for descending)."""
         ...
 
     # --- systems (§3.2) ---------------------------------------------------------------------------
@@ -113,6 +115,61 @@ class TenantApi(Protocol):
     def query_system(self, name: str, object_type: str, query_filter: str, *, fields: Sequence[str] = (),
                      page_size: int = 50) -> Iterator[JsonObject]:
         """``GET /openidm/system/<name>/<type>?_queryFilter=…``, following the cookie (the Data tab)."""
+        ...
+
+    # --- reconciliation and liveSync (§5.1-§5.3) ---------------------------------------------------
+
+    def start_recon(self, mapping: str, *, analyze: bool = False, persist_associations: bool = False,
+                    body: JsonObject | None = None) -> JsonObject:
+        """``POST /openidm/recon?_action=recon&mapping=<m>[&analyze=true][&persistAssociations=true]``
+        (``body`` overrides ``sourceQuery`` and the like): ``{_id, state: "ACTIVE"}`` at once; an unknown
+        mapping is a 409 ``PlatformError``."""
+        ...
+
+    def read_recon(self, recon_id: str) -> JsonObject | None:
+        """``GET /openidm/recon/<id>``: the summary (§5.2: ``state``, ``stage``, ``progress`` with string
+        totals, ``situationSummary``, ``statusSummary`` once done); None on 404."""
+        ...
+
+    def list_recons(self) -> list[JsonObject]:
+        """``GET /openidm/recon``: the ``reconciliations`` the tenant keeps (newest last)."""
+        ...
+
+    def cancel_recon(self, recon_id: str) -> JsonObject | None:
+        """``POST /openidm/recon/<id>?_action=cancel``: ``{_id, action: "cancel", status}``; None on 404."""
+        ...
+
+    def recon_entries(self, recon_id: str, query_filter: str = "true", *,
+                      page_size: int = 100) -> Iterator[JsonObject]:
+        """``GET /openidm/recon/assoc/<id>/entry?_queryFilter=…`` (runs with ``persistAssociations``),
+        following the cookie: ``sourceObjectId``, ``targetObjectId``, ``situation``, ``action``, ``status``,
+        ``message``, ``phase``, …; nothing when the run kept no associations."""
+        ...
+
+    def live_sync(self, system: str, object_type: str) -> JsonObject:
+        """``POST /openidm/system/<system>/<type>?_action=liveSync``: the sync stage after it
+        (``{_id, _rev, connectorData: {syncToken}}``); the first call only records a token."""
+        ...
+
+    def read_repo(self, path: str) -> JsonObject | None:
+        """``GET /openidm/repo/<path>`` (``synchronisation/pooledSyncStage/SYSTEMENTRAUSER``); None on 404."""
+        ...
+
+    def list_links(self, mapping: str) -> Iterator[JsonObject]:
+        """``GET /openidm/repo/link?_queryFilter=linkType eq "<m>"``: ``{_id, firstId, secondId, linkType,
+        linkQualifier}``, following the cookie."""
+        ...
+
+    # --- the scheduler (§5.4) --------------------------------------------------------------------------
+
+    def list_jobs(self) -> list[JsonObject]:
+        """``GET /openidm/scheduler/job?_queryFilter=true`` (``Accept-API-Version: resource=2.0``): every
+        job the scheduler knows, static (``config/schedule/*``) and dynamic, with ``nextRunDate``."""
+        ...
+
+    def trigger_job(self, name: str) -> JsonObject:
+        """``POST /openidm/scheduler/job/<name>?_action=trigger`` with no version header (with
+        ``resource=1.0`` AIC answers 501): ``{success: true}``."""
         ...
 
     def close(self) -> None:

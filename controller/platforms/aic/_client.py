@@ -37,9 +37,10 @@ from controller.platforms.aic._auth import ServiceAccountTokens, load_service_ac
 from controller.platforms.aic._http import AicTransport, platform_error
 from controller.transport import RetryPolicy, Timeouts
 
-__all__ = ["ENV_API_VERSION", "AicClient", "RequestLog", "connect", "filter_string"]
+__all__ = ["ENV_API_VERSION", "SCHEDULER_API_VERSION", "AicClient", "RequestLog", "connect", "filter_string"]
 
 ENV_API_VERSION = "protocol=1.0,resource=1.0"
+SCHEDULER_API_VERSION = "resource=2.0"  # scheduler/job (§5.4); its trigger action takes no version at all
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +161,8 @@ class AicClient:
         return PlatformError(f"AIC {method} {path}: the answer is not {expected}", code="UNEXPECTED_SHAPE",
                              path=path, hint="spec.platform.tenantUrl may not point at an AIC tenant")
 
-    def _pages(self, path: str, params: Mapping[str, str], page_size: int | None) -> Iterator[JsonObject]:
+    def _pages(self, path: str, params: Mapping[str, str], page_size: int | None, *,
+               headers: Mapping[str, str] | None = None) -> Iterator[JsonObject]:
         """Every ``result`` item of a CREST query, following ``pagedResultsCookie`` until null or empty."""
         cookie: str | None = None
         seen: set[str] = set()
@@ -170,7 +172,7 @@ class AicClient:
                 query["_pageSize"] = str(page_size)
             if cookie:
                 query["_pagedResultsCookie"] = cookie
-            page = self._object("GET", path, params=query)
+            page = self._object("GET", path, params=query, headers=headers)
             result = page.get("result")
             if not isinstance(result, list):
                 raise self._shape("GET", path, "a query result (no result list)")
@@ -283,8 +285,9 @@ class AicClient:
         return self._object("PUT", self._managed(path), body=body, headers=headers,
                             retry_connection=not create_only)
 
-    def delete_managed(self, path: str) -> bool:
-        return self._deleted(self._managed(path))
+    def delete_managed(self, path: str, *, if_match: str | None = None) -> bool:
+        headers = {"If-Match": if_match} if if_match is not None else None
+        return self._call("DELETE", self._managed(path), headers=headers, missing=True) is not None
 
     @staticmethod
     def _query(query_filter: str, fields: Sequence[str]) -> dict[str, str]:
@@ -294,8 +297,11 @@ class AicClient:
         return params
 
     def query_managed(self, object_type: str, query_filter: str, *, fields: Sequence[str] = (),
-                      page_size: int = 100) -> Iterator[JsonObject]:
-        return self._pages(self._managed(object_type), self._query(query_filter, fields), page_size)
+                      page_size: int = 100, sort_keys: Sequence[str] = ()) -> Iterator[JsonObject]:
+        params = self._query(query_filter, fields)
+        if sort_keys:
+            params["_sortKeys"] = ",".join(sort_keys)
+        return self._pages(self._managed(object_type), params, page_size)
 
     # --- systems (§3.2) -------------------------------------------------------------------------
 
@@ -307,6 +313,59 @@ class AicClient:
                      page_size: int = 50) -> Iterator[JsonObject]:
         path = f"/openidm/system/{name}/{object_type}"
         return self._pages(path, self._query(query_filter, fields), page_size)
+
+
+    # --- reconciliation and liveSync (§5.1-§5.3) ------------------------------------------------
+
+    def start_recon(self, mapping: str, *, analyze: bool = False, persist_associations: bool = False,
+                    body: JsonObject | None = None) -> JsonObject:
+        params = {"_action": "recon", "mapping": mapping}
+        if analyze:
+            params["analyze"] = "true"
+        if persist_associations:
+            params["persistAssociations"] = "true"
+        # Never sent twice: a start whose answer was lost may have started a run.
+        return self._object("POST", "/openidm/recon", params=params, body=body, retry_connection=False)
+
+    def read_recon(self, recon_id: str) -> JsonObject | None:
+        return self._optional("/openidm/recon/" + recon_id)
+
+    def list_recons(self) -> list[JsonObject]:
+        runs = self._object("GET", "/openidm/recon").get("reconciliations")
+        if not isinstance(runs, list):
+            raise self._shape("GET", "/openidm/recon", "a list of reconciliations")
+        return [r for r in runs if isinstance(r, dict)]
+
+    def cancel_recon(self, recon_id: str) -> JsonObject | None:
+        answer = self._call("POST", "/openidm/recon/" + recon_id, params={"_action": "cancel"}, missing=True,
+                            retry_connection=True)  # cancelling twice is harmless
+        return answer if isinstance(answer, dict) else None
+
+    def recon_entries(self, recon_id: str, query_filter: str = "true", *,
+                      page_size: int = 100) -> Iterator[JsonObject]:
+        return self._pages(f"/openidm/recon/assoc/{recon_id}/entry", {"_queryFilter": query_filter}, page_size)
+
+    def live_sync(self, system: str, object_type: str) -> JsonObject:
+        # Not resent: AIC says not to run two identical liveSync operations at once (§5.3).
+        return self._object("POST", f"/openidm/system/{system}/{object_type}", params={"_action": "liveSync"},
+                            retry_connection=False)
+
+    def read_repo(self, path: str) -> JsonObject | None:
+        return self._optional("/openidm/repo/" + path.strip("/"))
+
+    def list_links(self, mapping: str) -> Iterator[JsonObject]:
+        return self._pages("/openidm/repo/link", {"_queryFilter": f"linkType eq {filter_string(mapping)}"}, 100)
+
+    # --- the scheduler (§5.4) -------------------------------------------------------------------
+
+    def list_jobs(self) -> list[JsonObject]:
+        return list(self._pages("/openidm/scheduler/job", {"_queryFilter": "true"}, None,
+                                headers={"Accept-API-Version": SCHEDULER_API_VERSION}))
+
+    def trigger_job(self, name: str) -> JsonObject:
+        # No Accept-API-Version: with resource=1.0 the trigger is 501 (§5.4).
+        return self._object("POST", "/openidm/scheduler/job/" + name, params={"_action": "trigger"},
+                            retry_connection=False)
 
 
 def _observer(request_log: Callable[[RequestLog], None] | None) -> Callable[[str, str, int, float], None] | None:

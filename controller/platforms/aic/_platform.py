@@ -13,7 +13,11 @@ runs, deferrable); the connector and its test; the mapping; the application; the
 in reverse order. Every write is confirmed by a read-back (AIC writes can lag or be lost, §2.1) and
 recorded in the state the moment it is confirmed.
 
-Runs, identities and schedules on a tenant are issue 12: those methods say so, in one place.
+Runs happen on the tenant: a full recon (analysed first, ``analyze=true``, when its policies can delete
+or unlink, so that the mapping's ``safety`` limits block it before anything is written), a liveSync for
+an incremental run, an analysis for a dry run; each polled to its end, reported as an embedded run is
+(``_runs.py`` maps the tenant's summary) and recorded in the state under the tenant's recon id.
+Identities are ``managed/<realm>_user``; schedules are the tenant's, which it fires itself.
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ import base64
 import binascii
 import contextlib
 import copy
+import itertools
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -40,11 +46,21 @@ from controller.backends import (
     format_time,
 )
 from controller.config import ResourceSet, canonical_hash, secret_fingerprint
-from controller.config.models import AicPlatformSpec
-from controller.connectors import ConnectionReport, SourcePreview
+from controller.config.models import AicPlatformSpec, RunMode, RunState
+from controller.connectors import ConnectionReport, SourcePreview, pick_connector, preview_columns
 from controller.connectors.msgraph import ReadOutcome
-from controller.errors import ConnectorError, IdmctlError, LockLost, PlatformError, RestartError, UsageError
+from controller.errors import (
+    ConnectorError,
+    IdmctlError,
+    LockLost,
+    PlatformError,
+    ReconError,
+    RestartError,
+    UsageError,
+)
+from controller.filters import parse_filter
 from controller.plan import ChangeAction, NativeChange, Plan, native_change
+from controller.platforms._entries import check_entry_filters
 from controller.platforms._protocol import (
     DEFAULT_PAGE,
     ApplyOptions,
@@ -57,8 +73,38 @@ from controller.platforms._protocol import (
     RunLogger,
 )
 from controller.platforms.aic._api import TenantApi
-from controller.platforms.aic._render import NativeObject, connector_name, render_resources, resolve_owners
-from controller.recon import Progress, ReconRun
+from controller.platforms.aic._render import (
+    NativeObject,
+    connector_name,
+    mapping_name,
+    query_filter,
+    render_resources,
+    resolve_owners,
+)
+from controller.platforms.aic._runs import (
+    TERMINAL,
+    count,
+    destructive,
+    entry_filter,
+    plan_item,
+    recon_record,
+    recon_run,
+    run_entry,
+    stage_path,
+)
+from controller.platforms.aic._schedules import schedule_row
+from controller.recon import (
+    CompiledMapping,
+    Progress,
+    ReconRun,
+    RunRecorder,
+    applied_resources,
+    cancel_check,
+    compile_mapping,
+    override_audit,
+    safety_block,
+)
+from controller.scheduler import schedule_preview
 
 __all__ = ["ESV_KINDS", "WRITE_ATTEMPTS", "AicPlatform"]
 
@@ -66,6 +112,9 @@ ESV_KINDS = frozenset({"variable", "secret"})
 WRITE_ATTEMPTS = 5  # PUTs of one object before apply says the tenant did not keep it (TFA confirms 6 times)
 _KIND_ORDER = ("variable", "secret", "connector", "mapping", "application", "schedule")
 _FIRST_POLL, _MAX_POLL = 0.5, 5.0  # seconds between restart status reads: 0.5, 1, 2, 4, 5, 5, ...
+_FIRST_RECON_POLL, _MAX_RECON_POLL = 0.2, 2.0  # seconds between recon/<id> reads: 0.2, 0.4, ... 2, 2
+_CANCEL_WAIT = 120.0  # seconds a canceled run may take to end on the tenant before idmctl stops waiting
+_LOCK_WAIT = 10.0  # seconds a person's prune waits for a run to end
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
@@ -131,6 +180,22 @@ def _pending(kind: str, live: Mapping[str, Any]) -> bool:
 
 def _secret_ref(name: str, fingerprint: str | None) -> JsonObject:
     return {"sensitive": True, "secret": name, "fingerprint": fingerprint}
+
+
+def _sync_token(stage: Mapping[str, Any]) -> Any:
+    data = stage.get("connectorData")
+    return data.get("syncToken") if isinstance(data, dict) else None
+
+
+def _analysing(progress: Progress) -> Progress:
+    """The progress of the guard's analysis, labelled as such (the real run reports its own afterwards)."""
+    def report(phase: str, done: int, total: int | None) -> None:
+        progress(f"safety analysis, {phase} phase", done, total)
+    return report
+
+
+def _now_text() -> str:
+    return format_time(time.time())
 
 
 def _quoted(value: str) -> str:
@@ -574,59 +639,408 @@ class AicPlatform:
                                 client_id=str(connector.spec.clientId), scope=" ".join(self.spec.scopes), token_ok=True,
                                 read=ReadOutcome(ok, request, error))
 
-    # --- runs, identities and schedules on a tenant: issue 12 ---------------------------------------
+    # --- runs on the tenant ------------------------------------------------------------------------
 
-    def _not_yet(self, what: str) -> NoReturn:
-        raise UsageError(f"{what}: runs on the aic platform are not available yet (issue 12)",
-                         hint=f"The tenant runs them itself: see Identities and Reconciliation in its console; "
-                         f"`idmctl plan --env {self.env}` and apply work now")
+    def _applied_mapping(self, mapping: str) -> tuple[ResourceSet, CompiledMapping, str, str, str]:
+        """The applied mapping ``mapping``: (applied, compiled, native mapping name, connector's native
+        name, its object type)."""
+        applied = applied_resources(self.backend, self.root)
+        resource = applied.mappings.get(mapping)
+        if resource is None:
+            known = ", ".join(sorted(applied.mappings)) or "none"
+            raise ReconError(f"mapping {mapping!r} is not applied in environment {self.env!r} (applied: {known})",
+                             hint=f"Add it to the environment's files, then `idmctl apply --env {self.env}`")
+        compiled = compile_mapping(mapping, resource.spec)
+        connector = applied.connectors.get(resource.spec.source.connector)
+        if connector is None:
+            raise ReconError(f"mapping {mapping!r} reads connector {resource.spec.source.connector!r}, which is "
+                             "not applied", hint=f"Declare the Connector and run `idmctl apply --env {self.env}`")
+        return (applied, compiled, mapping_name(resource, applied), connector_name(connector),
+                resource.spec.source.objectType)
+
+    def _watch(self, recon_id: str, progress: Progress | None, cancel: CancelCheck) -> JsonObject:
+        """Poll ``recon/<id>`` until it ends; a cancel (Ctrl-C, SIGTERM) cancels it on the tenant first."""
+        wait, canceled_at = _FIRST_RECON_POLL, None
+        while True:
+            try:
+                if canceled_at is None and cancel():
+                    self.tenant.cancel_recon(recon_id)
+                    canceled_at = self._clock()
+                summary = self.tenant.read_recon(recon_id)
+                if summary is None:
+                    raise PlatformError(f"the tenant no longer knows reconciliation {recon_id}",
+                                        path=f"/openidm/recon/{recon_id}", code="recon-gone",
+                                        hint="See Reconciliation in the tenant's console")
+                state = str(summary.get("state", ""))
+                if state in TERMINAL:
+                    return summary
+                if canceled_at is not None and self._clock() - canceled_at > _CANCEL_WAIT:
+                    return {**summary, "state": "CANCELED",
+                            "stageDescription": f"canceled on the tenant, which had not ended it after "
+                                                f"{_CANCEL_WAIT:g}s (stage {summary.get('stage')})"}
+                if progress is not None:
+                    target = "TARGET" in str(summary.get("stage", "")).upper()
+                    phase = "target" if target else "source"
+                    done = count(((summary.get("progress") or {}).get(phase) or {}).get("existing", {})
+                                 .get("processed")) or 0
+                    total = count(((summary.get("progress") or {}).get(phase) or {}).get("existing", {})
+                                  .get("total"))
+                    progress(phase, done, total)
+                self._sleep(wait)
+                wait = min(wait * 2, _MAX_RECON_POLL)
+            except KeyboardInterrupt:  # a second Ctrl-C: cancel at once, and still wait for the tenant
+                if canceled_at is None:
+                    self.tenant.cancel_recon(recon_id)
+                    canceled_at = self._clock()
+
+    def _analysis(self, native: str, progress: Progress | None,
+                  cancel: CancelCheck) -> tuple[JsonObject, list[JsonObject]]:
+        """An ``analyze=true`` run (writes nothing) and its association entries."""
+        started = self.tenant.start_recon(native, analyze=True, persist_associations=True)
+        summary = self._watch(str(started["_id"]), progress, cancel)
+        entries = list(self.tenant.recon_entries(str(summary["_id"]))) if summary.get("state") == "SUCCESS" else []
+        return summary, entries
+
+    def _verdict(self, run: ReconRun, compiled: CompiledMapping, summary: JsonObject,
+                 allow_deletes: int | None, native: str) -> str | None:
+        """The guard on an analysis's counts (``run`` is the analysis as a ``ReconRun``)."""
+        if not run.linked:
+            run.linked = sum(1 for _ in self.tenant.list_links(native))
+        source_total = count(((summary.get("progress") or {}).get("source") or {}).get("existing", {})
+                             .get("total"))
+        empty = source_total == 0 and not compiled.safety.allow_empty_source
+        prior = 0
+        if compiled.safety.window_seconds is not None:
+            since = datetime.now(UTC) - timedelta(seconds=compiled.safety.window_seconds)
+            prior = self.backend.store().deletes_since(compiled.name, format_time(since.timestamp()))
+        return safety_block(compiled.safety, deletes=run.deletes, linked=run.linked, empty_source=empty,
+                            window_deletes=prior, allow_deletes=allow_deletes)
 
     def reconcile(self, request: ReconRequest, *, progress: Progress | None = None,
                   cancel: CancelCheck | None = None) -> ReconRun:
-        self._not_yet("reconcile")
+        """A run on the tenant: a full recon (analysed first when its policies can delete or unlink, and
+        BLOCKED over the ``safety`` limits), a liveSync (``incremental``), or an analysis (``dry_run``)."""
+        applied, compiled, native, system, object_type = self._applied_mapping(request.mapping)
+        if request.reset_delta:
+            raise UsageError("--reset-delta: the sync token of a tenant's liveSync is the tenant's own",
+                             hint=f"Reset it in the tenant's console (the {system} connector's {object_type} "
+                             "sync token), then run --incremental")
+        check = cancel_check(cancel)
+        policy = compiled.policy
+        mode = RunMode(request.mode)
+        warnings: list[str] = []
+        full_because = None
+        stage = stage_path(system, object_type)
+        if mode is RunMode.INCREMENTAL and request.dry_run:
+            full_because = ("a liveSync cannot be analysed without running it; this dry run is the analysis of "
+                            "a full reconciliation")
+            mode = RunMode.FULL
+        if request.dry_run:
+            summary, entries = self._analysis(native, progress, check)
+            run = recon_run(summary, request.mapping, dry_run=True, policy=policy, entries=entries)
+            run.full_because, run.warnings = full_because, warnings
+            why = self._verdict(run, compiled, summary, request.allow_deletes, native) \
+                if run.state is RunState.SUCCESS else None
+            if why is not None:
+                run.state, run.reason = RunState.BLOCKED, why
+            run.plan = [item for e in entries if (item := plan_item(e, blocked=why is not None)) is not None]
+            return run
+        holder = request.holder or f"reconcile {request.mapping} ({mode})"
+        with self.backend.lock(holder, request.lock_timeout) as lease, self.backend.store().fenced(lease):
+            recorder = RunRecorder(self.backend.store(), holder=holder,
+                                   audit_override=override_audit(self.backend, lease))
+            if mode is RunMode.INCREMENTAL:
+                if self.tenant.read_repo(stage) is not None:
+                    run = self._live_sync(request, system, object_type, stage, recorder)
+                    if destructive(policy):
+                        run.warnings.append("the mapping's policies can delete or unlink, and the tenant applies a "
+                                            "liveSync as it reads it: the safety guard cannot check an incremental "
+                                            "run on AIC before it writes (full runs it does)")
+                    return run
+                full_because = (f"the tenant keeps no sync token for system/{system}/{object_type} yet (first "
+                                "run): its first liveSync only records one, so this run is full")
+                mode = RunMode.FULL
+            if self.tenant.read_repo(stage) is None:
+                # The token first, as an embedded full run takes its delta link before reading: a change
+                # made during the run is brought by the next incremental one, not lost.
+                try:
+                    self.tenant.live_sync(system, object_type)
+                    warnings.append(f"recorded the tenant's first sync token for system/{system}/{object_type}: "
+                                    "incremental runs (liveSync) start from here")
+                except IdmctlError as exc:  # the full run does not need it
+                    warnings.append(f"the tenant could not record a first sync token for system/{system}/"
+                                    f"{object_type} ({exc}); the next incremental run will be full")
+            if destructive(policy):
+                watching = None if progress is None else _analysing(progress)
+                summary, entries = self._analysis(native, watching, check)
+                analysis = recon_run(summary, request.mapping, policy=policy, entries=entries)
+                if analysis.state is not RunState.SUCCESS:
+                    analysis.warnings = warnings + [f"the analysis the safety guard runs first ended "
+                                                    f"{analysis.state}: nothing was written"]
+                    analysis.full_because = full_because
+                    return analysis
+                why = self._verdict(analysis, compiled, summary, request.allow_deletes, native)
+                if why is not None:
+                    blocked = ReconRun(id=analysis.id, mapping=request.mapping, mode=mode, state=RunState.BLOCKED,
+                                       started=analysis.started, situations=analysis.situations,
+                                       actions=analysis.actions, deletes=analysis.deletes, linked=analysis.linked,
+                                       reason=why.replace("the delta link was not advanced",
+                                                          "the tenant's reconciliation was not started"),
+                                       full_because=full_because, warnings=warnings)
+                    recorder.start(blocked)
+                    blocked.ended = _now_text()
+                    blocked.duration_ms = analysis.duration_ms
+                    recorder.finish(blocked, delta_link=None, select_hash=compiled.select_hash, allow_deletes=None)
+                    return blocked
+            started = self.tenant.start_recon(native, persist_associations=True)
+            run = ReconRun(id=str(started["_id"]), mapping=request.mapping, mode=mode, started=_now_text(),
+                           full_because=full_because, requested_mode=RunMode(request.mode))
+            recorder.start(run)
+            try:
+                summary = self._watch(run.id, progress, check)
+                entries = list(self.tenant.recon_entries(run.id))
+                done = recon_run(summary, request.mapping, mode=mode, policy=policy, entries=entries)
+            except IdmctlError as exc:
+                done = ReconRun(id=run.id, mapping=request.mapping, mode=mode, state=RunState.FAILED,
+                                started=run.started, ended=_now_text(), reason=str(exc))
+            done.full_because, done.requested_mode = full_because, RunMode(request.mode)
+            done.warnings = run.warnings + warnings
+            done.started = done.started or run.started
+            recorder.finish(done, delta_link=None, select_hash=compiled.select_hash,
+                            allow_deletes=request.allow_deletes)
+            return done
+
+    def _live_sync(self, request: ReconRequest, system: str, object_type: str, stage: str,
+                   recorder: RunRecorder) -> ReconRun:
+        """``--incremental``: one liveSync of the connector's type, reported with what the tenant says of it."""
+        run = ReconRun(id=str(uuid.uuid4()), mapping=request.mapping, mode=RunMode.INCREMENTAL,
+                       started=_now_text(), requested_mode=RunMode.INCREMENTAL)
+        recorder.start(run)
+        began = time.monotonic()
+        before = self.tenant.read_repo(stage) or {}
+        try:
+            answer = self.tenant.live_sync(system, object_type)
+        except IdmctlError as exc:
+            run.state, run.reason = RunState.FAILED, str(exc)
+        else:
+            after = self.tenant.read_repo(stage) or answer
+            counted = next((b for b in (answer, after) if isinstance(b.get("situationSummary"), dict)), None)
+            if counted is not None:
+                reported = recon_run({**counted, "state": "SUCCESS"}, request.mapping, mode=RunMode.INCREMENTAL,
+                                     policy=None)
+                run.situations, run.actions = reported.situations, reported.actions
+                run.processed, run.failures, run.entries = reported.processed, reported.failures, reported.entries
+            old, new = _sync_token(before), _sync_token(answer)
+            new = new if new is not None else _sync_token(after)
+            # Never the token itself: on MS Graph it is a delta link, long and of use to nobody reading.
+            moved = "moved the sync token" if old != new else "left the sync token where it was (no changes)"
+            run.warnings.append(
+                f"liveSync of system/{system}/{object_type} {moved}"
+                + ("" if counted is not None else "; the tenant reports no per-situation counts for a liveSync: "
+                   f"check the identities (`idmctl identities search --env {self.env}`)"))
+            run.state = RunState.SUCCESS
+        run.ended = _now_text()
+        run.duration_ms = int((time.monotonic() - began) * 1000)
+        recorder.finish(run, delta_link=None, select_hash="", allow_deletes=None)
+        return run
+
+    def _native_names(self) -> dict[str, str]:
+        """Native mapping name -> idmctl's, for the applied mappings."""
+        state = self.backend.read_applied()
+        if not state.resources:
+            return {}
+        applied = ResourceSet.from_canonical(state.resources, root=self.root)
+        return {mapping_name(m, applied): name for name, m in applied.mappings.items()}
 
     def list_runs(self, mapping: str | None = None, limit: int | None = DEFAULT_PAGE,
                   offset: int = 0) -> Page[RunRecord]:
-        self._not_yet("runs list")
+        """The runs idmctl recorded and the tenant's own (its schedules', the console's), newest first;
+        ``labels`` says which is which (``recorded`` | ``tenant`` | ``analysis``: one that wrote nothing)."""
+        store = self.backend.store()
+        recorded = store.list_runs(mapping)
+        known = {r.id for r in recorded}
+        names = self._native_names()
+        theirs, origin = [], dict.fromkeys(known, "recorded")
+        for summary in self.tenant.list_recons():
+            name = names.get(str(summary.get("mapping")), str(summary.get("mapping")))
+            if str(summary.get("_id")) not in known and (mapping is None or name == mapping):
+                theirs.append(recon_record(summary, name))
+                # an analysis (analyze=true, the guard's or a dry run's) wrote nothing; where the tenant says so
+                origin[theirs[-1].id] = "analysis" if summary.get("analyze") is True else "tenant"
+        rows = sorted([*recorded, *theirs], key=lambda r: r.started, reverse=True)
+        end = None if limit is None else offset + limit
+        items = rows[offset:end]
+        labels = {r.id: origin[r.id] for r in items}
+        return Page(items, offset, len(rows), end is not None and len(rows) > end, labels)
 
     def show_run(self, run_id: str, *, situation: str | None = None, action: str | None = None,
                  status: str | None = None, limit: int | None = DEFAULT_PAGE,
                  offset: int = 0) -> tuple[RunRecord, Page[RunEntry]]:
-        self._not_yet("runs show")
+        status = check_entry_filters(situation, action, status)
+        run = self.backend.store().get_run(run_id)
+        if run is None:
+            names = self._native_names()
+            found = [s for s in self.tenant.list_recons() if str(s.get("_id", "")).startswith(run_id)]
+            if len(found) != 1:
+                raise UsageError(f"no run {run_id!r} in environment {self.env!r} or on its tenant"
+                                 + (" (the prefix is ambiguous)" if found else ""),
+                                 hint=f"List runs with `idmctl runs list --env {self.env}`")
+            summary = found[0]
+            run = recon_record(summary, names.get(str(summary.get("mapping")), str(summary.get("mapping"))))
+        entries: list[RunEntry] = []
+        wanted = None if limit is None else offset + limit + 1
+        if run.mode is RunMode.FULL:
+            try:
+                for seq, entry in enumerate(self.tenant.recon_entries(run.id, entry_filter(situation, action,
+                                                                                           status)), 1):
+                    entries.append(run_entry(entry, seq))
+                    if wanted is not None and len(entries) >= wanted:
+                        break
+            except PlatformError as exc:
+                if exc.status != 404:
+                    raise  # 404: the tenant kept no associations for that run
+        end = None if limit is None else offset + limit
+        page = entries[offset:end]
+        more = end is not None and len(entries) > end
+        return run, Page(page, offset, None if more else offset + len(page), more)
 
     def prune_runs(self, *, keep: int | None = None, older_than_days: float | None = None,
                    mapping: str | None = None, dry_run: bool = False) -> list[str]:
-        self._not_yet("runs prune")
+        """The runs idmctl recorded (the tenant keeps its own as it sees fit)."""
+        if keep is None and older_than_days is None:
+            raise UsageError("runs prune needs --keep N or --older-than DAYS",
+                             hint=f"For example: idmctl runs prune --env {self.env} --keep 50")
+        store = self.backend.store()
+        if dry_run:
+            return store.prune_runs(keep=keep, older_than_days=older_than_days, mapping=mapping, dry_run=True)
+        with self.backend.lock("runs prune", _LOCK_WAIT) as lease, store.fenced(lease):
+            return store.prune_runs(keep=keep, older_than_days=older_than_days, mapping=mapping)
+
+    # --- identities on the tenant ------------------------------------------------------------------
+
+    @staticmethod
+    def _identity(body: JsonObject) -> ManagedObject:
+        """A tenant's object: its ``_rev`` is the tenant's string, kept in the properties (``to_dict`` shows it)."""
+        rev = str(body.get("_rev", "0"))
+        tail = rev.rsplit("-", 1)[-1]
+        return ManagedObject(str(body["_id"]), int(tail) if tail.isdigit() else 0,
+                             {k: v for k, v in body.items() if k != "_id"})
 
     def search_identities(self, query: str | None = None, limit: int | None = DEFAULT_PAGE,
                           offset: int = 0) -> Page[ManagedObject]:
-        self._not_yet("identities search")
+        """``managed/<realm>_user`` with the filter as a ``_queryFilter`` (``!`` negation), by userName, cookie
+        paged."""
+        text = query_filter(parse_filter(query)) if query and query.strip() else "true"
+        wanted = None if limit is None else offset + limit + 1
+        size = 100 if wanted is None else max(1, min(wanted, 250))
+        found: list[ManagedObject] = []
+        for body in self.tenant.query_managed(f"{self.realm}_user", text, page_size=size, sort_keys=("userName",)):
+            found.append(self._identity(body))
+            if wanted is not None and len(found) >= wanted:
+                break
+        end = None if limit is None else offset + limit
+        items = found[offset:end]
+        more = end is not None and len(found) > end
+        return Page(items, offset, None if more else offset + len(items), more)
+
+    def _resolve_identity(self, object_id: str) -> JsonObject:
+        kind = f"{self.realm}_user"
+        body = self.tenant.read_managed(f"{kind}/{object_id}") if "/" not in object_id else None
+        if body is not None:
+            return body
+        if len(object_id) >= 4 and "/" not in object_id:
+            matches = list(itertools.islice(self.tenant.query_managed(
+                kind, f"_id sw {_quoted(object_id)}", fields=("_id",), page_size=2), 2))
+            if len(matches) == 2:
+                raise UsageError(f"id prefix {object_id!r} is ambiguous on {self.tenant.tenant_url}: it starts "
+                                 f"{matches[0]['_id']}, {matches[1]['_id']} and maybe more",
+                                 hint="Give more characters of the id")
+            if matches and (found := self.tenant.read_managed(f"{kind}/{matches[0]['_id']}")) is not None:
+                return found
+        raise UsageError(f"managed/{kind}/{object_id} does not exist on {self.tenant.tenant_url}",
+                         hint=f"Find ids with `idmctl identities search --env {self.env}`")
 
     def get_identity(self, object_id: str) -> tuple[ManagedObject, list[tuple[str, str]]]:
-        self._not_yet("identities get")
+        """One identity and its links as (mapping, source id), from ``repo/link`` of the applied mappings."""
+        obj = self._identity(self._resolve_identity(object_id))
+        links = [(name, str(link.get("firstId"))) for native, name in sorted(self._native_names().items())
+                 for link in self.tenant.list_links(native) if str(link.get("secondId")) == obj.id]
+        return obj, links
 
     def delete_identity(self, object_id: str, *, dry_run: bool = False) -> ManagedObject:
-        self._not_yet("identities delete")
+        """Delete one identity with ``If-Match`` its revision (a concurrent change makes it fail, not vanish)."""
+        body = self._resolve_identity(object_id)
+        obj = self._identity(body)
+        if dry_run:
+            return obj
+        if not self.tenant.delete_managed(f"{self.realm}_user/{obj.id}", if_match=str(body.get("_rev", "*"))):
+            raise UsageError(f"managed/{self.realm}_user/{obj.id} does not exist on {self.tenant.tenant_url} any more")
+        return obj
 
     def connector_preview(self, resources: ResourceSet, name: str | None, limit: int) -> SourcePreview:
-        self._not_yet("connector preview")
+        """The console's Data tab: ``system/<conn>/User`` through the tenant's connector."""
+        connector = pick_connector(resources, name)
+        mappings, columns = preview_columns(resources, connector.metadata.name)
+        select = [c.source for c in columns if c.source != "id"]
+        rows: list[dict[str, Any]] = []
+        for obj in self.tenant.query_system(connector_name(connector), "User", "true", fields=select,
+                                            page_size=max(1, min(limit + 1, 250))):
+            rows.append({"id": obj.get("_id"), **{a: obj.get(a) for a in select}})
+            if len(rows) > limit:
+                break
+        return SourcePreview(connector.metadata.name, mappings, columns, tuple(rows[:limit]), len(rows) > limit)
+
+    # --- schedules on the tenant ---------------------------------------------------------------------
 
     def schedule_report(self, working: ResourceSet | None, now: datetime | None = None) -> JsonObject:
-        self._not_yet("schedule list")
+        """The tenant's schedules (``config/schedule/*``) and scheduler jobs, enabled or not, next fires
+        in words; which idmctl applied; a warning for a full recon whose policies delete (never guarded)."""
+        now = now or datetime.now(UTC)
+        owned = self.backend.platform_objects()
+        names = self._native_names()
+        state = self.backend.read_applied()
+        applied = ResourceSet.from_canonical(state.resources, root=self.root) if state.resources else None
+        warnings: list[str] = []
+        try:
+            jobs = {str(j.get("_id")): j for j in self.tenant.list_jobs()}
+        except PlatformError as exc:
+            jobs = {}
+            warnings.append(f"the tenant's scheduler/job list could not be read ({exc.message}); next fire times "
+                            "are computed from the cron")
+        rows = []
+        for body in self.tenant.query_config("schedule/"):
+            native = str(body.get("_id", "")).removeprefix("schedule/")
+            rows.append(schedule_row(body, native, jobs.pop(native, None), names, applied, now,
+                                     managed=f"schedule/{native}" in owned))
+        for native, job in sorted(jobs.items()):
+            rows.append(schedule_row(job, native, job, names, applied, now, managed=False, dynamic=True))
+        pending = sorted(set(working.schedules if working else ()) - set(applied.schedules if applied else ()))
+        if pending:
+            warnings.append(f"not applied yet (plan and apply to schedule them): {', '.join(pending)}")
+        return {"environment": self.env, "platform": "aic", "tenant": self.tenant.tenant_url,
+                "schedules": sorted(rows, key=lambda r: str(r["name"])), "warnings": warnings}
 
     def preview_schedule(self, working: ResourceSet | None, name: str, count: int,
                          after: datetime | None) -> JsonObject:
-        self._not_yet("schedule next")
+        state = self.backend.read_applied()
+        applied = ResourceSet.from_canonical(state.resources, root=self.root) if state.resources else None
+        return schedule_preview(self.env, name, applied.schedules if applied else {},
+                                working.schedules if working else {}, None, count, after)
+
+    def _tenant_fires(self, what: str) -> NoReturn:
+        raise UsageError(f"{what}: the schedules of an aic environment run on the tenant, which fires them itself",
+                         hint=f"See them with `idmctl schedule list --env {self.env}`; to stop one, set "
+                         "`enabled: false` in its Schedule and apply")
 
     def serve_schedules(self, *, once: bool = False, log: RunLogger | None = None,
                         handle_signals: bool = True, progress: ProgressFactory | None = None) -> list[JsonObject]:
-        self._not_yet("schedule run")
+        self._tenant_fires("schedule run")
 
     def pause_schedule(self, name: str, reason: str) -> JsonObject:
-        self._not_yet("schedule pause")
+        self._tenant_fires("schedule pause")
 
     def resume_schedule(self, name: str) -> JsonObject:
-        self._not_yet("schedule resume")
+        self._tenant_fires("schedule resume")
 
     def close(self) -> None:
         if self._tenant is not None:

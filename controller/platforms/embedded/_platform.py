@@ -6,7 +6,6 @@ push and there is no drift to read), and its data is the backend's ``Store``.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,11 +13,12 @@ from typing import TypeVar
 
 from controller.backends import JsonObject, LockLease, ManagedObject, RunEntry, RunRecord, StateBackend, Store
 from controller.config import ResourceSet
-from controller.config.models import Action, RunMode, Situation
+from controller.config.models import RunMode
 from controller.connectors import ConnectionReport, SourcePreview, connector_preview, connector_test
 from controller.errors import UsageError
 from controller.filters import compile_filter, parse_filter
 from controller.plan import Plan
+from controller.platforms._entries import check_entry_filters
 from controller.platforms._protocol import (
     DEFAULT_PAGE,
     ApplyOptions,
@@ -45,9 +45,6 @@ __all__ = ["EmbeddedPlatform"]
 T = TypeVar("T")
 
 _LOCK_WAIT = 10.0  # seconds a person's prune or delete waits for a run to reach a batch boundary
-_RUN_STATUSES = ("SUCCESS", "FAILURE")
-# Entry statuses are IDM's; people type the run states they see elsewhere.
-_STATUS_ALIASES = {"FAILED": "FAILURE", "SUCCEEDED": "SUCCESS"}
 
 
 def _page(rows: list[T], offset: int, limit: int | None, total: int | None = None) -> Page[T]:
@@ -108,14 +105,7 @@ class EmbeddedPlatform:
     def show_run(self, run_id: str, *, situation: str | None = None, action: str | None = None,
                  status: str | None = None, limit: int | None = DEFAULT_PAGE,
                  offset: int = 0) -> tuple[RunRecord, Page[RunEntry]]:
-        status = _STATUS_ALIASES.get(status.upper(), status.upper()) if status else None
-        for value, allowed, name in ((situation, [str(s) for s in Situation], "--situation"),
-                                     (action, [str(a) for a in Action], "--action"),
-                                     (status, list(_RUN_STATUSES), "--status")):
-            if value is not None and value.upper() not in allowed:
-                close = difflib.get_close_matches(value.upper(), allowed, n=1)
-                raise UsageError(f"{name} {value!r} is not one of {', '.join(allowed)}",
-                                 hint=f"Did you mean {close[0]}?" if close else None)
+        status = check_entry_filters(situation, action, status)
         run = self.store.get_run(run_id)
         if run is None:
             raise UsageError(f"no run {run_id!r} in environment {self.env!r}",

@@ -241,7 +241,7 @@ class FakeTenant:
         return copy.deepcopy(self.managed.get(path))
 
     def query_managed(self, object_type: str, query_filter: str, *, fields: Any = (),
-                      page_size: int = 100) -> Any:
+                      page_size: int = 100, sort_keys: Any = ()) -> Any:
         # The two queries idmctl sends: everything, and one user by userName (an application's owner).
         match = re.fullmatch(r'userName eq "(.*)"', query_filter)
         assert query_filter == "true" or match, query_filter
@@ -259,6 +259,8 @@ class FakeTenant:
     put_config = delete_config = put_variable = delete_variable = create_secret = _refuse
     add_secret_version = delete_secret = restart = put_managed = delete_managed = _refuse
     test_connector = query_system = _refuse
+    start_recon = read_recon = list_recons = cancel_recon = recon_entries = live_sync = read_repo = _refuse
+    list_links = list_jobs = trigger_job = _refuse
 
     def restart_status(self) -> str:
         return "ready"

@@ -266,9 +266,9 @@ def test_validate_stays_offline_on_aic(aic: AicHarness) -> None:
     assert aic.connects == 0 and aic.tenant.calls == []
 
 
-def test_runs_on_aic_say_they_come_with_issue_12(aic: AicHarness) -> None:
-    with pytest.raises(UsageError, match=r"runs on the aic platform are not available yet \(issue 12\)"):
-        commands.list_runs(aic.root, "dev")
+def test_the_scheduler_loop_on_aic_says_the_tenant_fires_them(aic: AicHarness) -> None:
+    with pytest.raises(UsageError, match="the tenant, which fires them itself"):
+        commands.serve_schedules(aic.root, "dev", once=True)
     assert aic.tenant.calls == []  # without reaching the tenant (nor reading its key)
 
 

@@ -311,3 +311,84 @@ def test_an_environment_error_body_keeps_the_tenants_message(client: AicClient, 
     assert exc.message == ("AIC PUT /environment/variables/esv-idmctl-entra-client-id: 400 Bad Request: "
                            "Changing the type of an existing variable is not permitted")
     assert exc.hint is not None and "delete the variable" in exc.hint
+
+
+# --- reconciliation, liveSync, links, the scheduler (§5) ---------------------------------------------------
+
+
+def test_a_recon_starts_with_its_flags_once_and_is_read_and_canceled(client: AicClient, tenant: FakeTenant) -> None:
+    tenant.route("POST", "/openidm/recon", (200, {}, {"_id": "r-1", "state": "ACTIVE"}))
+    tenant.route("GET", "/openidm/recon/r-1", (200, {}, {"_id": "r-1", "state": "SUCCESS"}))
+    tenant.route("POST", "/openidm/recon/r-1", (200, {}, {"_id": "r-1", "action": "cancel", "status": "SUCCESS"}))
+    tenant.route("GET", "/openidm/recon", (200, {}, {"_id": "recon", "reconciliations": [{"_id": "r-1"}]}))
+    assert client.start_recon("systemEntraUser_managedAlpha_user", analyze=True, persist_associations=True) == \
+        {"_id": "r-1", "state": "ACTIVE"}
+    (start,) = tenant.calls("POST", "/openidm/recon")
+    assert start.query == {"_action": "recon", "mapping": "systemEntraUser_managedAlpha_user", "analyze": "true",
+                           "persistAssociations": "true"}
+    assert client.read_recon("r-1") == {"_id": "r-1", "state": "SUCCESS"}
+    assert client.read_recon("r-2") is None
+    assert client.list_recons() == [{"_id": "r-1"}]
+    assert client.cancel_recon("r-1") == {"_id": "r-1", "action": "cancel", "status": "SUCCESS"}
+    assert client.cancel_recon("r-2") is None  # 404: not (or no longer) known
+    assert tenant.calls("POST", "/openidm/recon/r-1")[0].query == {"_action": "cancel"}
+
+
+def test_a_dropped_recon_start_is_not_sent_again(client: AicClient, tenant: FakeTenant) -> None:
+    tenant.queue("POST", "/openidm/recon", DROP)
+    tenant.route("POST", "/openidm/recon", (200, {}, {"_id": "r-1", "state": "ACTIVE"}))
+    with pytest.raises(PlatformError):
+        client.start_recon("m")
+    assert len(tenant.calls("POST", "/openidm/recon")) == 1  # a second start could run it twice
+
+
+def test_association_entries_and_links_follow_the_cookie(client: AicClient, tenant: FakeTenant) -> None:
+    def page(request: Recorded) -> Reply:
+        cookie = request.query.get("_pagedResultsCookie", "")
+        return 200, {}, {"result": [{"situation": "ABSENT", "n": cookie or "first"}],
+                         "pagedResultsCookie": "" if cookie else "c1"}
+
+    tenant.route("GET", "/openidm/recon/assoc/r-1/entry", page)
+    tenant.route("GET", "/openidm/repo/link", (200, {}, {"result": [{"firstId": "s", "secondId": "t"}],
+                                                          "pagedResultsCookie": None}))
+    assert [e["n"] for e in client.recon_entries("r-1", 'status eq "FAILURE"', page_size=5)] == ["first", "c1"]
+    assert tenant.calls("GET", "/openidm/recon/assoc/r-1/entry")[0].query == {
+        "_queryFilter": 'status eq "FAILURE"', "_pageSize": "5"}
+    assert list(client.list_links("systemEntraUser_managedAlpha_user")) == [{"firstId": "s", "secondId": "t"}]
+    assert tenant.calls("GET", "/openidm/repo/link")[0].query["_queryFilter"] == \
+        'linkType eq "systemEntraUser_managedAlpha_user"'
+
+
+def test_live_sync_and_its_stage(client: AicClient, tenant: FakeTenant) -> None:
+    stage = {"_id": "SYSTEMENTRAUSER", "_rev": "2", "connectorData": {"syncToken": "t2"}}
+    tenant.route("POST", "/openidm/system/Entra/User", (200, {}, stage))
+    tenant.route("GET", "/openidm/repo/synchronisation/pooledSyncStage/SYSTEMENTRAUSER", (200, {}, stage))
+    assert client.live_sync("Entra", "User") == stage
+    assert tenant.calls("POST", "/openidm/system/Entra/User")[0].query == {"_action": "liveSync"}
+    assert client.read_repo("synchronisation/pooledSyncStage/SYSTEMENTRAUSER") == stage
+    assert client.read_repo("synchronisation/pooledSyncStage/SYSTEMOTHERUSER") is None
+
+
+def test_scheduler_jobs_are_listed_with_v2_and_triggered_with_no_version(client: AicClient,
+                                                                         tenant: FakeTenant) -> None:
+    tenant.route("GET", "/openidm/scheduler/job", (200, {}, {"result": [{"_id": "entra-incremental"}],
+                                                               "pagedResultsCookie": None}))
+    tenant.route("POST", "/openidm/scheduler/job/EWF Users to alpha_user", (200, {}, {"success": True}))
+    assert client.list_jobs() == [{"_id": "entra-incremental"}]
+    assert tenant.calls("GET", "/openidm/scheduler/job")[0].headers["accept-api-version"] == "resource=2.0"
+    assert client.trigger_job("EWF Users to alpha_user") == {"success": True}
+    (trigger,) = tenant.calls("POST", "/openidm/scheduler/job/EWF Users to alpha_user")
+    assert trigger.query == {"_action": "trigger"} and "accept-api-version" not in trigger.headers
+    assert trigger.raw_path == "/openidm/scheduler/job/EWF%20Users%20to%20alpha_user"
+
+
+def test_an_identity_is_deleted_at_its_revision(client: AicClient, tenant: FakeTenant) -> None:
+    tenant.route("DELETE", "/openidm/managed/alpha_user/u1", (200, {}, {"_id": "u1"}))
+    assert client.delete_managed("alpha_user/u1", if_match="7") is True
+    assert tenant.calls("DELETE", "/openidm/managed/alpha_user/u1")[0].headers["if-match"] == "7"
+
+
+def test_identities_are_asked_for_in_user_name_order(client: AicClient, tenant: FakeTenant) -> None:
+    tenant.route("GET", "/openidm/managed/alpha_user", (200, {}, {"result": [], "pagedResultsCookie": None}))
+    assert list(client.query_managed("alpha_user", "true", sort_keys=("userName", "-givenName"))) == []
+    assert tenant.calls("GET", "/openidm/managed/alpha_user")[0].query["_sortKeys"] == "userName,-givenName"
