@@ -23,13 +23,13 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from controller.backends._process import holder_alive_here
+from controller.backends._process import check_force_unlock
 from controller.backends._protocol import AppliedState, AuditEntry, JsonObject, LockLease, PlatformObject, format_time
 from controller.backends.postgres import _lock, _schema
 from controller.backends.postgres._database import Connection, Database
 from controller.backends.postgres._schedules import PostgresScheduleState
 from controller.backends.postgres._store import PostgresStore
-from controller.errors import LockHeldError, LockLost, StalePlanError, StateError, StateNotInitialized
+from controller.errors import LockLost, StalePlanError, StateError, StateNotInitialized
 
 __all__ = ["PostgresBackend"]
 
@@ -290,18 +290,7 @@ class PostgresBackend:
     def force_unlock(self, lock_id: str, *, force: bool = False) -> LockLease:
         with self.db.transaction() as conn:
             row = conn.execute(f"SELECT {_lock.LEASE_COLUMNS} FROM env_lock WHERE id = 1 FOR UPDATE").fetchone()
-            lease = _lock.lease_of(row)
-            if lease is None or lease.lock_id != lock_id:
-                held = f"the lock is held by {lease.describe()}" if lease else "no lock is held"
-                raise StateError(f"environment {self.env!r} has no lock with id {lock_id}; {held}",
-                                 hint="Copy the lock id from the error that named the holder")
-            if not force and holder_alive_here(lease.host, lease.pid):
-                raise LockHeldError(
-                    f"environment {self.env!r}: the lock is held by {lease.describe()}, and that process is still "
-                    "running on this host; nothing was unlocked",
-                    lock_id=lock_id, holder=lease.holder,
-                    hint=f"Wait for it, or stop it (kill {lease.pid}); --force unlocks anyway and the holder then "
-                    "writes nothing more")
+            lease = check_force_unlock(self.env, _lock.lease_of(row), lock_id, force=force)
             conn.execute("DELETE FROM env_lock WHERE id = 1 AND lock_id = %s", (lock_id,))
             serial = self._meta(conn)[0]
             self._insert_audit(conn, "force-unlock", f"removed the lock of {lease.describe()}", serial,

@@ -20,13 +20,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from controller.backends._process import holder_alive_here
+from controller.backends._process import check_force_unlock
 from controller.backends._protocol import AppliedState, AuditEntry, LockLease, PlatformObject, format_time
 from controller.backends.sqlite import _database as db
 from controller.backends.sqlite import _lock, _schema
 from controller.backends.sqlite._schedules import SqliteScheduleState
 from controller.backends.sqlite._store import SqliteStore
-from controller.errors import LockHeldError, LockLost, StalePlanError, StateError, StateNotInitialized
+from controller.errors import LockLost, StalePlanError, StateNotInitialized
 
 __all__ = ["SqliteBackend"]
 
@@ -240,18 +240,7 @@ class SqliteBackend:
     def force_unlock(self, lock_id: str, *, force: bool = False) -> LockLease:
         conn = self.connection
         with db.transaction(conn):
-            lease = _lock.read_lease(conn)
-            if lease is None or lease.lock_id != lock_id:
-                held = f"the lock is held by {lease.describe()}" if lease else "no lock is held"
-                raise StateError(f"environment {self.env!r} has no lock with id {lock_id}; {held}",
-                                 hint="Copy the lock id from the error that named the holder")
-            if not force and holder_alive_here(lease.host, lease.pid):
-                raise LockHeldError(
-                    f"environment {self.env!r}: the lock is held by {lease.describe()}, and that process is still "
-                    "running on this host; nothing was unlocked",
-                    lock_id=lock_id, holder=lease.holder,
-                    hint=f"Wait for it, or stop it (kill {lease.pid}); --force unlocks anyway and the holder then "
-                    "writes nothing more")
+            lease = check_force_unlock(self.env, _lock.read_lease(conn), lock_id, force=force)
             _lock.remove_lease(conn, lock_id)
             serial = self._meta()[0]
             self._insert_audit(conn, "force-unlock", f"removed the lock of {lease.describe()}", serial,
