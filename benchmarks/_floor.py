@@ -8,8 +8,8 @@ own cost is what reading the same pages from it takes beyond that, reported apar
 the run writes — objects (with their correlation index row), links and entries, as ``IDENTITY_DDL``
 shapes them — built from the pages read and inserted with ``executemany`` into a fresh SQLite file with
 the store's pragmas (JSON encoded as the store does, with orjson), committed in batches as the run
-commits them. Read and write are timed apart, page by page (wall and CPU seconds), so the floor is
-their sum.
+commits them, and checkpointed at the end as the run's closing of the state does. Read and write
+are timed apart, page by page (wall and CPU seconds), so the floor is their sum.
 """
 
 from __future__ import annotations
@@ -240,6 +240,9 @@ class FloorStore:
         started, cpu = time.perf_counter(), time.process_time()
         self.conn.execute("UPDATE recon_runs SET state = 'SUCCESS', ended = ? WHERE id = ?", (now, run_id))
         self.conn.execute("COMMIT")
+        # The run's command closes the state when it ends, and closing the last connection copies the
+        # WAL into the database file (the checkpoint its commits left for later): the floor pays it too.
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         floor.timed_write(started, cpu)
 
     def _insert_objects(self, items: list[tuple[str, str, dict[str, Any]]], run_id: str, now: str, seq: int,
@@ -252,9 +255,11 @@ class FloorStore:
             conn.executemany("INSERT OR IGNORE INTO managed_index VALUES (?, ?, ?)", self._index_rows(items))
         conn.executemany("INSERT INTO links (mapping, source_id, target_id, created) VALUES (?, ?, ?, ?)",
                          [(MAPPING, sid, oid, now) for sid, oid, _ in items])
+        # Each entry names its object as people know it (label: the userName), as the run's do.
         conn.executemany("INSERT INTO recon_entries (run_id, seq, phase, source_id, target_id, situation, action, "
-                         "status) VALUES (?, ?, ?, ?, ?, ?, 'CREATE', 'SUCCESS')",
-                         [(run_id, seq + i, phase, sid, oid, situation) for i, (sid, oid, _) in enumerate(items)])
+                         "status, label) VALUES (?, ?, ?, ?, ?, ?, 'CREATE', 'SUCCESS', ?)",
+                         [(run_id, seq + i, phase, sid, oid, situation, p["userName"])
+                          for i, (sid, oid, p) in enumerate(items)])
         return seq + len(items)
 
     def _index_rows(self, items: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[str, str, str]]:
@@ -322,7 +327,8 @@ class FloorStore:
                         old = orjson.loads(hit[2])
                         deletes.append((sid, hit[0], old))
                         index_old.extend(self._index_rows([(sid, hit[0], old)]))
-                        entries.append(("deleted", sid, hit[0], "SOURCE_MISSING", "DELETE", None))
+                        entries.append(("deleted", sid, hit[0], "SOURCE_MISSING", "DELETE", None,
+                                        f"{old.get('userName')} ({hit[0]})"))
                     continue
                 floor.users += 1
                 if hit is None:
@@ -337,7 +343,8 @@ class FloorStore:
                     if any(p in changes for p in self.indexed):
                         index_old.extend(self._index_rows([(sid, oid, old)]))
                         index_new.extend(self._index_rows([(sid, oid, new)]))
-                    entries.append(("source", sid, oid, "CONFIRMED", "UPDATE", _dumps(changes)))
+                    entries.append(("source", sid, oid, "CONFIRMED", "UPDATE", _dumps(changes),
+                                    f"{new['userName']} ({oid})"))
             if updates:
                 conn.executemany("UPDATE alpha_user SET rev = ?, username_lower = ?, properties = ? WHERE id = ?",
                                  updates)
@@ -352,7 +359,7 @@ class FloorStore:
                 conn.executemany("INSERT OR IGNORE INTO managed_index VALUES (?, ?, ?)", index_new)
             if entries:
                 conn.executemany("INSERT INTO recon_entries (run_id, seq, phase, source_id, target_id, situation, "
-                                 "action, status, changes) VALUES (?, ?, ?, ?, ?, ?, ?, 'SUCCESS', ?)",
+                                 "action, status, changes, label) VALUES (?, ?, ?, ?, ?, ?, ?, 'SUCCESS', ?, ?)",
                                  [(run_id, seq + i, *e) for i, e in enumerate(entries)])
                 seq += len(entries)
             if creates:

@@ -45,9 +45,27 @@ def new_object_ids(n: int) -> list[str]:
     with _id_lock:
         first = _id_last + 1 if ms <= _id_last >> 74 else (ms << 74) | int.from_bytes(os.urandom(10)) >> 6
         _id_last = first + n - 1
+    return _format_ids(first, n)
+
+
+_LOW = (1 << 62) - 1
+
+
+def _format_ids(first: int, n: int) -> list[str]:
+    """The canonical text of the ids ``first .. first + n - 1`` (122-bit payloads, see ``new_object_id``).
+
+    The first three groups (timestamp, version, the payload's next 12 bits) change only when the low
+    62-bit counter carries, so they are formatted once per run of ids without a carry.
+    """
     out: list[str] = []
-    low = (1 << 62) - 1
-    for value in range(first, first + n):
-        h = f"{((value >> 74) << 80) | _VERSION | (((value >> 62) & 0xFFF) << 64) | _VARIANT | (value & low):032x}"
-        out.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    value, end = first, first + n
+    while value < end:
+        high = (((value >> 74) << 16) | (0x7 << 12) | ((value >> 62) & 0xFFF))
+        h = f"{high:016x}"
+        prefix = f"{h[:8]}-{h[8:12]}-{h[12:16]}-"
+        stop = min(end, (value | _LOW) + 1)
+        for v in range(value, stop):
+            t = f"{_VARIANT | (v & _LOW):016x}"
+            out.append(f"{prefix}{t[:4]}-{t[4:]}")
+        value = stop
     return out

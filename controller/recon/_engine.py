@@ -84,6 +84,9 @@ def _dumps(obj: Any) -> str:
 
 
 _MISS = object()
+_SOURCE_ID, _PROPS, _NEW_PROPS = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
+_ABSENT, _CONFIRMED = str(Situation.ABSENT), str(Situation.CONFIRMED)
+_CREATE, _UPDATE = str(Action.CREATE), str(Action.UPDATE)
 
 _REMOVED_REASON = {
     "changed": "soft-deleted in Entra ID (restorable from the recycle bin)",
@@ -164,14 +167,14 @@ class _Written:
         self.names: set[str] = set()  # userName lowered, which is also its correlation key
         self.keys: dict[str, set[str]] = {p: self.names if p == ALPHA_USER.unique_ci else set() for p in corr_props}
 
-    def record(self, batch: WriteBatch) -> None:
-        """Remember the keys ``batch`` writes (before it is applied: a batch that fails adds only keys)."""
-        self.sources.update(link.source_id for link in batch.links_add)
-        names = self.names
-        others = [(p, keys) for p, keys in self.keys.items() if keys is not names]
-        for writes in (((c[0], c[1]) for c in batch.creates), ((u[0], u[2]) for u in batch.updates)):
-            for _, props in writes:
-                names.add(props["userName"].lower())
+    def record(self, batch: WriteBatch, names: Iterable[str]) -> None:
+        """Remember the keys ``batch`` writes (before it is applied: a batch that fails adds only keys);
+        ``names``: the userNames, lowered, its creates and updates give their objects."""
+        self.sources.update(map(_SOURCE_ID, batch.links_add))
+        self.names.update(names)
+        others = [(p, keys) for p, keys in self.keys.items() if keys is not self.names]
+        if others:
+            for props in itertools.chain(map(_PROPS, batch.creates), map(_NEW_PROPS, batch.updates)):
                 for prop, keys in others:
                     keys.update(index_keys(props.get(prop)))
 
@@ -203,6 +206,7 @@ class _Engine:
         self.cleanup: list[tuple[str, str]] = []
         self.handled: set[str] = set()
         self.track_handled = False  # full runs: remember targets the source phase handled
+        self.links_seen = 0  # distinct stored links the source phase reached (see _unhandled_targets)
         self.queued: set[str] = set()
         self.due: set[str] = set()  # the queued marks this incremental run re-reads (see _retry.due)
         self.delta_link: str | None = None  # the stored delta link an incremental run continues from
@@ -220,6 +224,15 @@ class _Engine:
         # what it wrote (a dry run writes nothing, so it has nothing to remember).
         self.written = _Written(self.corr_props) if self.store_empty and not run.linked and not dry_run else None
         self._ids: list[str] = []  # new object ids made in bulk, the next one last
+        # The two commonest decisions of a large run, taken without the general path's lookups when the
+        # policy gives them their default action (``source_page``): a linked source whose object holds
+        # its values already (CONFIRMED, UPDATE, nothing to write), and, into a store that started
+        # empty, a source no lookup can match (ABSENT, CREATE).
+        self.confirm_unchanged = self.policy.action(Situation.CONFIRMED) is Action.UPDATE
+        self.create_unseen = self.written is not None and self.policy.action(Situation.ABSENT) is Action.CREATE
+        corr = mapping.correlation
+        self.corr_keys: tuple[tuple[str, int], ...] = \
+            tuple(zip(corr.props, corr.positions, strict=True)) if corr is not None else ()
         self._reset_caches()
         self._reset_overlays()
 
@@ -478,7 +491,7 @@ class _Engine:
         if not self.dry_run:
             if len(self.batch):
                 if self.written is not None:
-                    self.written.record(self.batch)
+                    self.written.record(self.batch, self.o_names)  # every object staged gave o_names its name
                 self.seq = self.store.apply(self.m.name, self.run.id, self.batch, self.seq)
                 if self.batch.creates:
                     self.store_empty = False
@@ -743,17 +756,36 @@ class _Engine:
         sids = [u["id"] for u in users]
         values = [values_of(u) for u in users]
         pos = self.name_pos
-        self.prefetch(sids, values, [v[pos] for v in values] if pos is not None else ())
+        if self.written is None:
+            self.prefetch(sids, values, [v[pos] for v in values] if pos is not None else ())
+        else:
+            # Into a store that started empty, a prefetch would look up only keys ``written`` holds, and
+            # the lookups make the same filtered query on a cache miss: an empty cache answers alike.
+            self._reset_caches()
         handled, track_handled = self.handled, self.track_handled
+        confirm, create = self.confirm_unchanged, self.create_unseen
+        confirmed = created = 0
+        # Into a store that started empty, a source neither written nor staged by this run has no link.
+        o_src, linked_here = self.o_src, self.written.sources if self.written is not None else None
         for sid, user, vals in zip(sids, users, values, strict=True):
             valid = valid_fn(user) if valid_fn is not None else True
-            tid = self.link_of_source(sid)
+            tid = None if linked_here is not None and sid not in linked_here and sid not in o_src \
+                else self.link_of_source(sid)
             if tid is not None:
-                if track_handled:
+                if track_handled and tid not in handled:
                     handled.add(tid)
-                exists = self.obj(tid) is not None
-                situation = source_situation(valid=valid, linked=True, target_exists=exists, hits=None)
-                self.decide(phase, situation, sid, tid if exists else None, vals)
+                    self.links_seen += 1
+                current = self.obj(tid)
+                if valid and confirm and current is not None and self._unchanged(current[1], vals):
+                    confirmed += 1  # CONFIRMED, UPDATE with nothing to change: nothing written
+                    if sid in self.queued:
+                        self.batch.retry_remove.append(sid)
+                    continue
+                situation = source_situation(valid=valid, linked=True, target_exists=current is not None, hits=None)
+                self.decide(phase, situation, sid, tid if current is not None else None, vals)
+                continue
+            if valid and create and self._create_unseen(phase, sid, vals):
+                created += 1
                 continue
             hits = self.correlate(vals)
             hit_linked = False
@@ -765,10 +797,75 @@ class _Engine:
                                          hit_linked=hit_linked)
             target = hits[0] if hits and len(hits) == 1 else None
             self.decide(phase, situation, sid, target, vals, candidates=hits)
+        if confirmed:
+            self.run.situations[_CONFIRMED] += confirmed
+            self.run.actions[_UPDATE] += confirmed
+        if created:
+            self.run.situations[_ABSENT] += created
+            self.run.actions[_CREATE] += created
+            self.run.entries += created
         self.run.processed += len(users)
         self.uncommitted += len(users)
         if commit:
             self.commit()
+
+    def _unchanged(self, current: Mapping[str, Any], values: tuple[Any, ...]) -> bool:
+        """Whether the object already holds ``values`` in every mapped target (``_update``'s first test)."""
+        try:
+            return self.current_of(current) == values
+        except KeyError:  # a target the object does not hold yet: a change
+            return False
+
+    def _create_unseen(self, phase: str, sid: str, values: tuple[Any, ...]) -> bool:
+        """ABSENT and CREATE for a source no lookup can match, without the general path's lookups.
+
+        Only for a run into a store that was empty at its start (``written``): there an unlinked source
+        whose correlation keys and userName are in neither ``written`` nor this batch's overlays has no
+        candidate and no userName holder anywhere, so ``correlate`` would find nothing, the situation
+        is ABSENT and ``_create`` would create it. Anything else (a key seen before, an object the type
+        refuses) returns False untouched, and the general path decides it: same outcome either way.
+        """
+        written = self.written
+        assert written is not None
+        o_index = self.o_index
+        for prop, pos in self.corr_keys:
+            key = index_key(values[pos])
+            if key is not None and ((prop, key) in o_index or key in written.keys[prop]):
+                return False
+        props = ALPHA_USER.with_defaults(self.m.properties.to_props(values))
+        if ALPHA_USER.schema_error(props) is not None:
+            return False
+        user_name = props["userName"]
+        low = user_name.lower()
+        o_names = self.o_names
+        if low in o_names or low in written.names:
+            return False
+        ids = self._ids
+        if not ids:
+            ids.extend(reversed(new_object_ids(1024)))
+        oid = ids.pop()
+        batch = self.batch
+        batch.creates.append(Create(oid, props))
+        self.o_obj[oid] = (1, props)  # what _put_object stages, with the userName already lowered
+        o_names[low] = oid
+        for prop in self.corr_props:
+            value = props.get(prop)
+            key = low if prop == "userName" else None if value is None else index_key(value)
+            if key is not None:
+                staged = o_index.get((prop, key))
+                if staged is None:
+                    o_index[(prop, key)] = {oid}
+                else:
+                    staged.add(oid)
+        batch.links_add.append(Link(sid, oid))
+        self.o_src[sid] = oid
+        self.o_tgt[oid] = sid
+        if self.track_handled:
+            self.handled.add(oid)
+        batch.entries.append(EntryRecord(phase, sid, oid, _ABSENT, _CREATE, "SUCCESS", None, None, user_name))
+        if sid in self.queued:
+            batch.retry_remove.append(sid)
+        return True
 
     def deleted_page(self, removed: Sequence[tuple[str, str]], commit: bool = True) -> None:
         """Table 1b for source objects that are gone (delta ``@removed``, or 404 on re-read)."""
@@ -792,7 +889,11 @@ class _Engine:
         neither re-reads them by id nor counts them out of scope a second time."""
         self.run.out_of_scope += len(users)
         links = self.store.links_for_sources(self.m.name, [u["id"] for u in users])
-        self.handled.update(t for t in links.values() if t)
+        handled = self.handled
+        for tid in links.values():
+            if tid and tid not in handled:
+                handled.add(tid)
+                self.links_seen += 1
 
     def probe(self, sid: str) -> tuple[str, dict[str, Any] | None]:
         """Read one source by id: ("missing", None), ("out", user) when out of scope, or ("in", user)."""
@@ -812,7 +913,11 @@ class _Engine:
         """
         store, handled = self.store, self.handled
         linked: set[str] = set()
-        if self.run.linked:
+        # The source phase reached ``links_seen`` distinct stored links whose target it handled first
+        # (a target has one link per mapping; a link this run made is handled when made, and one whose
+        # target another decision handled first is not counted). When that is every link the mapping
+        # had at the start, every link now in the store is handled: none is left to read back.
+        if self.run.linked and self.links_seen < self.run.linked:
             for rows in store.iter_links(self.m.name):
                 rows = [(s, t) for s, t in rows if t not in handled]
                 exists = store.existing(t for _, t in rows) if rows else set()
@@ -1057,7 +1162,10 @@ def _full(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str:
     m, source, run = engine.m, engine.source, engine.run
     link = source.latest_delta_link(list(m.select), m.pushdown)
     in_scope = 0
-    engine.track_handled = True
+    # The target phase visits what the source phase did not handle: the mapping's links, and with
+    # targetScope "all" the objects; a run with neither to visit need not remember (a set the size
+    # of the source on a first run).
+    engine.track_handled = bool(run.linked) or (m.target_scope == "all" and not engine.empty_at_start)
     # Each page is assessed as it arrives (the next one is read meanwhile); whole pages are gathered
     # into one transaction until it holds at least ``limit`` source objects, so commits are few.
     limit = batch_size

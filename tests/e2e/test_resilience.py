@@ -137,21 +137,33 @@ def test_sigkill_at_several_points_converges_to_an_uninterrupted_run(big_emulato
         emu.update_user(sid, {"givenName": "Renamed"})
 
     # 2. Killed in the middle, 3. killed once every object is written but before the run closes.
+    closed_first = 0  # runs the last kill point missed: they closed before the signal landed
     for ready in (lambda: _count(db) >= first + 5 * page, lambda: _count(db) >= 20000):
         proc = crashed.spawn(*RECONCILE)
-        if _kill_when(proc, ready):
-            kills += 1
-            assert _query(db, "SELECT count(*) FROM sync_tokens") == [(0,)]
-            _converged_view(db)
-            _unlock_after_kill(crashed, proc.pid)
+        if not _kill_when(proc, ready):
+            continue
+        if _query(db, "SELECT state FROM recon_runs ORDER BY started DESC LIMIT 1") == [("SUCCESS",)]:
+            # The run wrote its last batch and closed (delta link with it) between the check and the
+            # signal: nothing was interrupted, but the process may have died still holding the lock.
+            closed_first += 1
+            assert _query(db, "SELECT count(*) FROM sync_tokens") == [(1,)]
+            if _query(db, "SELECT count(*) FROM env_lock") != [(0,)]:
+                _unlock_after_kill(crashed, proc.pid)
+            continue
+        kills += 1
+        assert _query(db, "SELECT count(*) FROM sync_tokens") == [(0,)]
+        _converged_view(db)
+        _unlock_after_kill(crashed, proc.pid)
     assert kills >= 2  # the last kill point can be missed on a fast machine; the first two cannot
 
     # Rerun to completion.
     code, run = crashed.reconcile()
     assert code == 0, run["reason"]
-    assert any("had been interrupted; it is now marked FAILED" in w for w in run["warnings"])
     states = [r["state"] for r in crashed.json("runs", "list", "--env", "demo")]
-    assert states[0] == "SUCCESS" and set(states[1:]) == {"FAILED"} and len(states) == kills + 1
+    assert states.count("SUCCESS") == 1 + closed_first and states.count("FAILED") == kills
+    assert states[0] == "SUCCESS" and len(states) == kills + closed_first + 1
+    if not closed_first:
+        assert any("had been interrupted; it is now marked FAILED" in w for w in run["warnings"])
     assert _query(db, "SELECT count(*) FROM sync_tokens") == [(1,)]
 
     # The same tenant into a separate state, never interrupted.
