@@ -14,8 +14,9 @@ The run half: ``reconcile``, ``list_runs``/``show_run``/``prune_runs``,
 
 from __future__ import annotations
 
-import importlib
 import typing
+
+from controller import _lazy
 
 if typing.TYPE_CHECKING:
     from controller.commands._config import (
@@ -95,27 +96,12 @@ __all__ = [
 
 # Each name's module: a command imports only its own half (a `runs list` never loads the plan, import or render
 # machinery, nor the aic platform they pull in). PEP 562: the module is imported on first attribute access.
-_HOMES: dict[str, str] = {
-    **dict.fromkeys(("ApplyResult", "InitResult", "NewEnvironment", "PlanResult", "StateReport", "apply",
-                     "audit_list", "env_new", "force_unlock", "git_commit", "init", "plan", "promote", "state_show",
-                     "validate"), "_config"),
-    **dict.fromkeys(("ImportReport", "import_environment"), "_import"),
-    **dict.fromkeys(("connector_preview", "connector_test", "delete_identity", "get_identity", "list_runs",
-                     "pause_schedule", "preview_cron", "preview_schedule", "prune_runs", "reconcile",
-                     "resume_schedule", "schedule_report", "search_identities", "serve_schedules", "show_run"),
-                    "_operate"),
-    **dict.fromkeys(("RenderResult", "native_json", "render"), "_render"),
-}
-
-
-def __getattr__(name: str) -> typing.Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # the next access is a plain lookup
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOMES])
+__getattr__, __dir__ = _lazy.exports(__name__, {
+    "_config": ("ApplyResult", "InitResult", "NewEnvironment", "PlanResult", "StateReport", "apply", "audit_list",
+                "env_new", "force_unlock", "git_commit", "init", "plan", "promote", "state_show", "validate"),
+    "_import": ("ImportReport", "import_environment"),
+    "_operate": ("connector_preview", "connector_test", "delete_identity", "get_identity", "list_runs",
+                 "pause_schedule", "preview_cron", "preview_schedule", "prune_runs", "reconcile", "resume_schedule",
+                 "schedule_report", "search_identities", "serve_schedules", "show_run"),
+    "_render": ("RenderResult", "native_json", "render"),
+})

@@ -4,27 +4,34 @@ The public surface: `load_environment` (raises `ConfigError`), `validate_environ
 `ResourceSet` (the validated resources; also rebuilt from applied state), and the models.
 """
 
-from controller.config._loader import (
-    LoadedEnvironment,
-    ValidationReport,
-    environment_dir,
-    environment_names,
-    load_environment,
-    resource_files,
-    validate_environment,
-)
-from controller.config._resolve import find_references
-from controller.config._resources import (
-    ResourceSet,
-    canonical_hash,
-    canonical_json,
-    describe_secret_source,
-    read_secret_source,
-    secret_fingerprint,
-)
-from controller.config._schemas import kind_schema, schema_file_name
-from controller.config._yaml import load_file
-from controller.config.models import KINDS, Action, Situation
+from __future__ import annotations
+
+import typing
+
+from controller import _lazy
+
+if typing.TYPE_CHECKING:
+    from controller.config._loader import (
+        LoadedEnvironment,
+        ValidationReport,
+        environment_dir,
+        environment_names,
+        load_environment,
+        resource_files,
+        validate_environment,
+    )
+    from controller.config._resolve import find_references
+    from controller.config._resources import (
+        ResourceSet,
+        canonical_hash,
+        canonical_json,
+        describe_secret_source,
+        read_secret_source,
+        secret_fingerprint,
+    )
+    from controller.config._schemas import kind_schema, schema_file_name
+    from controller.config._yaml import load_file
+    from controller.config.models import KINDS, Action, Situation
 
 __all__ = [
     "KINDS",
@@ -48,3 +55,16 @@ __all__ = [
     "secret_fingerprint",
     "validate_environment",
 ]
+
+# Each name's module, imported on first use (PEP 562): a module that needs only the models (the enums of a
+# command's options, a backend's records) does not load the loader, jsonschema, YAML, cron and filters.
+__getattr__, __dir__ = _lazy.exports(__name__, {
+    "_loader": ("LoadedEnvironment", "ValidationReport", "environment_dir", "environment_names", "load_environment",
+                "resource_files", "validate_environment"),
+    "_resolve": ("find_references",),
+    "_resources": ("ResourceSet", "canonical_hash", "canonical_json", "describe_secret_source", "read_secret_source",
+                   "secret_fingerprint"),
+    "_schemas": ("kind_schema", "schema_file_name"),
+    "_yaml": ("load_file",),
+    "models": ("KINDS", "Action", "Situation"),
+})
