@@ -22,7 +22,7 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.config.models import RunMode, RunState
+from controller.config import RunMode, RunState
 from controller.platforms import DEFAULT_LOCK_TIMEOUT
 
 if TYPE_CHECKING:

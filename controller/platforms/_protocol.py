@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 from controller.backends import JsonObject, LockLease, ManagedObject, RunEntry, RunRecord
-from controller.config import ResourceSet
-from controller.config.models import RunMode
+from controller.config import RunMode
 
 if TYPE_CHECKING:  # only named in signatures: a `runs list` does not load the engine, plans or connectors
+    from controller.config import ResourceSet
     from controller.connectors import ConnectionReport, SourcePreview
     from controller.plan import NativeChange, Plan
     from controller.recon import Progress, ReconRun
