@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controller.backends._protocol import StateBackend
-from controller.backends.sqlite import SqliteBackend
-from controller.config import describe_secret_source, read_secret_source
-from controller.config.models import EnvironmentResource, PostgresStateSpec
 from controller.errors import StateError
+
+if TYPE_CHECKING:
+    from controller.config.models import EnvironmentResource
 
 __all__ = ["default_state_path", "open_backend", "postgres_password"]
 
@@ -24,6 +25,9 @@ def postgres_password(root: Path, environment: EnvironmentResource) -> str | Non
     The Environment resource is not variable-resolved, so the field holds the literal ``${secret.NAME}``;
     the value comes from ``spec.secrets.NAME`` alone and is never shown.
     """
+    from controller.config import describe_secret_source, read_secret_source
+    from controller.config.models import PostgresStateSpec
+
     name, spec = environment.metadata.name, environment.spec.state
     if not isinstance(spec, PostgresStateSpec) or spec.password is None:
         return None
@@ -48,6 +52,10 @@ def open_backend(root: Path, environment: EnvironmentResource, *, must_exist: bo
     With ``must_exist`` (every command but ``init``), a missing state raises ``StateNotInitialized``
     and an older schema is upgraded in place.
     """
+    # The models and sqlite are imported here, like postgres below: every command module imports
+    # controller.backends for its records and protocols (even for `--help`), which need neither.
+    from controller.config.models import PostgresStateSpec
+
     name, spec = environment.metadata.name, environment.spec.state
     if isinstance(spec, PostgresStateSpec):
         # Imported here: psycopg and its pool cost ~0.3 s of start-up that sqlite environments never need.
@@ -63,6 +71,8 @@ def open_backend(root: Path, environment: EnvironmentResource, *, must_exist: bo
         except BaseException:
             backend.close()
             raise
+    from controller.backends.sqlite import SqliteBackend
+
     path = Path(spec.path or default_state_path(name))
     sqlite = SqliteBackend(name, path if path.is_absolute() else (Path(root) / path).resolve())
     return sqlite.open_existing() if must_exist else sqlite

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
-from controller.config.models import RunMode, RunState
+from controller.config import RunMode, RunState
 
 __all__ = [
     "AppliedState",

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from controller.backends._protocol import RunRecord, Store, WriteBatch
+from controller.config import RunState
 from controller.config.managed import ALPHA_USER, duplicate_username, index_key
-from controller.config.models import RunState
 from controller.errors import ManagedObjectInvalid
 
 __all__ = ["batch_collision", "by_index_key", "check_object", "hits_by_value", "runs_to_prune"]

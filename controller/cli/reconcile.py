@@ -7,11 +7,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from controller import commands
@@ -23,9 +22,11 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.config.models import RunMode, RunState
+from controller.config import RunMode, RunState
 from controller.platforms import DEFAULT_LOCK_TIMEOUT
-from controller.recon import ReconRun
+
+if TYPE_CHECKING:
+    from controller.recon import ReconRun
 
 __all__ = ["register"]
 
@@ -162,6 +163,8 @@ def _progress(out: Output, mapping: str) -> Iterator[Any]:
     if not out.interactive:
         yield ProgressLines(out, mapping, PROGRESS_INTERVAL)
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # a terminal's bar only
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} objects"),
                   TimeElapsedColumn(), console=out.err, transient=True) as bar:
         task = bar.add_task("reading the source", total=None)

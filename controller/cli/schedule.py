@@ -21,7 +21,7 @@ from controller.cli._common import (
     with_output,
 )
 from controller.cli._output import Output
-from controller.config.models import RunState
+from controller.config import RunState
 from controller.errors import ExitCode, UsageError
 
 __all__ = ["register"]

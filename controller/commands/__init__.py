@@ -12,42 +12,49 @@ The run half: ``reconcile``, ``list_runs``/``show_run``/``prune_runs``,
 ``schedule_report``/``preview_schedule``/``preview_cron``/``serve_schedules``.
 """
 
-from controller.commands._config import (
-    ApplyResult,
-    InitResult,
-    NewEnvironment,
-    PlanResult,
-    StateReport,
-    apply,
-    audit_list,
-    env_new,
-    force_unlock,
-    git_commit,
-    init,
-    plan,
-    promote,
-    state_show,
-    validate,
-)
-from controller.commands._import import ImportReport, import_environment
-from controller.commands._operate import (
-    connector_preview,
-    connector_test,
-    delete_identity,
-    get_identity,
-    list_runs,
-    pause_schedule,
-    preview_cron,
-    preview_schedule,
-    prune_runs,
-    reconcile,
-    resume_schedule,
-    schedule_report,
-    search_identities,
-    serve_schedules,
-    show_run,
-)
-from controller.commands._render import RenderResult, native_json, render
+from __future__ import annotations
+
+import typing
+
+from controller import _lazy
+
+if typing.TYPE_CHECKING:
+    from controller.commands._config import (
+        ApplyResult,
+        InitResult,
+        NewEnvironment,
+        PlanResult,
+        StateReport,
+        apply,
+        audit_list,
+        env_new,
+        force_unlock,
+        git_commit,
+        init,
+        plan,
+        promote,
+        state_show,
+        validate,
+    )
+    from controller.commands._import import ImportReport, import_environment
+    from controller.commands._operate import (
+        connector_preview,
+        connector_test,
+        delete_identity,
+        get_identity,
+        list_runs,
+        pause_schedule,
+        preview_cron,
+        preview_schedule,
+        prune_runs,
+        reconcile,
+        resume_schedule,
+        schedule_report,
+        search_identities,
+        serve_schedules,
+        show_run,
+    )
+    from controller.commands._render import RenderResult, native_json, render
 
 __all__ = [
     "ApplyResult",
@@ -86,3 +93,15 @@ __all__ = [
     "state_show",
     "validate",
 ]
+
+# Each name's module: a command imports only its own half (a `runs list` never loads the plan, import or render
+# machinery, nor the aic platform they pull in). PEP 562: the module is imported on first attribute access.
+__getattr__, __dir__ = _lazy.exports(__name__, {
+    "_config": ("ApplyResult", "InitResult", "NewEnvironment", "PlanResult", "StateReport", "apply", "audit_list",
+                "env_new", "force_unlock", "git_commit", "init", "plan", "promote", "state_show", "validate"),
+    "_import": ("ImportReport", "import_environment"),
+    "_operate": ("connector_preview", "connector_test", "delete_identity", "get_identity", "list_runs",
+                 "pause_schedule", "preview_cron", "preview_schedule", "prune_runs", "reconcile", "resume_schedule",
+                 "schedule_report", "search_identities", "serve_schedules", "show_run"),
+    "_render": ("RenderResult", "native_json", "render"),
+})

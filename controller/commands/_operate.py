@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controller.backends import JsonObject, ManagedObject, RunEntry, RunRecord, open_backend
 from controller.config import ResourceSet, load_environment
 from controller.config.graph_user import did_you_mean
 from controller.config.managed import ALPHA_USER
 from controller.config.models import RunMode
-from controller.connectors import ConnectionReport, SourcePreview
 from controller.errors import UsageError
 from controller.filters import filter_attributes, parse_filter
 from controller.platforms import (
@@ -32,8 +32,11 @@ from controller.platforms import (
     open_environment,
     open_platform,
 )
-from controller.recon import Progress, ReconRun
 from controller.scheduler import preview_cron
+
+if TYPE_CHECKING:  # a `runs list` does not load the engine or the connectors
+    from controller.connectors import ConnectionReport, SourcePreview
+    from controller.recon import Progress, ReconRun
 
 __all__ = [
     "connector_preview",

@@ -7,10 +7,11 @@ These models describe *configuration*; per-account reconciliation code never bui
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from controller.config._enums import Action, RunMode, RunState, Situation
 
 __all__ = [
     "AIC_APPLICATION_ID_PATTERN",
@@ -100,56 +101,6 @@ ESV_ID_PATTERN = r"^esv-[a-z0-9_-]{1,124}$"
 def _unset(value: Any) -> bool:
     """Optional fields dropped from dumps while unset, so that adding them changes no applied state."""
     return value is None
-
-
-class Situation(StrEnum):
-    """IDM's reconciliation situations, with their exact names (sync/impl/Situation.java)."""
-
-    CONFIRMED = "CONFIRMED"
-    FOUND = "FOUND"
-    FOUND_ALREADY_LINKED = "FOUND_ALREADY_LINKED"
-    ABSENT = "ABSENT"
-    AMBIGUOUS = "AMBIGUOUS"
-    MISSING = "MISSING"
-    UNQUALIFIED = "UNQUALIFIED"
-    SOURCE_IGNORED = "SOURCE_IGNORED"
-    SOURCE_MISSING = "SOURCE_MISSING"
-    TARGET_IGNORED = "TARGET_IGNORED"
-    UNASSIGNED = "UNASSIGNED"
-    LINK_ONLY = "LINK_ONLY"
-    ALL_GONE = "ALL_GONE"
-
-
-class Action(StrEnum):
-    """IDM's reconciliation actions, with their exact names (sync/ReconAction.java)."""
-
-    CREATE = "CREATE"
-    UPDATE = "UPDATE"
-    DELETE = "DELETE"
-    LINK = "LINK"
-    UNLINK = "UNLINK"
-    EXCEPTION = "EXCEPTION"
-    IGNORE = "IGNORE"
-    REPORT = "REPORT"
-    NOREPORT = "NOREPORT"
-    ASYNC = "ASYNC"
-
-
-class RunState(StrEnum):
-    """The states a reconciliation run moves through (IDM's, plus BLOCKED for the safety guard)."""
-
-    ACTIVE = "ACTIVE"
-    SUCCESS = "SUCCESS"
-    FAILED = "FAILED"
-    CANCELED = "CANCELED"
-    BLOCKED = "BLOCKED"
-
-
-class RunMode(StrEnum):
-    """A full reconciliation, or an incremental one (Graph delta on embedded, liveSync on AIC)."""
-
-    FULL = "full"
-    INCREMENTAL = "incremental"
 
 
 class _Model(BaseModel):

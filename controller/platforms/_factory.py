@@ -9,23 +9,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controller.backends import StateBackend, open_backend
 from controller.config import ResourceSet, environment_dir, load_environment
 from controller.config.models import AicPlatformSpec, EnvironmentResource, EnvironmentSpec, Metadata
 from controller.errors import ConfigError, UsageError
 from controller.platforms._protocol import Platform
-from controller.platforms.aic import AicPlatform, TenantApi, connect
 from controller.platforms.embedded import EmbeddedPlatform
-from controller.recon import ConnectorFactory
+
+if TYPE_CHECKING:
+    from controller.platforms.aic import TenantApi
+    from controller.recon import ConnectorFactory
 
 __all__ = ["OpenEnvironment", "TenantFactory", "open_environment", "open_platform", "open_tenant"]
 
-TenantFactory = Callable[[AicPlatformSpec, str, Path], TenantApi]
+TenantFactory = Callable[[AicPlatformSpec, str, Path], "TenantApi"]
 """Connects to a tenant: (platform spec, the service account's key, the repository root) -> TenantApi."""
 
 
 def _connect(spec: AicPlatformSpec, key: str, base_dir: Path) -> TenantApi:
+    from controller.platforms.aic import connect
+
     return connect(spec, key, base_dir=base_dir)
 
 
@@ -51,6 +56,10 @@ def open_platform(root: Path, environment: EnvironmentResource, backend: StateBa
     """
     spec = environment.spec.platform
     if isinstance(spec, AicPlatformSpec):
+        # Imported here: the aic platform (requests, jwt, cryptography, its renderers) costs ~0.1 s of
+        # start-up that embedded environments never need.
+        from controller.platforms.aic import AicPlatform
+
         resources = working if working is not None else ResourceSet(environment=environment, root=root)
         return AicPlatform(root, backend, spec, tenant if tenant is not None else
                            (lambda: open_tenant(root, resources, tenant_factory=tenant_factory)), working)

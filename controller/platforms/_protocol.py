@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
 from controller.backends import JsonObject, LockLease, ManagedObject, RunEntry, RunRecord
-from controller.config import ResourceSet
-from controller.config.models import RunMode
-from controller.connectors import ConnectionReport, SourcePreview
-from controller.plan import NativeChange, Plan
-from controller.recon import Progress, ReconRun
+from controller.config import RunMode
+
+if TYPE_CHECKING:  # only named in signatures: a `runs list` does not load the engine, plans or connectors
+    from controller.config import ResourceSet
+    from controller.connectors import ConnectionReport, SourcePreview
+    from controller.plan import NativeChange, Plan
+    from controller.recon import Progress, ReconRun
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "DEFAULT_PAGE", "ApplyOptions", "ApplyReport", "CancelCheck", "LivePlan", "Page",
            "Platform", "ProgressFactory", "ReconRequest", "RunLogger"]
@@ -42,7 +44,7 @@ class Page(Generic[T]):
 
 CancelCheck = Callable[[], bool]
 RunLogger = Callable[[JsonObject], None]
-ProgressFactory = Callable[[str], Progress]
+ProgressFactory = Callable[[str], "Progress"]
 """The progress callback for one run of a mapping (the scheduler starts many runs)."""
 
 

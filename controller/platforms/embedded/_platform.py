@@ -9,15 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from controller.backends import JsonObject, LockLease, ManagedObject, RunEntry, RunRecord, StateBackend, Store
 from controller.config import ResourceSet
 from controller.config.models import RunMode
-from controller.connectors import ConnectionReport, SourcePreview, connector_preview, connector_test
 from controller.errors import UsageError
 from controller.filters import compile_filter, parse_filter
-from controller.plan import Plan
 from controller.platforms._entries import check_entry_filters
 from controller.platforms._protocol import (
     DEFAULT_PAGE,
@@ -30,7 +28,6 @@ from controller.platforms._protocol import (
     ReconRequest,
     RunLogger,
 )
-from controller.recon import ConnectorFactory, Progress, ReconRun, run_reconciliation
 from controller.scheduler import (
     SCHEDULED_LOCK_TIMEOUT,
     Clock,
@@ -39,6 +36,11 @@ from controller.scheduler import (
     schedule_preview,
     schedule_report,
 )
+
+if TYPE_CHECKING:  # the engine and connectors load with the first run or test that needs them
+    from controller.connectors import ConnectionReport, SourcePreview
+    from controller.plan import Plan
+    from controller.recon import ConnectorFactory, Progress, ReconRun
 
 __all__ = ["EmbeddedPlatform"]
 
@@ -91,6 +93,8 @@ class EmbeddedPlatform:
 
     def reconcile(self, request: ReconRequest, *, progress: Progress | None = None,
                   cancel: CancelCheck | None = None) -> ReconRun:
+        from controller.recon import run_reconciliation
+
         return run_reconciliation(
             self.backend, self.store, self.root, self.working, request.mapping, mode=request.mode,
             dry_run=request.dry_run, allow_deletes=request.allow_deletes, reset_delta=request.reset_delta,
@@ -180,9 +184,13 @@ class EmbeddedPlatform:
     # --- connectors ------------------------------------------------------------------------------
 
     def connector_test(self, resources: ResourceSet, name: str | None) -> ConnectionReport:
+        from controller.connectors import connector_test
+
         return connector_test(resources, name, base_dir=self.root)
 
     def connector_preview(self, resources: ResourceSet, name: str | None, limit: int) -> SourcePreview:
+        from controller.connectors import connector_preview
+
         return connector_preview(resources, name, limit=limit, base_dir=self.root)
 
     # --- schedules -------------------------------------------------------------------------------
