@@ -173,6 +173,20 @@ def _check(run: dict[str, Any], situations: dict[str, int], actions: dict[str, i
     return problems
 
 
+def _per_change(inc: ChildResult, idle: ChildResult, changes: int, full: ChildResult, n: int) -> dict[str, Any]:
+    """An incremental run's CPU per change beyond its fixed cost, against a full run's CPU per account.
+
+    The fixed cost is the same command with nothing to read (measured right after); the full run's
+    per-account figure includes its own fixed cost, spread over N accounts.
+    """
+    per_change = max(0.0, inc.cpu_seconds - idle.cpu_seconds) * 1e6 / changes
+    per_account = full.cpu_seconds * 1e6 / n
+    return {"idleCpuS": round(idle.cpu_seconds, 3), "idleWallS": round(idle.seconds, 3),
+            "cpuUsPerChange": round(per_change, 1), "cpuUsPerChangeAllIn": round(inc.cpu_seconds * 1e6 / changes, 1),
+            "fullCpuUsPerAccount": round(per_account, 1),
+            "perChangeVsFullAccount": round(per_change / per_account, 2) if per_account else None}
+
+
 def _phase(n: int, phase: str, accounts: int, child: ChildResult, run: dict[str, Any], floor: Floor,
            rows: dict[str, int], check: list[str], emulator_cpu_s: float, backend: str = "sqlite") -> dict[str, Any]:
     wall = child.seconds
@@ -297,6 +311,7 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
                                          _check(full_run, {"ABSENT": users}, {"CREATE": users}), full_emu_cpu,
                                          state.backend))
                 first_emu_cpu = fulls[0][4]
+                first_full = {state.backend: full for state, full, _, _, _ in fulls}
                 emulator_read = {"pages": memory.pages, "emulatorReadS": round(memory.emulator_s, 3),
                                  "memoryReadS": round(full_floor.read_s, 3),
                                  "emulatorS": round(max(0.0, memory.emulator_s - full_floor.read_s), 3),
@@ -343,8 +358,19 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
                             {"CREATE": mix.creates, "UPDATE": mix.changes, "DELETE": mix.deletes})
                         if inc_run.get("mode") != "incremental":
                             inc_check.append(f"the run was {inc_run.get('mode')}: {inc_run.get('fullBecause')}")
-                        phases.append(_phase(users, "incremental", mix.total, inc, inc_run, inc_floor, inc_rows,
-                                             inc_check, inc_emu_cpu, state.backend))
+                        phase = _phase(users, "incremental", mix.total, inc, inc_run, inc_floor, inc_rows,
+                                       inc_check, inc_emu_cpu, state.backend)
+                        # The same command again with nothing to do: what every incremental run costs
+                        # whatever it reads (start-up, config, token, an empty delta round, the run record).
+                        idle = run_idmctl(["reconcile", "--env", ENV, "--mapping", MAPPING, "--incremental",
+                                           "--json"], root=state.root, logs=logs)
+                        idle_run = idle.json()
+                        if idle_run.get("processed") or idle_run.get("state") != "SUCCESS":
+                            phase["check"] = "; ".join(c for c in (phase["check"] if phase["check"] != "ok" else "",
+                                                                   f"the idle run: {idle_run.get('state')}, "
+                                                                   f"{idle_run.get('processed')} processed") if c)
+                        phase.update(_per_change(inc, idle, mix.total, first_full[state.backend], users))
+                        phases.append(phase)
             finally:
                 memory.close()
                 store.close()

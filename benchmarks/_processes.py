@@ -53,7 +53,10 @@ def run_idmctl(argv: list[str], *, root: Path, logs: Path, expect: tuple[int, ..
     logs.mkdir(parents=True, exist_ok=True)
     stem = logs / f"{int(time.monotonic_ns())}-{argv[0]}"
     out_path, err_path = stem.with_suffix(".out"), stem.with_suffix(".err")
-    env = {**os.environ, "IDMCTL_ROOT": str(root), "PYTHONUNBUFFERED": "1"}
+    # Bytecode is cached as for an installed tool: a shell with PYTHONDONTWRITEBYTECODE set would make
+    # every command compile the whole package from source again (0.2-0.3 s of CPU each time).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update({"IDMCTL_ROOT": str(root), "PYTHONUNBUFFERED": "1"})
     with out_path.open("wb") as out, err_path.open("wb") as err:
         started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "controller", *argv], cwd=root, env=env,

@@ -71,6 +71,13 @@ def _footer(report: dict[str, Any]) -> list[str]:
                  f"deletes (applied in {mut['seconds']:.1f} s through the emulator's admin API).")
     lines = [line]
     for phase in report["phases"]:
+        if phase.get("cpuUsPerChange") is not None:
+            lines.append(
+                f"Incremental ({phase['backend']}): {phase['cpuUsPerChange']:,.0f} µs CPU per change beyond the "
+                f"fixed cost of a run ({phase['idleCpuS']:.2f} CPU s: the same command with nothing to read), "
+                f"{phase['perChangeVsFullAccount']:.2f}x the full run's {phase['fullCpuUsPerAccount']:,.0f} µs per "
+                f"account; {phase['cpuUsPerChangeAllIn']:,.0f} µs per change all in.")
+    for phase in report["phases"]:
         if phase["check"] != "ok":
             lines.append(f"CHECK FAILED ({phase['phase']}): {phase['check']}")
     return lines

@@ -48,6 +48,10 @@ def test_runs_do_what_the_changes_ask(report: dict) -> None:
     assert inc["mode"] == "incremental"
     assert inc["actions"] == {"CREATE": 3, "UPDATE": 15, "DELETE": 3}
     assert inc["accounts"] == 21
+    # The same incremental command with nothing to read measures the fixed cost of a run.
+    assert inc["idleCpuS"] > 0 and inc["cpuUsPerChange"] >= 0 and inc["perChangeVsFullAccount"] >= 0
+    assert inc["cpuUsPerChangeAllIn"] >= inc["cpuUsPerChange"]
+    assert "µs CPU per change beyond the fixed cost" in render_markdown(report)
 
 
 def test_floor_writes_the_rows_the_run_writes(report: dict) -> None:
