@@ -9,6 +9,7 @@ compares what the two runs decided and wrote.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +121,8 @@ def test_correlation_on_another_property_decides_as_the_general_path(tmp_path: P
 
 def test_a_source_listed_twice_is_created_once(tmp_path: Path) -> None:
     class Twice(FakeGraph):
-        def iter_users(self, select: list[str], pushdown: str | None = None):  # type: ignore[no-untyped-def]
-            for page in super().iter_users(select, pushdown):
-                yield page
+        def iter_users(self, select: list[str], pushdown: str | None = None) -> Iterator[list[dict[str, Any]]]:
+            yield from super().iter_users(select, pushdown)
             yield [self._project(PEOPLE[1], select)]
 
     outcomes = []
