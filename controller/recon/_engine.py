@@ -618,8 +618,11 @@ class _Engine:
                     return self._fail(phase, situation, action, sid, tid,
                                       duplicate_username(new["userName"], holder), values)
             changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k, _MISS) != v}
-            self.batch.updates.append(Update(tid, rev + 1, new, old))
-            self._put_object(tid, rev + 1, new)
+            if rev == 1 and self.o_obj.get(tid) is current and self._recreate(tid, new):
+                self._put_object(tid, 1, new)
+            else:
+                self.batch.updates.append(Update(tid, rev + 1, new, old))
+                self._put_object(tid, rev + 1, new)
         if relink and sid is not None:
             self._link(sid, tid)
         if new is not None or relink:
@@ -629,6 +632,21 @@ class _Engine:
             self._entry(phase, situation, action, sid, tid, message=message, changes=changes, op=op,
                         label=f"{label} ({tid})" if op == "~" else label)
         return None
+
+    def _recreate(self, tid: str, props: dict[str, Any]) -> bool:
+        """Give the create this batch stages for ``tid`` the properties ``props`` (False: it stages none).
+
+        A store applies a batch's updates before its creates (so a userName one object gives up can be
+        taken by a new one), so an update of an object the same batch creates would find no row: the
+        object would be created with its first values, or collide on the userName it gave up. Only a
+        source listed twice meets its own create (changed while the listing is read), so this is rare.
+        """
+        creates = self.batch.creates
+        for i in range(len(creates) - 1, -1, -1):
+            if creates[i].object_id == tid:
+                creates[i] = Create(tid, props)
+                return True
+        return False
 
     def _defer(self, phase: str, situation: Situation, action: Action, sid: str | None, tid: str | None,
                note: str | None) -> None:

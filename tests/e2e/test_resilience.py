@@ -137,14 +137,16 @@ def test_sigkill_at_several_points_converges_to_an_uninterrupted_run(big_emulato
         emu.update_user(sid, {"givenName": "Renamed"})
 
     # 2. Killed in the middle, 3. killed once every object is written but before the run closes.
-    closed_first = 0  # runs the last kill point missed: they closed before the signal landed
+    closed_first = 0  # runs the last kill point missed: they closed before the signal landed or the poll
     for ready in (lambda: _count(db) >= first + 5 * page, lambda: _count(db) >= 20000):
         proc = crashed.spawn(*RECONCILE)
-        if not _kill_when(proc, ready):
-            continue
-        if _query(db, "SELECT state FROM recon_runs ORDER BY started DESC LIMIT 1") == [("SUCCESS",)]:
-            # The run wrote its last batch and closed (delta link with it) between the check and the
-            # signal: nothing was interrupted, but the process may have died still holding the lock.
+        killed = _kill_when(proc, ready)
+        last_state = _query(db, "SELECT state FROM recon_runs ORDER BY started DESC LIMIT 1")
+        if not killed or last_state == [("SUCCESS",)]:
+            # The run ended before the poll saw it ready, or wrote its last batch and closed (delta link
+            # with it) between the check and the signal: nothing was interrupted, but in the second
+            # case the process may have died still holding the lock.
+            assert last_state == [("SUCCESS",)]
             closed_first += 1
             assert _query(db, "SELECT count(*) FROM sync_tokens") == [(1,)]
             if _query(db, "SELECT count(*) FROM env_lock") != [(0,)]:

@@ -176,3 +176,31 @@ def test_a_linked_source_left_out_of_a_listing_is_still_found_missing(tmp_path: 
     run = recon(batch_size=2)
     assert run.situations == {"FOUND_ALREADY_LINKED": 1, "CONFIRMED": len(PEOPLE) - 1, "SOURCE_MISSING": 1}
     assert not any(o[0] == diego["userPrincipalName"].lower() for o in _objects(store))
+
+
+@pytest.mark.parametrize("batch_size", [1, 100])
+@pytest.mark.parametrize("seeded", [False, True])
+def test_a_user_renamed_while_the_listing_is_read_keeps_the_new_values(tmp_path: Path, batch_size: int,
+                                                                       seeded: bool) -> None:
+    """A source listed twice with other values (changed while the listing is read): the object ends
+    with the later values, also when both listings fall in the batch that creates it, and a new
+    account may take the userName the rename gave up."""
+    adele = PEOPLE[1]
+    renamed = adele | {"userPrincipalName": f"adele.vance@{TENANT}", "mail": "adele.vance@fabrikam.example"}
+    newcomer = user("bb000000-0000-4000-8000-000000000002", "Aaron", "Vance", upn=adele["userPrincipalName"])
+
+    class Changing(FakeGraph):
+        def iter_users(self, select: list[str], pushdown: str | None = None) -> Iterator[list[dict[str, Any]]]:
+            yield from super().iter_users(select, pushdown)
+            yield [self._project(renamed, select), self._project(newcomer, select)]
+
+    store = open_store(tmp_path / "state.db")
+    if seeded:
+        store.create(BYSTANDER)
+    run = Runner(store, Changing(PEOPLE))(batch_size=batch_size)
+    assert run.state == "SUCCESS", run.reason
+    objects = {o.properties["userName"]: o.properties for o in store.iter_objects()}
+    assert objects[f"adele.vance@{TENANT}"]["mail"] == "adele.vance@fabrikam.example"
+    assert objects[adele["userPrincipalName"]]["givenName"] == "Aaron"
+    assert _links(store).count((adele["id"], f"adele.vance@{TENANT}")) == 1
+    store.conn.close()
