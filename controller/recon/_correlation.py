@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from controller.config.managed import index_key
 from controller.config.models import Correlation as CorrelationSpec
 from controller.recon._properties import PropertyMap
 
@@ -46,17 +47,18 @@ class Correlation:
 
     def combine(self, values: tuple[Any, ...], hits: Mapping[str, Mapping[Any, Sequence[str]]]) -> list[str]:
         """Candidate object ids for one source from the per-property hits (sorted, distinct)."""
+        # A value with no key (None, a list, an object) matches nothing; it is never a dict key here.
         if self.mode == "any":
             found: set[str] = set()
             for p, i in zip(self.props, self.positions, strict=True):
                 v = values[i]
-                if v is not None:
+                if index_key(v) is not None:
                     found.update(hits.get(p, {}).get(v, ()))
             return sorted(found)
         common: set[str] | None = None
         for p, i in zip(self.props, self.positions, strict=True):
             v = values[i]
-            ids = set(hits.get(p, {}).get(v, ())) if v is not None else set()
+            ids = set(hits.get(p, {}).get(v, ())) if index_key(v) is not None else set()
             common = ids if common is None else common & ids
             if not common:
                 return []

@@ -356,7 +356,9 @@ class _Engine:
             unlinked = [v for s, v in zip(source_ids, values, strict=True) if self.link_of_source(s) is None]
             if unlinked:
                 for prop, pos in zip(corr.props, corr.positions, strict=True):
-                    vals = {v[pos] for v in unlinked if v[pos] is not None}
+                    # Only values correlation can compare (a list, say from a multi-valued source
+                    # attribute, has no key: it matches nothing, as in correlate()).
+                    vals = {v[pos] for v in unlinked if index_key(v[pos]) is not None}
                     hits: dict[Any, list[str]] = {}
                     if vals and not self.store_empty:
                         if prop == ALPHA_USER.unique_ci:
@@ -799,7 +801,7 @@ class _Engine:
                 current = self.obj(tid)
                 if valid and confirm and current is not None and self._unchanged(current[1], vals):
                     confirmed += 1  # CONFIRMED, UPDATE with nothing to change: nothing written
-                    if sid in self.queued:
+                    if sid in self.queued and not self.dry_run:  # as _retry_mark(sid, None)
                         self.batch.retry_remove.append(sid)
                     continue
                 situation = source_situation(valid=valid, linked=True, target_exists=current is not None, hits=None)

@@ -17,7 +17,7 @@ import pytest
 
 from controller.backends.sqlite import SqliteStore
 from controller.recon import ReconRun
-from tests.recon.conftest import PEOPLE, TENANT, FakeGraph, Runner, open_store, user
+from tests.recon.conftest import DEMO_SPEC, PEOPLE, TENANT, FakeGraph, Runner, open_store, user
 
 BYSTANDER = {"userName": "bystander@fabrikam.example", "givenName": "By", "sn": "Stander",
              "mail": "bystander@fabrikam.example"}
@@ -203,4 +203,27 @@ def test_a_user_renamed_while_the_listing_is_read_keeps_the_new_values(tmp_path:
     assert objects[f"adele.vance@{TENANT}"]["mail"] == "adele.vance@fabrikam.example"
     assert objects[adele["userPrincipalName"]]["givenName"] == "Aaron"
     assert _links(store).count((adele["id"], f"adele.vance@{TENANT}")) == 1
+    store.conn.close()
+
+
+@pytest.mark.parametrize("mode", ["any", "all"])
+def test_a_list_valued_correlation_property_matches_nothing_and_breaks_nothing(tmp_path: Path, mode: str) -> None:
+    """A multi-valued source attribute (Graph's otherMails) mapped to a correlated property: its lists have
+    no correlation key, so they match nothing, whether the store started empty or not."""
+    people = [u | {"otherMails": [f"{u['givenName'].lower()}@fabrikam.example", "shared@fabrikam.example"]}
+              for u in PEOPLE]
+    spec: dict[str, Any] = {
+        "properties": [*DEMO_SPEC["properties"], {"source": "otherMails", "target": "frIndexedMultivalued1"}],
+        "correlation": {mode: ["userName", "frIndexedMultivalued1"]}}
+    fast, general = _both(tmp_path, people, **spec)
+    assert fast == general and fast["state"] == "SUCCESS"
+    store = open_store(tmp_path / "again.db")
+    graph = FakeGraph(people[:4])
+    recon = Runner(store, graph)
+    recon.spec.update(spec)
+    assert recon().actions == {"CREATE": 4}
+    graph.users.update({u["id"]: u for u in people[4:]})  # the rest, into a store that is not empty now
+    run = recon()
+    assert run.state == "SUCCESS", run.reason
+    assert run.situations == {"CONFIRMED": 4, "ABSENT": len(PEOPLE) - 4}
     store.conn.close()
