@@ -9,7 +9,7 @@ How writes happen, and why:
   as many as the one before, up to ``BATCH_GROWTH`` times ``batch_size``: see ``grown_batch``), each
   batch one transaction holding its objects, links, entries and retry marks, so a killed run leaves
   no object without its link and a rerun converges. They are the writes a rerun would make anyway.
-- The full run's and the delta round's pages are read one or two ahead in a background thread
+- The full run's and the delta round's pages are read ahead (up to ``READ_AHEAD_PAGES``) in a background thread
   (``ReadAhead``) while the engine assesses and writes the current one. (Batches are not committed on
   a writer thread: Python's sqlite3 releases and retakes the GIL around every row it steps, so such a
   thread and the engine hand the GIL back and forth per row; measured, it cost 10% more CPU and no
