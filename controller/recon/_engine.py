@@ -432,9 +432,11 @@ class _Engine:
 
     # -- staging writes ------------------------------------------------------------------------------
 
-    def _put_object(self, oid: str, rev: int, props: dict[str, Any]) -> None:
+    def _put_object(self, oid: str, rev: int, props: dict[str, Any], low: str | None = None) -> None:
+        """Stage an object this batch writes: its values, its userName (``low``: lowered, when known)
+        and its correlation keys, for the decisions after it."""
         self.o_obj[oid] = (rev, props)
-        self.o_names[props["userName"].lower()] = oid
+        self.o_names[props["userName"].lower() if low is None else low] = oid
         if self.corr_props:
             o_index = self.o_index
             for prop in self.corr_props:
@@ -871,17 +873,7 @@ class _Engine:
         # The batch's records made with tuple.__new__: a NamedTuple's own __new__ is a Python function
         # (a tenth of this path's time at 100,000 creates).
         batch.creates.append(_new(Create, (oid, props)))
-        self.o_obj[oid] = (1, props)  # what _put_object stages, with the userName already lowered
-        o_names[low] = oid
-        for prop in self.corr_props:
-            value = props.get(prop)
-            key = low if prop == "userName" else None if value is None else index_key(value)
-            if key is not None:
-                staged = o_index.get((prop, key))
-                if staged is None:
-                    o_index[(prop, key)] = {oid}
-                else:
-                    staged.add(oid)
+        self._put_object(oid, 1, props, low)
         batch.links_add.append(_new(Link, (sid, oid)))
         self.o_src[sid] = oid
         self.o_tgt[oid] = sid
