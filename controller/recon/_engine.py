@@ -570,10 +570,7 @@ class _Engine:
         if holder is not None:
             return self._fail(phase, situation, act, sid, holder,
                               duplicate_username(props["userName"], holder), values)
-        ids = self._ids
-        if not ids:
-            ids.extend(reversed(new_object_ids(1024)))
-        oid = ids.pop()
+        oid = self._new_id()
         self.batch.creates.append(Create(oid, props))
         self._put_object(oid, 1, props)
         self._link(sid, oid)
@@ -600,17 +597,13 @@ class _Engine:
         changes: dict[str, list[Any]] | None = None
         new: dict[str, Any] | None = None
         rev, old = current
-        if action is Action.UPDATE and values is not None:
-            try:  # the common case, nothing changed: one C-level read of every target and one compare
-                same = self.current_of(old) == values
-            except KeyError:  # a target the object does not hold yet: a change
-                same = False
-            if not same:
-                new = dict(old)
-                new.update(zip(self.targets, values, strict=True))
-                ALPHA_USER.with_defaults(new)
-                if new == old:
-                    new = None
+        # The common case, nothing changed, is one read and one compare (_unchanged).
+        if action is Action.UPDATE and values is not None and not self._unchanged(old, values):
+            new = dict(old)
+            new.update(zip(self.targets, values, strict=True))
+            ALPHA_USER.with_defaults(new)
+            if new == old:
+                new = None
         if new is not None:
             problem = ALPHA_USER.schema_error(new)
             if problem:
@@ -834,8 +827,16 @@ class _Engine:
         if commit:
             self.commit()
 
+    def _new_id(self) -> str:
+        """The next new object id (made 1,024 at a time)."""
+        ids = self._ids
+        if not ids:
+            ids.extend(reversed(new_object_ids(1024)))
+        return ids.pop()
+
     def _unchanged(self, current: Mapping[str, Any], values: tuple[Any, ...]) -> bool:
-        """Whether the object already holds ``values`` in every mapped target (``_update``'s first test)."""
+        """Whether the object already holds ``values`` in every mapped target: one C-level read of every
+        target and one compare."""
         try:
             return self.current_of(current) == values
         except KeyError:  # a target the object does not hold yet: a change
@@ -865,10 +866,7 @@ class _Engine:
         o_names = self.o_names
         if low in o_names or low in written.names:
             return False
-        ids = self._ids
-        if not ids:
-            ids.extend(reversed(new_object_ids(1024)))
-        oid = ids.pop()
+        oid = self._new_id()
         batch = self.batch
         # The batch's records made with tuple.__new__: a NamedTuple's own __new__ is a Python function
         # (a tenth of this path's time at 100,000 creates).
