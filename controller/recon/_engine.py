@@ -64,6 +64,7 @@ from controller.recon._situations import deleted_source_situation, source_situat
 
 __all__ = [
     "BATCH_GROWTH",
+    "LINKS_IN_MEMORY",
     "RUN_GC_THRESHOLDS",
     "CancelCheck",
     "Progress",
@@ -117,6 +118,13 @@ def _now() -> str:
 # in batches of 50,000 (measured on this project's machine). A run starts with ``batch_size`` (so a small
 # run, or a run killed early, commits as often as before) and doubles from there.
 BATCH_GROWTH = 10
+
+
+# A full run of a mapping with at most this many links reads them all in one pass first (about 270
+# bytes each in memory: 135 MB at the bound) and answers "which object is this source linked to"
+# from memory; larger mappings look each page's links up in the store. Looking 100,000 sources' links
+# up page by page took 0.47-0.49 CPU s, reading all 100,000 in order 0.11-0.15 s.
+LINKS_IN_MEMORY = 500_000
 
 
 def grown_batch(limit: int, batch_size: int) -> int:
@@ -209,6 +217,7 @@ class _Engine:
         self.handled: set[str] = set()
         self.track_handled = False  # full runs: remember targets the source phase handled
         self.links_seen = 0  # distinct stored links the source phase reached (see _unhandled_targets)
+        self.links: dict[str, str] | None = None  # source id -> target id of every stored link (load_links)
         self.queued: set[str] = set()
         self.due: set[str] = set()  # the queued marks this incremental run re-reads (see _retry.due)
         self.delta_link: str | None = None  # the stored delta link an incremental run continues from
@@ -338,7 +347,7 @@ class _Engine:
         self._reset_caches()
         store, name = self.store, self.m.name
         stored_sids = self._stored_sources(source_ids)
-        links = store.links_for_sources(name, stored_sids) if stored_sids else {}
+        links = self._stored_links(stored_sids)
         c_src = self.c_src
         for sid in source_ids:
             c_src[sid] = links.get(sid)
@@ -400,6 +409,26 @@ class _Engine:
                 self.c_names.update(self._names_taken(ask))
         self.c_names_known.update(names)
         self.c_names_known.update(renamed)
+
+    def load_links(self) -> None:
+        """Read every link of the mapping into ``links`` (a full run; at most ``LINKS_IN_MEMORY``).
+
+        From then on ``commit`` keeps it in step with what each batch writes (the run holds the lock:
+        nothing else changes the links), so it answers as the store would.
+        """
+        links: dict[str, str] = {}
+        for rows in self.store.iter_links(self.m.name):
+            links.update(rows)
+        self.links = links
+
+    def _stored_links(self, sids: Sequence[str]) -> dict[str, str]:
+        """``{source id: target id}`` of the stored links of ``sids``."""
+        if not sids:
+            return {}
+        links = self.links
+        if links is None:
+            return self.store.links_for_sources(self.m.name, sids)
+        return {s: t for s in sids if (t := links.get(s)) is not None}
 
     def _names_taken(self, keys: Sequence[str]) -> dict[str, str]:
         stored = self._stored_keys(ALPHA_USER.unique_ci, keys)
@@ -502,6 +531,10 @@ class _Engine:
                 self.seq = self.store.apply(self.m.name, self.run.id, self.batch, self.seq)
                 if self.batch.creates:
                     self.store_empty = False
+                if self.links is not None:  # as the store applied them: removals first
+                    for sid in self.batch.links_remove:
+                        self.links.pop(sid, None)
+                    self.links.update(self.batch.links_add)
             self._reset_overlays()
         self.batch = WriteBatch()
         self.uncommitted = 0
@@ -1182,6 +1215,8 @@ def _full(engine: _Engine, allow_deletes: int | None, batch_size: int) -> str:
     # targetScope "all" the objects; a run with neither to visit need not remember (a set the size
     # of the source on a first run).
     engine.track_handled = bool(run.linked) or (m.target_scope == "all" and not engine.empty_at_start)
+    if 0 < run.linked <= LINKS_IN_MEMORY:
+        engine.load_links()
     # Each page is assessed as it arrives (the next one is read meanwhile); whole pages are gathered
     # into one transaction until it holds at least ``limit`` source objects, so commits are few.
     limit = batch_size

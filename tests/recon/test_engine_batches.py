@@ -42,8 +42,14 @@ def test_the_target_phase_reads_links_only_when_the_mapping_had_some(store: Sqli
     assert reads == []  # no links at the start: every link is this run's, and handled
     graph.delete(PEOPLE[2]["id"])
     run = recon(batch_size=2)
-    assert reads == [("entra-users",)]
+    # Read twice: all of them into memory before the source phase (LINKS_IN_MEMORY), and back by the
+    # target phase, as the source phase did not reach one of them.
+    assert reads == [("entra-users",), ("entra-users",)]
     assert run.situations == {"CONFIRMED": len(PEOPLE) - 1, "SOURCE_MISSING": 1}
+    reads.clear()
+    again = recon(batch_size=2)
+    assert reads == [("entra-users",)]  # into memory only: the source phase reached every link
+    assert again.situations == {"CONFIRMED": len(PEOPLE) - 1}
     assert run.actions == {"UPDATE": len(PEOPLE) - 1, "DELETE": 1}
     assert store.count() == store.link_count("entra-users") == len(PEOPLE) - 1
 

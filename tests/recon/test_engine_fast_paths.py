@@ -227,3 +227,54 @@ def test_a_list_valued_correlation_property_matches_nothing_and_breaks_nothing(t
     assert run.state == "SUCCESS", run.reason
     assert run.situations == {"CONFIRMED": 4, "ABSENT": len(PEOPLE) - 4}
     store.conn.close()
+
+
+class _Relisted(FakeGraph):
+    """A listing that ends with some of its users again, with other values (changed while it was read)."""
+
+    relisted: list[dict[str, Any]]
+
+    def iter_users(self, select: list[str], pushdown: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        yield from super().iter_users(select, pushdown)
+        # Pages enough for what the listing created to be committed before it is listed again.
+        for _ in range(25):
+            yield [self._project(self.users[PEOPLE[0]["id"]], select)]
+        yield [self._project(u, select) for u in self.relisted]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 100])
+def test_links_read_into_memory_answer_as_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     batch_size: int) -> None:
+    """A full run over a mapping with links reads them all first (LINKS_IN_MEMORY) and keeps them in step
+    with each batch it commits; with the links looked up page by page instead, it decides the same."""
+    import controller.recon._engine as engine
+
+    outcomes = []
+    for n, in_memory in enumerate((engine.LINKS_IN_MEMORY, 0)):
+        monkeypatch.setattr(engine, "LINKS_IN_MEMORY", in_memory)
+        store = open_store(tmp_path / f"links{n}.db")
+        graph = FakeGraph(MEETINGS, page_size=3)
+        recon = Runner(store, graph)
+        recon.spec["policies"]["rules"].update({"SOURCE_MISSING": "DELETE", "UNASSIGNED": "UNLINK"})
+        recon.spec["safety"] = {"maxDeletes": 100, "maxDeletePercent": 100, "allowEmptySource": False}
+        recon(batch_size=batch_size)
+        # Between the runs: people leave, one is renamed, newcomers arrive (one with the userName of a
+        # person who left, whose object and link are still there when it is assessed), and a source
+        # is listed twice with other values the second time.
+        gone = [PEOPLE[1]["id"], PEOPLE[2]["id"], MEETINGS[20]["id"]]
+        for uid in gone:
+            graph.delete(uid)
+        graph.update(PEOPLE[4]["id"], surname="Archie-Vance")
+        graph.add(_twin("dd000000-0000-4000-8000-000000000001", "Adele", "Vance", "avance"))
+        graph.add(_twin("dd000000-0000-4000-8000-000000000002", "Kim", "Akers", "KimA"))
+        graph.__class__ = _Relisted
+        graph.relisted = [graph.users[PEOPLE[5]["id"]] | {"givenName": "Zaid"},  # linked before this run
+                          graph.users["dd000000-0000-4000-8000-000000000002"] | {"givenName": "Kimberly"}]
+        run = recon(batch_size=batch_size)
+        outcomes.append(_outcome(store, run))
+        store.conn.close()
+    assert outcomes[0] == outcomes[1]
+    # Adele's newcomer finds her object still linked (IDM: FOUND_ALREADY_LINKED, so the target phase
+    # leaves it); Alex and a filler are missing: deleted.
+    assert outcomes[0]["state"] == "SUCCESS" and outcomes[0]["situations"]["SOURCE_MISSING"] == 2
+    assert outcomes[0]["actions"]["DELETE"] == 2 and outcomes[0]["failures"] == 1  # the login-less user
