@@ -314,6 +314,7 @@ class FloorStore:
                     linked[sid] = (oid, rev, props)
             creates: list[tuple[str, str, dict[str, Any]]] = []
             updates: list[tuple[int, str, str, str]] = []
+            kept: list[tuple[int, str, str]] = []  # updates that keep the userName: username_lower untouched
             deletes: list[tuple[str, str, dict[str, Any]]] = []
             index_old: list[tuple[str, str, str]] = []
             index_new: list[tuple[str, str, str]] = []
@@ -339,7 +340,10 @@ class FloorStore:
                 new = {**old, **_delta_props(item)}
                 if new != old:
                     changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
-                    updates.append((rev + 1, new["userName"].lower(), _dumps(new), oid))
+                    if new["userName"].lower() == str(old.get("userName", "")).lower():
+                        kept.append((rev + 1, _dumps(new), oid))
+                    else:
+                        updates.append((rev + 1, new["userName"].lower(), _dumps(new), oid))
                     if any(p in changes for p in self.indexed):
                         index_old.extend(self._index_rows([(sid, oid, old)]))
                         index_new.extend(self._index_rows([(sid, oid, new)]))
@@ -348,6 +352,8 @@ class FloorStore:
             if updates:
                 conn.executemany("UPDATE alpha_user SET rev = ?, username_lower = ?, properties = ? WHERE id = ?",
                                  updates)
+            if kept:
+                conn.executemany("UPDATE alpha_user SET rev = ?, properties = ? WHERE id = ?", kept)
             if deletes:
                 conn.executemany("DELETE FROM alpha_user WHERE id = ?", [(oid,) for _, oid, _ in deletes])
                 conn.executemany("DELETE FROM links WHERE mapping = ? AND source_id = ?",
@@ -366,7 +372,7 @@ class FloorStore:
                 seq = self._insert_objects(creates, run_id, now, seq, "source", "ABSENT")
             floor.timed_write(started, cpu)
             self._batched(floor, len(items))
-            floor.count("alpha_user", len(creates) + len(updates) + len(deletes))
+            floor.count("alpha_user", len(creates) + len(updates) + len(kept) + len(deletes))
             floor.count("links", len(creates) + len(deletes))
             floor.count("managed_index", len(index_old) + len(index_new) + len(self._index_rows(creates)))
             floor.count("recon_entries", len(entries) + len(creates))

@@ -49,23 +49,26 @@ def new_object_ids(n: int) -> list[str]:
 
 
 _LOW = (1 << 62) - 1
+_NODE = (1 << 48) - 1  # the last group: the counter's low 48 bits
 
 
 def _format_ids(first: int, n: int) -> list[str]:
     """The canonical text of the ids ``first .. first + n - 1`` (122-bit payloads, see ``new_object_id``).
 
-    The first three groups (timestamp, version, the payload's next 12 bits) change only when the low
-    62-bit counter carries, so they are formatted once per run of ids without a carry.
+    Everything before the last group (timestamp, version, the payload's next 12 bits, the variant and
+    the counter's top 14 bits) changes only when the counter's low 48 bits carry, so it is formatted
+    once per run of ids without such a carry, and each id formats only its last 12 hex digits.
     """
     out: list[str] = []
+    append = out.append
     value, end = first, first + n
     while value < end:
         high = (((value >> 74) << 16) | (0x7 << 12) | ((value >> 62) & 0xFFF))
         h = f"{high:016x}"
-        prefix = f"{h[:8]}-{h[8:12]}-{h[12:16]}-"
-        stop = min(end, (value | _LOW) + 1)
-        for v in range(value, stop):
-            t = f"{_VARIANT | (v & _LOW):016x}"
-            out.append(f"{prefix}{t[:4]}-{t[4:]}")
+        clock_seq = (_VARIANT | (value & _LOW)) >> 48
+        prefix = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{clock_seq:04x}-"
+        stop = min(end, (value | _NODE) + 1)
+        for v in range(value & _NODE, (stop - 1 & _NODE) + 1):
+            append(f"{prefix}{v:012x}")
         value = stop
     return out

@@ -7,7 +7,7 @@ on every write). Taken from the AIC `alpha_user` schema (reference/idm-reconcili
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +53,7 @@ class ManagedType:
         """Why ``props`` cannot be an object of this type (the first problem found), or None when it can."""
         for name in self.required:
             value = props.get(name)
-            if not isinstance(value, str) or not value.strip():
+            if not isinstance(value, str) or not value or value.isspace():  # blank (no copy, as strip() made)
                 if value is None:
                     return f"required property {name!r} is missing ({self.name} needs {', '.join(self.required)})"
                 return f"required property {name!r} must be a non-empty string, not {value!r}"
@@ -64,6 +64,18 @@ class ManagedType:
         if len(natural_key) > self.max_length:
             return f"{self.unique_ci} is {len(natural_key)} characters long; {self.name} allows {self.max_length}"
         return None
+
+    def all_valid(self, objects: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether ``schema_error`` finds nothing in any of ``objects``: the same rules, checked a property
+        at a time over all of them (a page of creates), for the engine's bulk path."""
+        for name in self.required:
+            column = [o.get(name) for o in objects]
+            if not all(isinstance(v, str) and v and not v.isspace() for v in column):
+                return False
+        keys: list[str] = [o[self.unique_ci] for o in objects]
+        if any(char in key for key in keys for char in self.forbidden_chars):
+            return False
+        return not keys or max(map(len, keys)) <= self.max_length
 
     def with_defaults(self, props: dict[str, Any]) -> dict[str, Any]:
         """``props`` (changed in place) with the type's defaults where a value is missing or null."""

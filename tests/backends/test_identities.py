@@ -29,11 +29,12 @@ def _payload(text: str) -> int:
     return ((n >> 80) << 74) | (((n >> 64) & 0xFFF) << 62) | (n & ((1 << 62) - 1))
 
 
-@pytest.mark.parametrize("low", [0, (1 << 62) - 3, (0xFFF << 62) | ((1 << 62) - 2)],
-                         ids=["no-carry", "carry-into-the-next-12-bits", "carry-into-the-timestamp"])
+@pytest.mark.parametrize("low", [0, (1 << 48) - 2, (1 << 62) - 3, (0xFFF << 62) | ((1 << 62) - 2)],
+                         ids=["no-carry", "carry-out-of-the-last-group", "carry-into-the-next-12-bits",
+                              "carry-into-the-timestamp"])
 def test_ids_made_in_bulk_count_up_across_a_carry_of_the_counter(low: int) -> None:
-    """``new_object_ids`` formats the high groups once per run of the 62-bit counter; across a carry
-    they change, and each id is still the canonical text of its payload."""
+    """``new_object_ids`` formats all but the last group once per run of the counter's low 48 bits;
+    across a carry they change, and each id is still the canonical text of its payload."""
     first = (1_764_000_000_000 << 74) | low
     ids = _format_ids(first, 6)
     assert [_payload(t) for t in ids] == list(range(first, first + 6))

@@ -136,6 +136,28 @@ def test_a_source_listed_twice_is_created_once(tmp_path: Path) -> None:
     assert outcomes[0]["situations"] == {"ABSENT": len(PEOPLE), "CONFIRMED": 1}
 
 
+def test_a_source_twice_in_one_page_under_two_userNames_decides_as_the_general_path(tmp_path: Path) -> None:
+    """A page that creates all its sources at once (``_page_all_new``) must not take one holding the
+    same source twice (renamed between two partitions' reads, say): the second is that source's update."""
+    adele = PEOPLE[1]
+    renamed = adele | {"userPrincipalName": f"adele.vance@{TENANT}"}
+
+    class Twice(FakeGraph):
+        def iter_users(self, select: list[str], pushdown: str | None = None) -> Iterator[list[dict[str, Any]]]:
+            yield [self._project(u, select) for u in (PEOPLE[0], adele, PEOPLE[2], renamed)]
+
+    outcomes = []
+    for n, seeded in enumerate((False, True)):
+        store = open_store(tmp_path / f"twice{n}.db")
+        if seeded:
+            store.create(BYSTANDER)
+        outcomes.append(_outcome(store, Runner(store, Twice(PEOPLE))(batch_size=10)))
+        store.conn.close()
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0]["situations"] == {"ABSENT": 3, "CONFIRMED": 1}
+    assert [o[0] for o in outcomes[0]["objects"]].count(f"adele.vance@{TENANT}") == 1
+
+
 @pytest.mark.parametrize("rules", [{"ABSENT": "REPORT"}, {"ABSENT": "ASYNC"}, {"CONFIRMED": "LINK"}])
 def test_a_policy_that_changes_the_default_actions_is_followed(tmp_path: Path, rules: dict[str, str]) -> None:
     spec = {"policies": {"base": "default", "rules": {"LINK_ONLY": "UNLINK", **rules}}}

@@ -275,6 +275,10 @@ class PostgresStore:
                 return
             last = rows[-1][0]
 
+    def links_of_mapping(self, mapping: str) -> dict[str, str]:
+        return {r[0]: r[1] for r in self._rows("SELECT source_id, target_id FROM links WHERE mapping = %s",
+                                               (mapping,))}
+
     def links_of_object(self, object_id: str) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self._rows(
             "SELECT mapping, source_id FROM links WHERE target_id = %s ORDER BY mapping", (object_id,))]

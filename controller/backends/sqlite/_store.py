@@ -285,6 +285,11 @@ class SqliteStore:
                 return
             last = rows[-1][0]
 
+    def links_of_mapping(self, mapping: str) -> dict[str, str]:
+        # No ORDER BY: in source-id order every row is a jump into the table (100,000 links: 0.15-0.20
+        # CPU s); in the order SQLite picks (the target-id index, as ids are time-ordered) 0.08 s.
+        return dict(self.conn.execute("SELECT source_id, target_id FROM links WHERE mapping = ?", (mapping,)))
+
     def links_of_object(self, object_id: str) -> list[tuple[str, str]]:
         """``[(mapping, source id)]`` of every link that points at ``object_id``."""
         return self.conn.execute(
@@ -375,9 +380,21 @@ class SqliteStore:
         self._scans.clear()
 
     def _update(self, conn: sqlite3.Connection, updates: Sequence[Update]) -> None:
-        conn.executemany(
-            "UPDATE alpha_user SET rev = ?, username_lower = ?, properties = ? WHERE id = ?",
-            [(rev, props["userName"].lower(), _dumps(props), oid) for oid, rev, props, _ in updates])
+        # Most updates keep their userName: setting username_lower anyway makes SQLite rewrite its unique
+        # index entry (5,000 random updates of 100,000 rows: 0.11 CPU s with it, 0.075 without). Order
+        # between the two statements does not matter: only renames touch that index.
+        renamed: list[tuple[int, str, str, str]] = []
+        kept: list[tuple[int, str, str]] = []
+        for oid, rev, props, old in updates:
+            low = props["userName"].lower()
+            if low == str(old.get("userName", "")).lower():
+                kept.append((rev, _dumps(props), oid))
+            else:
+                renamed.append((rev, low, _dumps(props), oid))
+        if renamed:
+            conn.executemany("UPDATE alpha_user SET rev = ?, username_lower = ?, properties = ? WHERE id = ?", renamed)
+        if kept:
+            conn.executemany("UPDATE alpha_user SET rev = ?, properties = ? WHERE id = ?", kept)
         old_rows = self._index_rows((oid, old) for oid, _, _, old in updates)
         if old_rows:
             conn.executemany("DELETE FROM managed_index WHERE prop = ? AND value_lower = ? AND object_id = ?",

@@ -111,6 +111,7 @@ def test_updates_deletes_and_unlinks_in_a_batch(store: Store) -> None:
     assert got is not None and got.rev == 2 and got.properties["givenName"] == "Alex"
     assert store.get(b) is None and store.links_for_sources(MAPPING, ["src-2"]) == {}
     assert [rows for rows in store.iter_links(MAPPING, batch=1)] == [[("src-1", a)]]
+    assert store.links_of_mapping(MAPPING) == {"src-1": a} and store.links_of_mapping("other") == {}
 
 
 def test_runs_close_with_their_delta_link_and_are_found_by_prefix(store: Store) -> None:
