@@ -32,7 +32,7 @@ lint: install
 	$(BIN)/ruff check controller tests benchmarks
 
 schemas: install
-	$(BIN)/python -m controller.config.schemagen schemas
+	$(BIN)/python -m controller.config.schemagen schemas controller/config/schemas
 
 bench: install
 	$(BIN)/python -m benchmarks

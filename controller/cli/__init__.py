@@ -17,6 +17,7 @@ from typing import Any
 import typer
 
 from controller import __version__
+from controller._startup import held_collector
 from controller.cli._common import hide_flag_types as _hide_flag_types
 from controller.cli._output import print_error as _print_error
 from controller.cli._output import print_json_error as _print_json_error
@@ -99,7 +100,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("IDMCTL_DEBUG") == "1"
     try:
-        rv = _build(_modules_for(args))(args=args, prog_name="idmctl", standalone_mode=False)
+        with held_collector():  # start-up makes no garbage worth a collection: see controller._startup
+            rv = _build(_modules_for(args))(args=args, prog_name="idmctl", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from controller._startup import start_work
 from controller.cli._common import JsonOpt, QuietOpt, make_output, with_output
 from controller.cli._output import Output
 from controller.emulator import Control, Emulator, Fault, serve
@@ -98,6 +99,7 @@ def register(app: typer.Typer) -> None:
 
         With a subcommand, drive the emulator already running (users, faults, delta expiry, apps).
         """
+        start_work()  # a server (and its generated users) collects garbage as any process does
         if ctx.invoked_subcommand is not None:
             return 0
         out = make_output(json_mode=json_mode, verbose=verbose, quiet=quiet)

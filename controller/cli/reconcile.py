@@ -10,8 +10,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from controller import commands
 from controller.cli._common import (
@@ -26,6 +24,8 @@ from controller.config import RunMode, RunState
 from controller.platforms import DEFAULT_LOCK_TIMEOUT
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from controller.recon import ReconRun
 
 __all__ = ["register"]
@@ -54,7 +54,17 @@ def _stop_signals() -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
+def _escape(text: str) -> str:
+    """rich's markup escape, imported when a line for people is printed: a ``--json`` run without
+    warnings loads no rich at all."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def _table(title: str, counts: dict[str, int]) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left")
     table.add_column(title.rstrip("s"))
     table.add_column("Count", justify="right")
@@ -66,23 +76,25 @@ def _table(title: str, counts: dict[str, int]) -> Table:
 def render_run(out: Output, run: ReconRun, env: str) -> None:
     """The summary people see after a run: state, why it was full, counts, plan or entries hint."""
     for warning in run.warnings:
-        out.warn(escape(warning))
+        out.warn(_escape(warning))
     if out.json_mode:
         out.json(run.to_dict())
         return
     if run.dry_run:
         out.print(f"[bold]Dry run[/bold] of mapping [bold]{run.mapping}[/bold] ({run.mode}): nothing was written.")
         for item in run.plan:
-            out.print(f"[{_OP_STYLE.get(item.op, 'white')}]{escape(item.text())}[/]")
+            out.print(f"[{_OP_STYLE.get(item.op, 'white')}]{_escape(item.text())}[/]")
         if not run.plan:
             out.print("No changes.")
     if run.full_because:
-        out.print(f"Full run because {escape(run.full_because)}.")
+        out.print(f"Full run because {_escape(run.full_because)}.")
     state_style = {RunState.SUCCESS: "green", RunState.BLOCKED: "yellow"}.get(run.state, "red")
     title = "Would end" if run.dry_run else "Run"
     out.print(f"{title} {'' if run.dry_run else run.id + ' '}[{state_style}]{run.state}[/]: mapping {run.mapping}, "
               f"{run.mode}, {run.processed} processed, {run.failures} failed, {run.duration_ms} ms")
     if run.situations or run.actions:
+        from rich.table import Table
+
         grid = Table.grid(padding=(0, 4))
         grid.add_row(_table("Situations", dict(run.situations)), _table("Actions", dict(run.actions)))
         out.print(grid)
@@ -91,7 +103,7 @@ def render_run(out: Output, run: ReconRun, env: str) -> None:
     if run.links_cleaned:
         out.print(f"{run.links_cleaned} links cleaned up (source and target both gone).")
     if run.reason:
-        out.print(f"[{state_style}]{escape(run.reason)}[/]")
+        out.print(f"[{state_style}]{_escape(run.reason)}[/]")
     if run.state == RunState.BLOCKED:
         out.info(f"Preview: `idmctl reconcile --env {env} --mapping {run.mapping} --dry-run`")
     if run.failures and not run.dry_run:
@@ -127,7 +139,7 @@ def register(app: typer.Typer) -> None:
             run = commands.reconcile(resolve_root(root), env, mapping, mode=mode, dry_run=dry_run,
                                      allow_deletes=allow_deletes, reset_delta=reset_delta,
                                      lock_timeout=lock_timeout, progress=progress, cancel=stop.is_set,
-                                     on_warning=lambda warning: out.warn(escape(warning)))
+                                     on_warning=lambda warning: out.warn(_escape(warning)))
         render_run(out, run, env)
         return run.exit_code
 

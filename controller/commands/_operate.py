@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from controller._startup import start_work
 from controller.backends import JsonObject, ManagedObject, RunEntry, RunRecord, open_backend
 from controller.config import ResourceSet, load_environment
 from controller.config.graph_user import did_you_mean
@@ -208,5 +209,6 @@ def serve_schedules(root: Path, env: str, *, once: bool = False, log: RunLogger 
                     handle_signals: bool = True, progress: ProgressFactory | None = None) -> list[JsonObject]:
     """The scheduler loop on the environment's applied schedules until SIGTERM/SIGINT (or one pass)."""
     with _opened(root, env) as opened:
+        start_work()  # a daemon collects garbage as any long-running process does
         return opened.platform.serve_schedules(once=once, log=log, handle_signals=handle_signals,
                                                progress=progress)

@@ -1,4 +1,8 @@
-"""`python -m controller.config.schemagen DIR` (`make schemas`): write one JSON Schema per kind."""
+"""`python -m controller.config.schemagen DIR...` (`make schemas`): write one JSON Schema per kind.
+
+`make schemas` writes them to `schemas/` (the published contract) and to the package's copy that
+validation reads (``controller.config._schemas.SHIPPED_SCHEMAS``).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,15 @@ import json
 import sys
 from pathlib import Path
 
-from controller.config._schemas import kind_schema, schema_file_name
+from controller.config._schemas import generate_schema, schema_file_name
 from controller.config.models import KINDS
 
 __all__ = ["render_schemas", "write_schemas"]
 
 
 def render_schemas() -> dict[str, str]:
-    """File name -> text of every kind's schema, exactly as committed."""
-    return {schema_file_name(kind): json.dumps(kind_schema(kind), indent=2, ensure_ascii=False) + "\n"
+    """File name -> text of every kind's schema as generated from the models, exactly as committed."""
+    return {schema_file_name(kind): json.dumps(generate_schema(kind), indent=2, ensure_ascii=False) + "\n"
             for kind in KINDS}
 
 
@@ -29,5 +33,6 @@ def write_schemas(directory: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in write_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "schemas")):
-        print(f"wrote {path}")
+    for directory in sys.argv[1:] or ["schemas"]:
+        for path in write_schemas(Path(directory)):
+            print(f"wrote {path}")

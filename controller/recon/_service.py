@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from controller._startup import start_work
 from controller.backends import AppliedState, LockLease, StateBackend, Store
 from controller.config import ResourceSet, secret_fingerprint
 from controller.config.models import ConnectorResource, RunMode, RunState
@@ -129,6 +130,7 @@ def run_reconciliation(
                 + _secret_warnings(backend, state, applied, connector))
     source = (connector_factory or _default_factory)(connector, applied)
     holder = holder or f"reconcile {mapping} ({mode})"
+    start_work()  # the collector as before start-up: the engine's fewer_collections() sets its own from these
     try:
         if dry_run:
             return reconcile(store, source, compiled, mode=mode, dry_run=True, allow_deletes=allow_deletes,

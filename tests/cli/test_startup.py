@@ -94,3 +94,10 @@ def test_a_reconcile_on_an_embedded_environment_loads_no_plans_or_aic(demo: Path
     modules = _modules(demo, "reconcile", "--env", "demo", "--mapping", "entra-users", "--quiet")
     assert {"controller.recon._engine", "controller.connectors.msgraph", "controller.backends.sqlite"} <= modules
     assert _loaded(modules, NOT_FOR_RUNS) == []
+
+
+def test_a_json_reconcile_loads_no_rich(demo: Path) -> None:
+    """A run for a script prints JSON: no console, no table, no markup (rich is ~20 ms of its start-up)."""
+    modules = _modules(demo, "reconcile", "--env", "demo", "--mapping", "entra-users", "--json")
+    assert {"controller.recon._engine", "controller.cli._output", "controller.cli.reconcile"} <= modules
+    assert _loaded(modules, ("rich", *NOT_FOR_RUNS)) == []

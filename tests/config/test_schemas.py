@@ -17,7 +17,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
-from controller.config import KINDS, schema_file_name
+from controller.config import KINDS, kind_schema, schema_file_name
+from controller.config._schemas import SHIPPED_SCHEMAS, generate_schema
 from controller.config.schemagen import render_schemas
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,12 +71,22 @@ def _resolved(path: Path) -> list[Any]:
 # --- (a) drift ------------------------------------------------------------------------------------
 
 
-def test_committed_schemas_equal_the_models() -> None:
+@pytest.mark.parametrize("directory", [SCHEMAS, SHIPPED_SCHEMAS], ids=["schemas", "package"])
+def test_committed_schemas_equal_the_models(directory: Path) -> None:
+    """Both copies: `schemas/` (published) and the package's, which validation reads instead of generating."""
+    where = directory.relative_to(REPO)
     rendered = render_schemas()
-    committed = {p.name: p.read_text(encoding="utf-8") for p in SCHEMAS.glob("*.schema.json")}
-    assert sorted(committed) == sorted(rendered), "schemas/ holds other files than the kinds: run make schemas"
+    committed = {p.name: p.read_text(encoding="utf-8") for p in directory.glob("*.schema.json")}
+    assert sorted(committed) == sorted(rendered), f"{where}/ holds other files than the kinds: run make schemas"
     stale = [name for name, text in rendered.items() if committed[name] != text]
-    assert not stale, f"schemas/{', schemas/'.join(stale)} differ from the models: run make schemas and commit"
+    assert not stale, f"{where}/{', '.join(stale)} differ from the models: run make schemas and commit"
+
+
+def test_validation_reads_the_schemas_the_models_generate() -> None:
+    for kind in KINDS:
+        assert kind_schema(kind) == generate_schema(kind)
+    with pytest.raises(KeyError):
+        kind_schema("Nothing")
 
 
 def test_one_schema_per_kind() -> None:
