@@ -809,7 +809,7 @@ class _Engine:
         """Table 1a for one page of in-scope source objects, then commit (unless ``commit`` is False)."""
         if not users:
             return
-        values_of = self.values_of
+        values_of, listed = self.values_of, len(users)
         sids = [u["id"] for u in users]
         values = [values_of(u) for u in users]
         if self.create_unseen:
@@ -818,12 +818,18 @@ class _Engine:
             self._reset_caches()
             confirmed, created = self._page_into_empty(phase, sids, users, values)
         else:
+            confirmed = created = 0
+            if self.links is not None and self.confirm_unchanged:
+                confirmed, rest = self._confirm_linked(sids, users, values)
+                if rest is not None:
+                    sids, users, values = [sids[i] for i in rest], [users[i] for i in rest], [values[i] for i in rest]
             pos = self.name_pos
-            if self.written is None:
+            if not sids:
+                pass  # every source of the page was confirmed
+            elif self.written is None:
                 self.prefetch(sids, values, [v[pos] for v in values] if pos is not None else ())
             else:
                 self._reset_caches()
-            confirmed = created = 0
             assess = self._assess
             for sid, user, vals in zip(sids, users, values, strict=True):
                 outcome = assess(phase, sid, user, vals)
@@ -836,8 +842,8 @@ class _Engine:
             self.run.situations[_ABSENT] += created
             self.run.actions[_CREATE] += created
             self.run.entries += created
-        self.run.processed += len(users)
-        self.uncommitted += len(users)
+        self.run.processed += listed
+        self.uncommitted += listed
         if commit:
             self.commit()
 
@@ -874,6 +880,48 @@ class _Engine:
         target = hits[0] if hits and len(hits) == 1 else None
         self.decide(phase, situation, sid, target, vals, candidates=hits)
         return None
+
+    def _confirm_linked(self, sids: Sequence[str], users: Sequence[Mapping[str, Any]],
+                        values: Sequence[tuple[Any, ...]]) -> tuple[int, list[int] | None]:
+        """With every link in memory (``links``): the page's valid linked sources whose object holds
+        their values already, CONFIRMED with nothing to write, ahead of the rest of the page; returns
+        how many, and the positions of the others (None: all of them are left, none was looked at).
+
+        Such a decision writes nothing and stages nothing, so no other decision of the page can see
+        whether it came first; what it does record (the target handled, a retry mark cleared) is the
+        same in any order. Only the others are then prefetched and assessed, in their order: a second
+        full run with nothing changed looks up each linked object once, in one query per page, and
+        makes none of the general path's per-source lookups.
+        """
+        links, o_src = self.links, self.o_src
+        assert links is not None
+        if o_src and not o_src.keys().isdisjoint(sids):
+            return 0, None  # a source this batch linked or unlinked: its link is the overlay's
+        tids = [links.get(sid) for sid in sids]
+        found = self.store.get_many(t for t in tids if t is not None)
+        valid_fn, current_of, handled = self.m.valid, self.current_of, self.handled
+        track_handled, queued, dry_run = self.track_handled, self.queued, self.dry_run
+        rest: list[int] = []
+        confirmed = 0
+        for i, (sid, tid, vals) in enumerate(zip(sids, tids, values, strict=True)):
+            current = found.get(tid) if tid is not None else None
+            if tid is None or current is None or (valid_fn is not None and not valid_fn(users[i])):
+                rest.append(i)
+                continue
+            try:
+                unchanged = current_of(current[1]) == vals
+            except KeyError:  # a target the object does not hold yet: a change
+                unchanged = False
+            if not unchanged:
+                rest.append(i)
+                continue
+            confirmed += 1
+            if track_handled and tid not in handled:
+                handled.add(tid)
+                self.links_seen += 1
+            if sid in queued and not dry_run:  # as _retry_mark(sid, None)
+                self.batch.retry_remove.append(sid)
+        return confirmed, rest
 
     def _new_id(self) -> str:
         """The next new object id (made 1,024 at a time)."""

@@ -300,3 +300,35 @@ def test_links_read_into_memory_answer_as_the_store(tmp_path: Path, monkeypatch:
     # leaves it); Alex and a filler are missing: deleted.
     assert outcomes[0]["state"] == "SUCCESS" and outcomes[0]["situations"]["SOURCE_MISSING"] == 2
     assert outcomes[0]["actions"]["DELETE"] == 2 and outcomes[0]["failures"] == 1  # the login-less user
+
+
+def test_links_in_memory_confirm_only_valid_unchanged_sources_and_clear_their_retry_marks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full run with the links in memory confirms a page's unchanged linked sources ahead of the rest
+    (``_confirm_linked``): a source whose update failed last time and is back to its old values loses
+    its retry mark, one that is no longer a valid source is not confirmed; as with the links looked up."""
+    import controller.recon._engine as engine
+
+    outcomes, queues = [], []
+    for n, in_memory in enumerate((engine.LINKS_IN_MEMORY, 0)):
+        monkeypatch.setattr(engine, "LINKS_IN_MEMORY", in_memory)
+        store = open_store(tmp_path / f"confirm{n}.db")
+        graph = FakeGraph(PEOPLE, page_size=3)
+        recon = Runner(store, graph)
+        recon()
+        diego, grady = PEOPLE[3]["id"], PEOPLE[4]["id"]
+        graph.update(diego, surname="")  # the type refuses the update: a failed entry, a retry mark
+        failed = recon()
+        assert failed.failures == 1 and [s for s, _, _ in store.retry_queue("entra-users")] == [diego]
+        graph.update(diego, surname=PEOPLE[3]["surname"])  # back as it was: nothing to write
+        graph.update(grady, accountEnabled=False)
+        recon.spec["validSource"] = "accountEnabled eq true"
+        recon.spec["safety"] = {"maxDeletes": 0, "maxDeletePercent": 5, "allowEmptySource": False}
+        outcomes.append(_outcome(store, recon()))
+        queues.append(store.retry_queue("entra-users"))
+        store.conn.close()
+    assert outcomes[0] == outcomes[1] and queues == [[], []]
+    # UNQUALIFIED's DELETE is more than safety.maxDeletes 0: the run is BLOCKED before the end of a full
+    # run forgets the marks it did not renew, so the mark is gone only because the batch cleared it.
+    assert outcomes[0]["state"] == "BLOCKED"
+    assert outcomes[0]["situations"] == {"CONFIRMED": len(PEOPLE) - 1, "UNQUALIFIED": 1}
