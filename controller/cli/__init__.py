@@ -8,9 +8,12 @@ reserved for `plan --detailed-exitcode`), and no traceback reaches the user unle
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -147,4 +150,22 @@ def _wants_json(args: Sequence[str]) -> bool:
 
 def main() -> None:
     """Console-script entry point."""
-    sys.exit(run())
+    _exit(run())
+
+
+def _exit(code: int) -> None:
+    """End the process with ``code``, without the interpreter's teardown when that is safe.
+
+    Tearing down frees and collects everything start-up built (modules, models, the typer app), which
+    changes nothing outside this process: 0.12-0.15 of the ~0.55 CPU s an idle `reconcile --incremental`
+    cost. What does matter outside runs first: the exit handlers (logging's flush, temporary directories,
+    coverage) and the standard streams. Any other thread left running (none of ours is) gets the
+    ordinary exit, which waits for it.
+    """
+    if threading.active_count() > 1:
+        sys.exit(code)
+    atexit._run_exitfuncs()  # what a normal exit would run now (CPython's own hook for it)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (`idmctl ... | head`): nothing to do
+            stream.flush()
+    os._exit(code)

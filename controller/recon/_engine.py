@@ -1238,16 +1238,22 @@ RUN_GC_THRESHOLDS = (1_000_000, 50, 100)
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """``RUN_GC_THRESHOLDS`` (and what exists now frozen) for the block; the previous settings after it."""
+    """``RUN_GC_THRESHOLDS`` (and what exists now frozen) for the block; the previous settings after it.
+
+    Objects someone else froze (``controller._startup.start_work``) stay frozen: ``gc.unfreeze`` thaws
+    every frozen object at once, so only a freeze made here is undone here."""
     previous = gc.get_threshold()
-    gc.freeze()
+    mine = gc.get_freeze_count() == 0
+    if mine:
+        gc.freeze()
     if previous[0]:  # 0: collections are off already
         gc.set_threshold(*(max(a, b) for a, b in zip(RUN_GC_THRESHOLDS, previous, strict=True)))
     try:
         yield
     finally:
         gc.set_threshold(*previous)
-        gc.unfreeze()
+        if mine:
+            gc.unfreeze()
 
 
 def reconcile(
