@@ -51,15 +51,16 @@ def _outcome(store: SqliteStore, run: ReconRun) -> dict[str, Any]:
 
 
 def _both(tmp_path: Path, users: list[dict[str, Any]], *, batch_size: int = 2, page_size: int = 3,
-          **spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The outcome of one full run of ``users`` into an empty store, and into a store with a bystander."""
+          graph: type[FakeGraph] = FakeGraph, **spec: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The outcome of one full run of ``users`` (listed by ``graph``) into an empty store, and into a
+    store with a bystander."""
     outcomes = []
     for n, seeded in enumerate((False, True)):
         store = open_store(tmp_path / f"state{n}.db")
         try:
             if seeded:
                 store.create(BYSTANDER)
-            recon = Runner(store, FakeGraph(users, page_size=page_size))
+            recon = Runner(store, graph(users, page_size=page_size))
             recon.spec.update(spec)
             outcomes.append(_outcome(store, recon(batch_size=batch_size)))
         finally:
@@ -125,15 +126,9 @@ def test_a_source_listed_twice_is_created_once(tmp_path: Path) -> None:
             yield from super().iter_users(select, pushdown)
             yield [self._project(PEOPLE[1], select)]
 
-    outcomes = []
-    for n, seeded in enumerate((False, True)):
-        store = open_store(tmp_path / f"twice{n}.db")
-        if seeded:
-            store.create(BYSTANDER)
-        outcomes.append(_outcome(store, Runner(store, Twice(PEOPLE))(batch_size=2)))
-        store.conn.close()
-    assert outcomes[0] == outcomes[1]
-    assert outcomes[0]["situations"] == {"ABSENT": len(PEOPLE), "CONFIRMED": 1}
+    fast, general = _both(tmp_path, PEOPLE, graph=Twice)
+    assert fast == general
+    assert fast["situations"] == {"ABSENT": len(PEOPLE), "CONFIRMED": 1}
 
 
 def test_a_source_twice_in_one_page_under_two_userNames_decides_as_the_general_path(tmp_path: Path) -> None:
@@ -146,16 +141,10 @@ def test_a_source_twice_in_one_page_under_two_userNames_decides_as_the_general_p
         def iter_users(self, select: list[str], pushdown: str | None = None) -> Iterator[list[dict[str, Any]]]:
             yield [self._project(u, select) for u in (PEOPLE[0], adele, PEOPLE[2], renamed)]
 
-    outcomes = []
-    for n, seeded in enumerate((False, True)):
-        store = open_store(tmp_path / f"twice{n}.db")
-        if seeded:
-            store.create(BYSTANDER)
-        outcomes.append(_outcome(store, Runner(store, Twice(PEOPLE))(batch_size=10)))
-        store.conn.close()
-    assert outcomes[0] == outcomes[1]
-    assert outcomes[0]["situations"] == {"ABSENT": 3, "CONFIRMED": 1}
-    assert [o[0] for o in outcomes[0]["objects"]].count(f"adele.vance@{TENANT}") == 1
+    fast, general = _both(tmp_path, PEOPLE, graph=Twice, batch_size=10)
+    assert fast == general
+    assert fast["situations"] == {"ABSENT": 3, "CONFIRMED": 1}
+    assert [o[0] for o in fast["objects"]].count(f"adele.vance@{TENANT}") == 1
 
 
 @pytest.mark.parametrize("rules", [{"ABSENT": "REPORT"}, {"ABSENT": "ASYNC"}, {"CONFIRMED": "LINK"}])
