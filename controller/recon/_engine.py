@@ -242,7 +242,6 @@ class _Engine:
         # policy gives them their default action (``source_page``): a linked source whose object holds
         # its values already (CONFIRMED, UPDATE, nothing to write), and, into a store that started
         # empty, a source no lookup can match (ABSENT, CREATE).
-        self._to_props = mapping.properties.to_props
         # The type's defaults when none of them is a mapped target (so every new object gets each one):
         # the targets followed by the defaults' names, and their values to append to a values tuple.
         self._constant_defaults: tuple[tuple[str, ...], tuple[Any, ...]] | None = None
@@ -899,7 +898,7 @@ class _Engine:
             return 0, None  # a source this batch linked or unlinked: its link is the overlay's
         tids = [links.get(sid) for sid in sids]
         found = self.store.get_many(t for t in tids if t is not None)
-        valid_fn, current_of, handled = self.m.valid, self.current_of, self.handled
+        valid_fn, unchanged, handled = self.m.valid, self._unchanged, self.handled
         track_handled, queued, dry_run = self.track_handled, self.queued, self.dry_run
         rest: list[int] = []
         confirmed = 0
@@ -908,11 +907,7 @@ class _Engine:
             if tid is None or current is None or (valid_fn is not None and not valid_fn(users[i])):
                 rest.append(i)
                 continue
-            try:
-                unchanged = current_of(current[1]) == vals
-            except KeyError:  # a target the object does not hold yet: a change
-                unchanged = False
-            if not unchanged:
+            if not unchanged(current[1], vals):
                 rest.append(i)
                 continue
             confirmed += 1
