@@ -354,48 +354,59 @@ class _Engine:
         """
         self._reset_caches()
         store, name = self.store, self.m.name
+        c_src, c_obj, c_tgt, o_src, o_obj = self.c_src, self.c_obj, self.c_tgt, self.o_src, self.o_obj
         stored_sids = self._stored_sources(source_ids)
-        links = self._stored_links(stored_sids)
-        c_src = self.c_src
-        for sid in source_ids:
-            c_src[sid] = links.get(sid)
-        wanted = {t for t in links.values() if t}
-        if self.o_src:
-            wanted.update(t for s in source_ids if (t := self.o_src.get(s)))
-        named = [(s, n) for s, n in zip(source_ids, user_names, strict=True) if isinstance(n, str)] \
-            if user_names else []
-        names = [n.lower() for s, n in named if self.link_of_source(s) is None]
+        wanted: set[str] = set()
+        if self.links is None and stored_sids:
+            # The links and their objects in one lookup (a link whose object is gone has None).
+            joined = store.linked_objects(name, stored_sids)
+            links = {sid: tid for sid, (tid, _) in joined.items()}
+            for tid, found in joined.values():
+                c_obj[tid] = found
+        else:
+            links = self._stored_links(stored_sids)
+            wanted.update(links.values())
+        # One pass: each source's link as link_of_source answers it (this batch's overlay first), and
+        # which sources are unlinked (their userNames and correlation values are looked up below).
+        unlinked: list[int] = []
+        for i, sid in enumerate(source_ids):
+            target = c_src[sid] = links.get(sid)
+            if sid in o_src:
+                target = o_src[sid]
+                if target is not None and target not in c_obj and target not in o_obj:  # (the overlay answers)
+                    wanted.add(target)
+            if target is None:
+                unlinked.append(i)
+        names = [n.lower() for i in unlinked if isinstance(n := user_names[i], str)] if user_names else []
         # userName lowered -> holder: one query serves both correlation on userName and the userName
         # checks of creates and renames (they are the same lookup on username_lower).
         taken: dict[str, str] | None = None
         corr = self.m.correlation
-        if corr is not None and values is not None and not (self.store_empty and not self.o_obj):
-            unlinked = [v for s, v in zip(source_ids, values, strict=True) if self.link_of_source(s) is None]
-            if unlinked:
-                for prop, pos in zip(corr.props, corr.positions, strict=True):
-                    # Only values correlation can compare (a list, say from a multi-valued source
-                    # attribute, has no key: it matches nothing, as in correlate()).
-                    vals = {v[pos] for v in unlinked if index_key(v[pos]) is not None}
-                    hits: dict[Any, list[str]] = {}
-                    if vals and not self.store_empty:
-                        if prop == ALPHA_USER.unique_ci:
-                            keys = {k for v in vals if (k := index_key(v)) is not None}
-                            taken = self._names_taken([*names, *keys])
-                            names = [*names, *keys]
-                            hits = {v: [taken[k]] for v in vals if (k := index_key(v)) is not None and k in taken}
-                        else:
-                            stored = self._stored_values(prop, vals)
-                            hits = store.find(prop, stored) if stored else {}
-                    self.c_hits[prop] = hits
-                    for ids in hits.values():
-                        wanted.update(ids)
+        if corr is not None and values is not None and unlinked and not (self.store_empty and not self.o_obj):
+            for prop, pos in zip(corr.props, corr.positions, strict=True):
+                # Only values correlation can compare (a list, say from a multi-valued source
+                # attribute, has no key: it matches nothing, as in correlate()).
+                vals = {v for i in unlinked if index_key(v := values[i][pos]) is not None}
+                hits: dict[Any, list[str]] = {}
+                if vals and not self.store_empty:
+                    if prop == ALPHA_USER.unique_ci:
+                        keys = {k for v in vals if (k := index_key(v)) is not None}
+                        taken = self._names_taken([*names, *keys])
+                        names = [*names, *keys]
+                        hits = {v: [taken[k]] for v in vals if (k := index_key(v)) is not None and k in taken}
+                    else:
+                        stored = self._stored_values(prop, vals)
+                        hits = store.find(prop, stored) if stored else {}
+                self.c_hits[prop] = hits
+                for ids in hits.values():
+                    wanted.update(i for i in ids if i not in c_obj)
         if wanted:
-            found = store.get_many(wanted)
+            found_many = store.get_many(wanted)
             for tid in wanted:
-                self.c_obj[tid] = found.get(tid)
+                c_obj[tid] = found_many.get(tid)
+        if wanted or links:
             # A target has at most one link per mapping, so the links just read already answer for
             # their targets; only targets reached otherwise (candidates, this run's links) are looked up.
-            c_tgt = self.c_tgt
             for sid, tid in links.items():
                 c_tgt[tid] = sid
             others = [t for t in wanted if t not in c_tgt]
@@ -403,12 +414,13 @@ class _Engine:
             for tid in others:
                 c_tgt[tid] = tlinks.get(tid)
         renamed: list[str] = []
-        for sid, user_name in named:
-            target = self.link_of_source(sid)
-            if target is not None:
-                low, o = user_name.lower(), self.obj(target)
-                if o is None or str(o[1].get("userName", "")).lower() != low:
-                    renamed.append(low)
+        for sid, user_name in zip(source_ids, user_names, strict=True) if user_names else ():
+            if isinstance(user_name, str):
+                linked = o_src[sid] if sid in o_src else c_src[sid]
+                if linked is not None:
+                    low, o = user_name.lower(), self.obj(linked)
+                    if o is None or str(o[1].get("userName", "")).lower() != low:
+                        renamed.append(low)
         if not self.store_empty:
             if taken is not None:
                 self.c_names.update(taken)
@@ -752,20 +764,25 @@ class _Engine:
 
     def _prefetch_for_destroy(self, sids: Sequence[str], tids: Sequence[str]) -> None:
         """Fresh caches holding what ``_destroy`` and the clean-up look up for one chunk, in a few queries
-        (instead of one per decision): the sources' links, the targets' links and the objects."""
+        (instead of one per decision): the sources' links with their objects, then only the targets and
+        objects those did not reach."""
         self._reset_caches()
         store, name = self.store, self.m.name
-        links = store.links_for_sources(name, sids) if sids else {}
+        c_src, c_tgt, c_obj = self.c_src, self.c_tgt, self.c_obj
+        joined = store.linked_objects(name, sids) if sids else {}
         for sid in sids:
-            self.c_src[sid] = links.get(sid)
+            c_src[sid] = None
+        for sid, (tid, found) in joined.items():
+            c_src[sid], c_tgt[tid], c_obj[tid] = tid, sid, found  # a target has one link per mapping
         if tids:
-            back = store.links_for_targets(name, tids)
-            for tid in tids:
-                self.c_tgt[tid] = back.get(tid)
-            wanted = {*tids, *(t for t in links.values())}
-            found = store.get_many(wanted)
+            others = [t for t in dict.fromkeys(tids) if t not in c_tgt]
+            back = store.links_for_targets(name, others) if others else {}
+            for tid in others:
+                c_tgt[tid] = back.get(tid)
+            wanted = [t for t in dict.fromkeys(tids) if t not in c_obj]
+            found_many = store.get_many(wanted) if wanted else {}
             for tid in wanted:
-                self.c_obj[tid] = found.get(tid)
+                c_obj[tid] = found_many.get(tid)
 
     def _cleanup_entry(self, sid: str, tid: str) -> None:
         self._entry("cleanup", None, Action.UNLINK, sid, tid,
@@ -862,7 +879,8 @@ class _Engine:
                 self.handled.add(tid)
                 self.links_seen += 1
             current = self.obj(tid)
-            if valid and self.confirm_unchanged and current is not None and self._unchanged(current[1], vals):
+            if valid and self.confirm_unchanged and current is not None and (
+                    self._unchanged(current[1], vals) or self._update_linked(phase, sid, tid, current, vals)):
                 if sid in self.queued and not self.dry_run:  # as _retry_mark(sid, None)
                     self.batch.retry_remove.append(sid)
                 return _CONFIRMED_UNCHANGED
@@ -917,6 +935,34 @@ class _Engine:
             if sid in queued and not dry_run:  # as _retry_mark(sid, None)
                 self.batch.retry_remove.append(sid)
         return confirmed, rest
+
+    def _update_linked(self, phase: str, sid: str, tid: str, current: tuple[int, dict[str, Any]],
+                       values: tuple[Any, ...]) -> bool:
+        """CONFIRMED, UPDATE for a valid linked source whose object holds other values, as ``decide`` and
+        ``_update`` would carry it out, without their general checks; True when done (the caller counts
+        the decision), False to leave it to them: a dry run, an object this batch created, a new value
+        the type refuses, or a new userName (whose holder must be looked up)."""
+        if self.dry_run:
+            return False
+        rev, old = current
+        new = dict(old)
+        new.update(zip(self.targets, values, strict=True))
+        ALPHA_USER.with_defaults(new)
+        # ``new`` holds every key of ``old``, so it equals ``old`` exactly when no value changed.
+        changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k, _MISS) != v}
+        if not changes:
+            return True
+        name = new.get("userName")
+        if not isinstance(name, str) or (low := name.lower()) != str(old.get("userName", "")).lower() \
+                or (rev == 1 and self.o_obj.get(tid) is current) or ALPHA_USER.schema_error(new):
+            return False
+        batch = self.batch
+        batch.updates.append(Update(tid, rev + 1, new, old))
+        self._put_object(tid, rev + 1, new, low)
+        self.run.entries += 1
+        batch.entries.append(EntryRecord(phase, sid, tid, _CONFIRMED, _UPDATE, "SUCCESS", None, _dumps(changes),
+                                         f"{name} ({tid})"))
+        return True
 
     def _new_id(self) -> str:
         """The next new object id (made 1,024 at a time)."""

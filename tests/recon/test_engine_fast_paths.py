@@ -9,6 +9,7 @@ compares what the two runs decided and wrote.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 
 from controller.backends.sqlite import SqliteStore
 from controller.recon import ReconRun
-from tests.recon.conftest import DEMO_SPEC, PEOPLE, TENANT, FakeGraph, Runner, open_store, user
+from tests.recon.conftest import DEMO_SPEC, PEOPLE, TENANT, FakeGraph, Page, Runner, open_store, user
 
 BYSTANDER = {"userName": "bystander@fabrikam.example", "givenName": "By", "sn": "Stander",
              "mail": "bystander@fabrikam.example"}
@@ -321,3 +322,115 @@ def test_links_in_memory_confirm_only_valid_unchanged_sources_and_clear_their_re
     # run forgets the marks it did not renew, so the mark is gone only because the batch cleared it.
     assert outcomes[0]["state"] == "BLOCKED"
     assert outcomes[0]["situations"] == {"CONFIRMED": len(PEOPLE) - 1, "UNQUALIFIED": 1}
+
+
+class ReplayingGraph(FakeGraph):
+    """A delta round that lists its first page's users again at the end, each changed once more (Graph
+    replays some events of a round, and a user may change while the round is read)."""
+
+    def read_delta(self, link: str) -> Iterator[Page]:
+        pages = list(super().read_delta(link))
+        again = [{**u, "givenName": f"{u['givenName'] or ''}-again"} for u in pages[0].users]
+        yield from pages[:-1]
+        yield Page(pages[-1].users, pages[-1].removed)
+        yield Page(again, [], pages[-1].delta_link)
+
+
+_ID = re.compile(r"managed/alpha_user/[0-9a-f-]+")  # object ids differ between the two stores
+
+
+def _round_outcome(store: SqliteStore, run: ReconRun) -> dict[str, Any]:
+    changes = store.conn.execute("SELECT seq, changes FROM recon_entries WHERE run_id = ? ORDER BY seq",
+                                 (run.id,)).fetchall()
+    retries = sorted(r[0] for r in store.conn.execute("SELECT source_id FROM recon_retry"))
+    plan = [(p.op, p.action, p.situation, p.source_id, p.label.split(" (")[0],
+             p.message and _ID.sub("managed/alpha_user/<id>", p.message))
+            for p in run.plan]
+    outcome = _outcome(store, run)
+    outcome["rows"] = [(*row[:7], row[7] and _ID.sub("managed/alpha_user/<id>", row[7]), row[8])
+                       for row in outcome["rows"]]
+    return {**outcome, "changes": changes, "retries": retries, "plan": plan}
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 50])
+def test_an_incremental_round_updates_linked_users_as_the_general_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch_size: int) -> None:
+    """Changed linked users take ``_update_linked`` (no lookups beyond the page's); everything it does not
+    take (a rename, a value the type refuses, an object this batch created, a dry run) goes on to the
+    general path, and the outcome is the same as with the general path alone."""
+    from controller.recon._engine import _Engine
+
+    newcomer = user("5f1b2c3d-0000-4000-8000-000000000099", "Nestor", "Wilke")
+    outcomes = []
+    taken: list[bool] = []
+    update_linked = _Engine._update_linked
+
+    def counted(self: _Engine, *args: Any) -> bool:
+        taken.append(update_linked(self, *args))
+        return taken[-1]
+
+    for n, fast in enumerate((True, False)):
+        monkeypatch.setattr(_Engine, "_update_linked", counted if fast else lambda self, *args: False)
+        store = open_store(tmp_path / f"state{n}.db")
+        try:
+            graph = ReplayingGraph(PEOPLE, page_size=3)
+            recon = Runner(store, graph)
+            recon.spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
+            assert recon(batch_size=batch_size).state == "SUCCESS"
+            ids = [p["id"] for p in PEOPLE]
+            graph.update(ids[0], givenName="Samantha")  # first page: replayed, changed once more
+            graph.add(newcomer)                          # created, then replayed with new values
+            graph.update(ids[1], surname="Vance-Ortiz", mail="adele.vo@example.com")
+            graph.update(ids[2], userPrincipalName=f"awilber.new@{TENANT}")  # a rename
+            graph.update(ids[3], givenName="   ")       # the type refuses a blank givenName: FAILURE
+            graph.update(ids[4])                         # an event with nothing changed
+            graph.update(ids[6], userPrincipalName=f"SCarter@{TENANT}")  # Sam's userName: a duplicate
+            graph.delete(ids[5])
+            rounds = [_round_outcome(store, recon("incremental", batch_size=batch_size, dry_run=True)),
+                      _round_outcome(store, recon("incremental", batch_size=batch_size))]
+            graph.update(ids[3], givenName="Diego")      # fixed: the retry mark goes
+            rounds.append(_round_outcome(store, recon("incremental", batch_size=batch_size)))
+            outcomes.append(rounds)
+        finally:
+            store.conn.close()
+    fast_rounds, general_rounds = outcomes
+    assert fast_rounds == general_rounds
+    dry, changed, fixed = fast_rounds
+    assert dry["plan"] and dry["rows"] == [] and dry["state"] == "SUCCESS"
+    assert changed["actions"] == {"UPDATE": 8, "CREATE": 1, "DELETE": 1} and changed["failures"] == 2
+    # Diego is fixed (confirmed, then his replay updated); Johanna's duplicate userName is re-read and fails again.
+    assert fixed["retries"] == [PEOPLE[6]["id"]] and fixed["actions"] == {"UPDATE": 3}
+    assert (fixed["entries"], fixed["failures"]) == (2, 1)
+    assert taken.count(True) >= 3 and taken.count(False) >= 2  # both ways were taken
+
+
+def test_an_incremental_round_looks_links_and_their_objects_up_together(tmp_path: Path) -> None:
+    """Changes, creates, replays and deletes of a round: each page's links come with their objects
+    (``linked_objects``), and the deletes' targets are answered by the links that reached them."""
+    from tests.recon.test_engine_batches import count_calls
+
+    store = open_store(tmp_path / "state.db")
+    try:
+        graph = ReplayingGraph(PEOPLE, page_size=3)
+        recon = Runner(store, graph)
+        recon.spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
+        recon()
+        graph.update(PEOPLE[0]["id"], givenName="Samantha")
+        # Nestor's object is there already, unlinked and holding his values: FOUND, linked, nothing to write
+        # (so the replayed Nestor's object is looked up with the page's, not on its own)
+        candidate = store.create({"userName": f"nwilke@{TENANT}", "givenName": "Nestor", "sn": "Wilke",
+                                  "mail": "nestor.wilke@example.com"}).id
+        graph.add(user("5f1b2c3d-0000-4000-8000-000000000099", "Nestor", "Wilke"))
+        graph.delete(PEOPLE[5]["id"])
+        graph.delete(PEOPLE[6]["id"])
+        apart = {name: count_calls(store, name) for name in ("links_for_sources", "links_for_targets", "get_many")}
+        joined = count_calls(store, "linked_objects")
+        run = recon("incremental", batch_size=50)
+        assert run.situations == {"CONFIRMED": 3, "FOUND": 1, "SOURCE_MISSING": 2}
+        assert run.actions == {"UPDATE": 4, "DELETE": 2} and run.entries == 6
+        # Looked up apart: only the correlation candidate (its object and whether another source links it).
+        assert apart["links_for_sources"] == []
+        assert {i for call in apart["get_many"] + apart["links_for_targets"] for i in call[-1]} == {candidate}
+        assert len(joined) == 4  # the changed page, the replayed page, the removed, and the deletes' batch
+    finally:
+        store.conn.close()

@@ -264,6 +264,14 @@ class PostgresStore:
             "SELECT target_id, source_id FROM links WHERE mapping = %s AND target_id = ANY(%s)",
             list(dict.fromkeys(target_ids)), mapping))
 
+    def linked_objects(self, mapping: str, source_ids: Iterable[str]
+                       ) -> dict[str, tuple[str, tuple[int, dict[str, Any]] | None]]:
+        return {sid: (tid, None if rev is None else (rev, _props(props))) for sid, tid, rev, props in
+                self._select_any("SELECT l.source_id, l.target_id, a.rev, a.properties FROM links l "
+                                 "LEFT JOIN alpha_user a ON a.id = l.target_id "
+                                 "WHERE l.mapping = %s AND l.source_id = ANY(%s)",
+                                 list(dict.fromkeys(source_ids)), mapping)}
+
     def iter_links(self, mapping: str, batch: int = 5000) -> Iterator[list[tuple[str, str]]]:
         last = ""
         while True:

@@ -114,6 +114,25 @@ def test_updates_deletes_and_unlinks_in_a_batch(store: Store) -> None:
     assert store.links_of_mapping(MAPPING) == {"src-1": a} and store.links_of_mapping("other") == {}
 
 
+def test_linked_objects_answer_as_links_and_objects_looked_up_apart(store: Store) -> None:
+    batch, (a, b, c) = _batch(("src-1", "a@contoso.com"), ("src-2", "b@contoso.com"), ("src-3", "c@contoso.com"))
+    store.apply(MAPPING, "run-1", batch, 1)
+    old_b, old_c = store.get(b), store.get(c)
+    assert old_b is not None and old_c is not None
+    # src-3's object is gone while its link stays (LINK_ONLY); src-9 has no link; "other" no links at all
+    store.apply(MAPPING, "run-2", WriteBatch(deletes=[Delete(c, old_c.properties)],
+                                             updates=[Update(b, 2, {**old_b.properties, "sn": "Bowen"},
+                                                             old_b.properties)]), 1)
+    got = store.linked_objects(MAPPING, ["src-1", "src-2", "src-3", "src-9", "src-2"])
+    assert set(got) == {"src-1", "src-2", "src-3"}
+    for sid, (tid, found) in got.items():
+        assert tid == store.links_for_sources(MAPPING, [sid])[sid]
+        assert found == store.get_many([tid]).get(tid)
+    assert got["src-2"][1] is not None and got["src-2"][1][0] == 2 and got["src-2"][1][1]["sn"] == "Bowen"
+    assert got["src-3"] == (c, None)
+    assert store.linked_objects("other", ["src-1"]) == {} and store.linked_objects(MAPPING, []) == {}
+
+
 def test_runs_close_with_their_delta_link_and_are_found_by_prefix(store: Store) -> None:
     store.start_run("0195aa00-run-a", MAPPING, RunMode.FULL, started="2026-12-01T10:00:00.000Z",
                     full_because="first run", holder="reconcile")
