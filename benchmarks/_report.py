@@ -51,6 +51,17 @@ NOTES = (
 )
 
 
+_SPREAD_TITLES = {"wallS": "wall s", "cpuS": "cpu s", "floorCpuS": "floor cpu s", "cpuRatio": "cpu ratio",
+                  "cpuVsFirst": "cpu vs first", "cpuUsPerChange": "µs per change",
+                  "perChangeVsFullAccount": "per change / full per account", "idleCpuS": "idle cpu s"}
+
+
+def _title(report: dict[str, Any]) -> str:
+    repeats = report.get("repeats")
+    return f"idmctl reconcile benchmark, {report['users']:,} users" + \
+        (f" (median of {repeats} benches)" if repeats else "")
+
+
 def _cell(phase: dict[str, Any], key: str, fmt: str) -> str:
     value = phase.get(key)
     return "–" if value is None else fmt.format(value)
@@ -70,6 +81,14 @@ def _footer(report: dict[str, Any]) -> list[str]:
         line += (f" Incremental round: {mut['creates']:,} creates, {mut['changes']:,} changes, {mut['deletes']:,} "
                  f"deletes (applied in {mut['seconds']:.1f} s through the emulator's admin API).")
     lines = [line]
+    if report.get("repeats"):
+        lines.append(f"Every figure is the median of {report['repeats']} whole benches ({', '.join(report['dates'])}); "
+                     "a ratio is the median of the benches' ratios. Spread (min–max):")
+        for phase in report["phases"]:
+            spread = phase.get("spread", {})
+            parts = [f"{_SPREAD_TITLES[key]} {low:g}–{high:g}" for key, (low, high) in spread.items()
+                     if key in _SPREAD_TITLES]
+            lines.append(f"{phase['phase']} ({phase['backend']}): " + ", ".join(parts) + ".")
     for phase in report["phases"]:
         if phase.get("cpuUsPerChange") is not None:
             lines.append(
@@ -89,7 +108,7 @@ def render_table(report: dict[str, Any], console: Console | None = None) -> None
         console = Console(highlight=False)
         if not console.is_terminal:
             console.width = 150  # a pipe or CI log: do not squeeze the table into 80 columns
-    table = Table(title=f"idmctl reconcile benchmark, {report['users']:,} users", title_justify="left")
+    table = Table(title=_title(report), title_justify="left")
     for key, title, _ in COLUMNS:
         table.add_column(title, justify="left" if key in ("phase", "backend") else "right")
     for phase in report["phases"]:
@@ -109,7 +128,8 @@ def render_table(report: dict[str, Any], console: Console | None = None) -> None
 
 def render_markdown(report: dict[str, Any]) -> str:
     """The results as a markdown table with its notes, to paste into the README."""
-    lines = ["| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
+    lines = [] if not report.get("repeats") else [f"{_title(report)}:", ""]
+    lines += ["| " + " | ".join(title for _, title, _ in COLUMNS) + " |",
              "|" + "|".join("---" if key in ("phase", "backend") else "---:" for key, _, _ in COLUMNS) + "|"]
     for phase in report["phases"]:
         lines.append("| " + " | ".join(_cell(phase, key, fmt) for key, _, fmt in COLUMNS) + " |")

@@ -6,6 +6,7 @@ match the changes the bench made, and the floor must have written as many rows a
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # `benchmarks/` sits next to `controller/`, outside the installed package
     sys.path.insert(0, str(REPO))
 
-from benchmarks import FIELDS, PHASE_FIELDS, render_markdown, run_bench  # noqa: E402
+from benchmarks import FIELDS, PHASE_FIELDS, median_report, render_markdown, run_bench  # noqa: E402
 from benchmarks.__main__ import main  # noqa: E402
 
 USERS = 300
@@ -74,3 +75,39 @@ def test_markdown_is_a_table_with_every_phase(report: dict) -> None:
 def test_cli_rejects_too_few_users(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--users", "3", "--json"]) == 1
     assert "too few" in capsys.readouterr().err
+
+
+def _scaled(report: dict, factor: float, date: str) -> dict:
+    """The report as a bench on a machine ``factor`` times slower would give it (times and costs scaled)."""
+    scaled = copy.deepcopy(report)
+    scaled["date"] = date
+    for phase in scaled["phases"]:
+        for key in ("wallS", "cpuS", "floorCpuS", "cpuUsPerChange", "idleCpuS"):
+            if phase.get(key) is not None:
+                phase[key] = phase[key] * factor
+    return scaled
+
+
+def test_repeated_benches_report_medians_and_their_spread(report: dict) -> None:
+    slow, slower = _scaled(report, 2.0, "2026-12-02T07:01:00Z"), _scaled(report, 3.0, "2026-12-02T07:02:00Z")
+    slower["phases"][2]["check"] = "CREATE: expected 3, got 2"
+    merged = median_report([slower, report, slow])
+    assert merged["repeats"] == 3 and merged["dates"][1] == report["date"]
+    full, again, inc = merged["phases"]
+    assert full["cpuS"] == round(report["phases"][0]["cpuS"] * 2, 3)  # the median, whichever order
+    assert full["spread"]["cpuS"] == [report["phases"][0]["cpuS"], report["phases"][0]["cpuS"] * 3]
+    assert full["cpuRatio"] == report["phases"][0]["cpuRatio"] and full["spread"]["cpuRatio"][0] == full["cpuRatio"]
+    assert full["actions"] == {"CREATE": USERS} and full["check"] == "ok" and again["check"] == "ok"
+    assert inc["check"] == "bench 1: CREATE: expected 3, got 2"
+    text = render_markdown(merged)
+    assert text.startswith(f"idmctl reconcile benchmark, {USERS} users (median of 3 benches):")
+    assert "Spread (min–max)" in text and "incremental (sqlite): wall s " in text
+
+
+def test_repeat_needs_one_bench_and_no_kept_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--users", "300", "--repeat", "0", "--json"]) == 1
+    assert "--repeat must be at least 1, not 0" in capsys.readouterr().err
+    assert main(["--users", "300", "--repeat", "2", "--keep", str(tmp_path), "--json"]) == 1
+    assert "cannot be used with --repeat" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no bench"):
+        median_report([])
