@@ -256,3 +256,30 @@ def test_prune_can_say_what_it_would_delete(store: Store) -> None:
     assert store.prune_runs(keep=1, dry_run=True) == ["run-1", "run-0"]
     assert len(store.list_runs()) == 3  # nothing deleted
     assert store.prune_runs(keep=1) == ["run-1", "run-0"] and [r.id for r in store.list_runs()] == ["run-2"]
+
+
+def test_a_delta_round_reconciles_through_the_store(store: Store) -> None:
+    """The engine on each backend: a full run, then a delta round of changes, a rename, a create and a
+    delete, which reads each page's links with their objects (``linked_objects``) and deletes through
+    the same lookup."""
+    from tests.recon.conftest import PEOPLE, TENANT, FakeGraph, Runner, user
+
+    graph = FakeGraph(PEOPLE, page_size=3)
+    recon = Runner(store, graph)  # type: ignore[arg-type]
+    recon.spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
+    assert recon(batch_size=2).actions == {"CREATE": len(PEOPLE)}
+    graph.update(PEOPLE[1]["id"], surname="Vance-Ortiz")
+    graph.update(PEOPLE[2]["id"], userPrincipalName=f"awilber.new@{TENANT}")
+    graph.add(user("5f1b2c3d-0000-4000-8000-000000000099", "Nestor", "Wilke"))
+    graph.delete(PEOPLE[5]["id"])
+    run = recon("incremental", batch_size=2)
+    assert run.state == "SUCCESS" and run.actions == {"UPDATE": 2, "CREATE": 1, "DELETE": 1}
+    objects = {o.properties["userName"]: o for o in store.iter_objects()}
+    assert objects["avance@contoso.onmicrosoft.com"].properties["sn"] == "Vance-Ortiz"
+    assert objects["avance@contoso.onmicrosoft.com"].rev == 2
+    assert "awilber.new@contoso.onmicrosoft.com" in objects and "awilber@contoso.onmicrosoft.com" not in objects
+    assert "ilanger@contoso.onmicrosoft.com" not in objects and len(objects) == len(PEOPLE)
+    linked = store.linked_objects("entra-users", [p["id"] for p in PEOPLE])
+    assert PEOPLE[5]["id"] not in linked and len(linked) == len(PEOPLE) - 1
+    assert all(found is not None and found[1] == objects[found[1]["userName"]].properties
+               for _, found in linked.values())
