@@ -198,7 +198,9 @@ def _measure(work: Path, me: str, users: int, full_users: int, as_json: bool) ->
     for kind, units in (("full", full_users), ("incremental", mix.total)):
         child = [me, "--child", kind, "--work", str(work)]
         # Once without valgrind first: every module either child imports is then in the bytecode cache.
-        subprocess.run([sys.executable, *child], check=True, capture_output=True, env=env)
+        warm = subprocess.run([sys.executable, *child], capture_output=True, text=True, env=env)
+        if warm.returncode != 0:
+            raise RuntimeError(f"the {kind} child failed ({warm.returncode}): {warm.stderr.strip()[-400:]}")
         loaded, _ = count_instructions([*child, "--run", "0"])
         ran, printed = count_instructions([*child, "--run", "1"])
         result = json.loads(printed)
