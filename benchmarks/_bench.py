@@ -27,7 +27,7 @@ from benchmarks._floor import MAPPING, Floor, FloorStore, GraphReader, MemoryPag
 from benchmarks._processes import REPO, ChildResult, EmulatorProcess, run_idmctl
 from controller.emulator import ADMIN_TOKEN_HEADER, DEFAULT_CLIENT_ID
 
-__all__ = ["Mix", "run_bench"]
+__all__ = ["Mix", "bench_mapping", "run_bench"]
 
 ENV = "demo"
 _MIB = 2**20
@@ -55,6 +55,16 @@ def _log(message: str, quiet: bool) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def bench_mapping(spec: dict[str, Any], n: int) -> None:
+    """The demo mapping's spec as the benches run it (changed in place).
+
+    Users deleted in Entra ID are deleted here too, so the incremental run exercises DELETE; the guard
+    is opened just wide enough for the round's 1% of deletes.
+    """
+    spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
+    spec["safety"] = {"maxDeletes": max(n, 10), "maxDeletePercent": 100, "allowEmptySource": False}
+
+
 def make_repo(root: Path, info: dict[str, Any], n: int) -> Path:
     """A throwaway config repo: environments/demo pointed at the emulator, no source filter, deletes on."""
     env_dir = root / "environments" / ENV
@@ -70,10 +80,7 @@ def make_repo(root: Path, info: dict[str, Any], n: int) -> Path:
     yaml.dump(env, env_file)
     mapping_file = env_dir / "mapping.yaml"
     mapping = yaml.load(mapping_file)
-    # Users deleted in Entra ID are deleted here too, so the incremental run exercises DELETE; the guard
-    # is opened just wide enough for the round's 1% of deletes.
-    mapping["spec"]["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
-    mapping["spec"]["safety"] = {"maxDeletes": max(n, 10), "maxDeletePercent": 100, "allowEmptySource": False}
+    bench_mapping(mapping["spec"], n)
     yaml.dump(mapping, mapping_file)
     return root
 

@@ -36,7 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks._bench import Mix  # noqa: E402 - after the path is set
+from benchmarks._bench import Mix, bench_mapping  # noqa: E402 - after the path is set
 
 __all__ = ["count_instructions", "main"]
 
@@ -91,8 +91,7 @@ def _mapping(n: int) -> Any:
 
     spec = YAML(typ="safe").load(REPO / "environments" / "demo" / "mapping.yaml")["spec"]
     spec["sourceFilter"] = None
-    spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
-    spec["safety"] = {"maxDeletes": max(n, 10), "maxDeletePercent": 100, "allowEmptySource": False}
+    bench_mapping(spec, n)
     return compile_mapping("entra-users", MappingSpec.model_validate(spec))
 
 

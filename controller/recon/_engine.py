@@ -363,8 +363,9 @@ class _Engine:
             links = {sid: tid for sid, (tid, _) in joined.items()}
             for tid, found in joined.values():
                 c_obj[tid] = found
-        else:
-            links = self._stored_links(stored_sids)
+        else:  # every link in memory (a full run's), or no source that may have one
+            in_memory = self.links or {}
+            links = {s: t for s in stored_sids if (t := in_memory.get(s)) is not None}
             wanted.update(links.values())
         # One pass: each source's link as link_of_source answers it (this batch's overlay first), and
         # which sources are unlinked (their userNames and correlation values are looked up below).
@@ -437,15 +438,6 @@ class _Engine:
         nothing else changes the links), so it answers as the store would.
         """
         self.links = self.store.links_of_mapping(self.m.name)
-
-    def _stored_links(self, sids: Sequence[str]) -> dict[str, str]:
-        """``{source id: target id}`` of the stored links of ``sids``."""
-        if not sids:
-            return {}
-        links = self.links
-        if links is None:
-            return self.store.links_for_sources(self.m.name, sids)
-        return {s: t for s in sids if (t := links.get(s)) is not None}
 
     def _names_taken(self, keys: Sequence[str]) -> dict[str, str]:
         stored = self._stored_keys(ALPHA_USER.unique_ci, keys)
@@ -649,11 +641,9 @@ class _Engine:
         rev, old = current
         # The common case, nothing changed, is one read and one compare (_unchanged).
         if action is Action.UPDATE and values is not None and not self._unchanged(old, values):
-            new = dict(old)
-            new.update(zip(self.targets, values, strict=True))
-            ALPHA_USER.with_defaults(new)
-            if new == old:
-                new = None
+            merged, changed = self._merged(old, values)
+            if changed:
+                new, changes = merged, changed
         if new is not None:
             problem = ALPHA_USER.schema_error(new)
             if problem:
@@ -664,7 +654,6 @@ class _Engine:
                 if holder is not None and holder != tid:
                     return self._fail(phase, situation, action, sid, tid,
                                       duplicate_username(new["userName"], holder), values)
-            changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k, _MISS) != v}
             if rev == 1 and self.o_obj.get(tid) is current and self._recreate(tid, new):
                 self._put_object(tid, 1, new)
             else:
@@ -936,6 +925,15 @@ class _Engine:
                 self.batch.retry_remove.append(sid)
         return confirmed, rest
 
+    def _merged(self, old: Mapping[str, Any], values: tuple[Any, ...]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+        """``old`` with the mapped ``values`` set and the type's defaults filled in, and what that changes
+        (``{property: [old value, new value]}``; empty exactly when the result equals ``old``, as it holds
+        every key of ``old``)."""
+        new = dict(old)
+        new.update(zip(self.targets, values, strict=True))
+        ALPHA_USER.with_defaults(new)
+        return new, {k: [old.get(k), v] for k, v in new.items() if old.get(k, _MISS) != v}
+
     def _update_linked(self, phase: str, sid: str, tid: str, current: tuple[int, dict[str, Any]],
                        values: tuple[Any, ...]) -> bool:
         """CONFIRMED, UPDATE for a valid linked source whose object holds other values, as ``decide`` and
@@ -945,11 +943,7 @@ class _Engine:
         if self.dry_run:
             return False
         rev, old = current
-        new = dict(old)
-        new.update(zip(self.targets, values, strict=True))
-        ALPHA_USER.with_defaults(new)
-        # ``new`` holds every key of ``old``, so it equals ``old`` exactly when no value changed.
-        changes = {k: [old.get(k), v] for k, v in new.items() if old.get(k, _MISS) != v}
+        new, changes = self._merged(old, values)
         if not changes:
             return True
         name = new.get("userName")
