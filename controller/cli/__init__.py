@@ -21,24 +21,13 @@ import typer
 
 from controller import __version__
 from controller._startup import held_collector
+from controller.cli import _catalog
 from controller.cli._common import hide_flag_types as _hide_flag_types
 from controller.cli._output import print_error as _print_error
 from controller.cli._output import print_json_error as _print_json_error
 from controller.errors import ExitCode, IdmctlError
 
 __all__ = ["main", "run"]  # `app` (every command) is built on first access: see __getattr__
-
-# The command modules in help order, and the top-level names each registers. A command line imports
-# only the module of the command it names (a command module pulls in what its verb needs: config,
-# pydantic, requests...), so `idmctl <command>` does not pay for every other command's imports.
-_MODULES = ("validate", "init", "plan", "apply", "force_unlock", "promote", "connector", "reconcile", "runs",
-            "identities", "schedule", "state", "render", "import_", "emulator")
-_COMMANDS = {"validate": "validate", "init": "init", "plan": "plan", "apply": "apply",
-             "force-unlock": "force_unlock", "promote": "promote", "connector": "connector",
-             "reconcile": "reconcile", "runs": "runs", "identities": "identities", "schedule": "schedule",
-             "state": "state", "audit": "state", "env": "state", "render": "render", "import": "import_",
-             "emulator": "emulator"}
-
 
 def _version(value: bool) -> None:
     if value:
@@ -54,8 +43,8 @@ def _root(
     """GitOps for identity provisioning: validate, plan, apply, promote and reconcile."""
 
 
-def _build(modules: Sequence[str] = _MODULES) -> typer.Typer:
-    """The app with the commands of ``modules`` (every command by default)."""
+def _shell() -> typer.Typer:
+    """The top-level app with no command yet: its options and help settings."""
     built = typer.Typer(
         name="idmctl",
         help="GitOps for identity provisioning: validate, plan, apply, promote and reconcile.",
@@ -65,23 +54,45 @@ def _build(modules: Sequence[str] = _MODULES) -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     built.callback()(_root)
+    return built
+
+
+def _build(modules: Sequence[str] = _catalog.MODULES) -> typer.Typer:
+    """The app with the commands of ``modules`` (every command by default)."""
+    built = _shell()
     for module in modules:
         importlib.import_module(f"controller.cli.{module}").register(built)
     return built
 
 
-def _modules_for(args: Sequence[str]) -> Sequence[str]:
-    """The command modules a command line needs: the named command's, or all (help, unknown names)."""
+def _listing() -> typer.Typer:
+    """The app as `idmctl --help` shows it: every command's name and summary, no command module imported.
+
+    Only a command line that names no command gets it (help, no arguments, an unknown name or option),
+    so no command here is ever invoked: click prints the help or the usage error first.
+    """
+    built = _shell()
+    for entry in _catalog.COMMANDS:
+        built.command(entry.name, help=entry.summary, short_help=entry.summary, add_help_option=False)(_unlisted)
+    return built
+
+
+def _unlisted() -> None:  # pragma: no cover - see _listing
+    raise AssertionError("a listed command ran without its module")
+
+
+def _app_for(args: Sequence[str]) -> typer.Typer:
+    """The app a command line needs: the named command's module only, or the listing (help, unknown names)."""
     for arg in args:
         if not arg.startswith("-"):
-            module = _COMMANDS.get(arg)
-            return (module,) if module is not None else _MODULES
+            module = _catalog.module_of(arg)
+            return _listing() if module is None else _build((module,))
         if arg in ("-h", "--help"):
             break
     else:
         if "--version" in args:
-            return ()
-    return _MODULES
+            return _build(())
+    return _listing()
 
 
 _hide_flag_types()
@@ -104,7 +115,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     debug = os.environ.get("IDMCTL_DEBUG") == "1"
     try:
         with held_collector():  # start-up makes no garbage worth a collection: see controller._startup
-            rv = _build(_modules_for(args))(args=args, prog_name="idmctl", standalone_mode=False)
+            rv = _app_for(args)(args=args, prog_name="idmctl", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

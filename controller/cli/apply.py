@@ -11,6 +11,7 @@ import typer
 
 from controller import commands
 from controller.backends import LockLease
+from controller.cli._catalog import summary
 from controller.cli._common import (
     EnvOpt,
     LockTimeoutOpt,
@@ -65,7 +66,7 @@ def _show_tenant(out: Output, report: ApplyReport) -> None:
 def register(app: typer.Typer) -> None:
     """Add `apply` to the app."""
 
-    @app.command("apply")
+    @app.command("apply", short_help=summary("apply"))
     @with_output
     def apply_cmd(
         env: EnvOpt,

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from controller import commands
+from controller.cli._catalog import summary
 from controller.cli._common import (
     EnvOpt,
     RootOpt,
@@ -93,7 +94,7 @@ def _cell(value: Any) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add `connector test` and `connector preview` to the app."""
-    group = typer.Typer(help="Check connectors and look at their accounts.", no_args_is_help=True)
+    group = typer.Typer(help=summary("connector"), no_args_is_help=True)
     app.add_typer(group, name="connector")
 
     @group.command("test")

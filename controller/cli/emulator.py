@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 
 from controller._startup import start_work
+from controller.cli._catalog import summary
 from controller.cli._common import JsonOpt, QuietOpt, make_output, with_output
 from controller.cli._output import Output
 from controller.emulator import Control, Emulator, Fault, serve
@@ -59,7 +60,7 @@ def _assignments(values: list[str] | None) -> dict[str, Any]:
 
 def register(app: typer.Typer) -> None:
     """Add the ``emulator`` verb and its control subcommands to ``app``."""
-    group = typer.Typer(help="Run the local Entra ID + Microsoft Graph emulator, or drive a running one.")
+    group = typer.Typer(help=summary("emulator"))
     app.add_typer(group, name="emulator")
 
     @group.callback(invoke_without_command=True)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from controller import commands
+from controller.cli._catalog import summary
 from controller.cli._common import EnvOpt, RootOpt, resolve_root, with_output
 from controller.cli._output import Output
 from controller.errors import ExitCode
@@ -17,7 +18,7 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     """Add `force-unlock` to the app."""
 
-    @app.command("force-unlock")
+    @app.command("force-unlock", short_help=summary("force-unlock"))
     @with_output
     def force_unlock_cmd(
         lock_id: Annotated[str, typer.Argument(metavar="LOCK_ID", help="The lock id the error named.")],

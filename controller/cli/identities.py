@@ -10,6 +10,7 @@ from rich.table import Table
 
 from controller import commands
 from controller.backends import ManagedObject
+from controller.cli._catalog import summary
 from controller.cli._common import (
     AllOpt,
     DryRunOpt,
@@ -55,7 +56,7 @@ def _cell(value: object) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add `identities search`, `identities get` and `identities delete` to the app."""
-    group = typer.Typer(help="Managed identities (managed/alpha_user).", no_args_is_help=True)
+    group = typer.Typer(help=summary("identities"), no_args_is_help=True)
     app.add_typer(group, name="identities")
 
     @group.command("search")

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from controller import commands
+from controller.cli._catalog import summary
 from controller.cli._common import EnvOpt, RootOpt, resolve_root, with_output
 from controller.cli._output import Output
 from controller.errors import ExitCode
@@ -29,7 +30,7 @@ def _shown(path: Path, root: Path) -> str:
 def register(app: typer.Typer) -> None:
     """Add `import` to the app."""
 
-    @app.command("import")
+    @app.command("import", short_help=summary("import"))
     @with_output
     def import_cmd(
         env: EnvOpt,

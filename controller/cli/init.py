@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from controller import commands
+from controller.cli._catalog import summary
 from controller.cli._common import (
     EnvOpt,
     RootOpt,
@@ -20,7 +21,7 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     """Add `init` to the app."""
 
-    @app.command("init")
+    @app.command("init", short_help=summary("init"))
     @with_output
     def init_cmd(
         env: EnvOpt,

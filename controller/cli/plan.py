@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from controller import commands
+from controller.cli._catalog import summary
 from controller.cli._common import EnvOpt, JsonOpt, QuietOpt, RootOpt, VerboseOpt, make_output, resolve_root
 from controller.cli._planview import PlanFormat, show_diagnostics, show_plan
 from controller.errors import ExitCode, UsageError
@@ -18,7 +19,7 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     """Add `plan` to the app."""
 
-    @app.command("plan")
+    @app.command("plan", short_help=summary("plan"))
     def plan_cmd(
         env: EnvOpt,
         root: RootOpt = None,

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from controller import commands
+from controller.cli._catalog import summary
 from controller.cli._common import RootOpt, resolve_root, with_output
 from controller.cli._output import Output
 from controller.cli._planview import show_plan
@@ -21,7 +22,7 @@ _SYMBOLS = {"create": "+", "update": "~", "delete": "-"}
 def register(app: typer.Typer) -> None:
     """Add `promote` to the app."""
 
-    @app.command("promote")
+    @app.command("promote", short_help=summary("promote"))
     @with_output
     def promote_cmd(
         source: Annotated[str, typer.Option("--from", help="The environment whose files are promoted.")],

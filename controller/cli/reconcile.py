@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from controller import commands
+from controller.cli._catalog import summary
 from controller.cli._common import (
     EnvOpt,
     LockTimeoutOpt,
@@ -113,7 +114,7 @@ def render_run(out: Output, run: ReconRun, env: str) -> None:
 def register(app: typer.Typer) -> None:
     """Add `reconcile` to the app."""
 
-    @app.command("reconcile")
+    @app.command("reconcile", short_help=summary("reconcile"))
     @with_output
     def reconcile_cmd(
         env: EnvOpt,

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from controller import commands
+from controller.cli._catalog import summary
 from controller.cli._common import EnvOpt, RootOpt, resolve_root, with_output
 from controller.cli._output import Output
 from controller.errors import ExitCode
@@ -25,7 +26,7 @@ RealmOpt = Annotated[str | None, typer.Option(
 def register(app: typer.Typer) -> None:
     """Add `render` to the app."""
 
-    @app.command("render")
+    @app.command("render", short_help=summary("render"))
     @with_output
     def render_cmd(
         env: EnvOpt,

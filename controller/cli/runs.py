@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from controller import commands
+from controller.cli._catalog import summary
 from controller.cli._common import (
     AllOpt,
     DryRunOpt,
@@ -43,7 +44,7 @@ def _with_name(object_id: str | None, name: str | None) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add `runs list`, `runs show` and `runs prune` to the app."""
-    group = typer.Typer(help="Reconciliation runs: history, entries, retention.", no_args_is_help=True)
+    group = typer.Typer(help=summary("runs"), no_args_is_help=True)
     app.add_typer(group, name="runs")
 
     @group.command("list")

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from controller import commands
 from controller.cli import reconcile as reconcile_cli
+from controller.cli._catalog import summary
 from controller.cli._common import (
     EnvOpt,
     RootOpt,
@@ -122,7 +123,7 @@ def _run_logger(out: Output) -> Any:
 
 def register(app: typer.Typer) -> None:
     """Add `schedule next|list|run` to the app."""
-    group = typer.Typer(help="Quartz schedules: fire times in words, status, the scheduler loop.",
+    group = typer.Typer(help=summary("schedule"),
                         no_args_is_help=True)
     app.add_typer(group, name="schedule")
 

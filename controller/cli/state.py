@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from controller import commands
+from controller.cli._catalog import summary
 from controller.cli._common import EnvOpt, LimitOpt, RootOpt, resolve_root, with_output
 from controller.cli._output import Output
 from controller.errors import ExitCode
@@ -21,10 +22,10 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Add `state show`, `audit list` and `env new` to the app."""
-    state = typer.Typer(help="The environment's state: applied resources, serial, lineage, lock.",
+    state = typer.Typer(help=summary("state"),
                         no_args_is_help=True)
-    audit = typer.Typer(help="The environment's audit log.", no_args_is_help=True)
-    env_group = typer.Typer(help="Environments: make a new one from an existing one.", no_args_is_help=True)
+    audit = typer.Typer(help=summary("audit"), no_args_is_help=True)
+    env_group = typer.Typer(help=summary("env"), no_args_is_help=True)
     app.add_typer(state, name="state")
     app.add_typer(audit, name="audit")
     app.add_typer(env_group, name="env")

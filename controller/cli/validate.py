@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from controller import commands
+from controller.cli._catalog import summary
 from controller.cli._common import (
     OptionalEnvOpt,
     RootOpt,
@@ -22,7 +23,7 @@ __all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
-    app.command("validate")(validate)
+    app.command("validate", short_help=summary("validate"))(validate)
 
 
 @with_output

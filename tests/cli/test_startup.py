@@ -101,3 +101,39 @@ def test_a_json_reconcile_loads_no_rich(demo: Path) -> None:
     modules = _modules(demo, "reconcile", "--env", "demo", "--mapping", "entra-users", "--json")
     assert {"controller.recon._engine", "controller.cli._output", "controller.cli.reconcile"} <= modules
     assert _loaded(modules, ("rich", *NOT_FOR_RUNS)) == []
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("-h",), ()], ids=["help", "h", "no-args"])
+def test_the_command_listing_loads_no_command_module(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    modules = _modules(tmp_path, *argv)
+    assert {"controller.cli", "controller.cli._catalog", "typer"} <= modules
+    assert sorted(m for m in modules if m.startswith("controller.cli.") and m not in
+                  ("controller.cli._catalog", "controller.cli._common", "controller.cli._output")) == []
+    assert _loaded(modules, ("controller.commands", "controller.config", "pydantic", "jsonschema",
+                             *NOT_FOR_QUERIES)) == []
+
+
+def _help_text(app: Any) -> str:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["--help"], prog_name="idmctl", env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_the_listing_says_what_the_full_app_says() -> None:
+    """The catalog is the only copy of each summary: the app with every module lists exactly the same lines,
+    in the same order, and every command module registers the commands the catalog gives it."""
+    from controller.cli import _build, _catalog, _listing
+
+    full = _build()
+    assert _help_text(_listing()) == _help_text(full)
+    import typer
+
+    assert list(typer.main.get_command(full).commands) == [e.name for e in _catalog.COMMANDS]  # type: ignore[attr-defined]
+
+
+def test_an_unknown_command_is_named_with_the_usage_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["reconsile", "--env", "dev"]) == 1
+    err = capsys.readouterr().err
+    assert "No such command 'reconsile'" in err and "Usage: idmctl" in err
