@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from controller.cli import run as cli
 
@@ -113,9 +115,7 @@ def test_the_command_listing_loads_no_command_module(tmp_path: Path, argv: tuple
                              *NOT_FOR_QUERIES)) == []
 
 
-def _help_text(app: Any) -> str:
-    from typer.testing import CliRunner
-
+def _help_text(app: typer.Typer) -> str:
     result = CliRunner().invoke(app, ["--help"], prog_name="idmctl", env={"COLUMNS": "100"})
     assert result.exit_code == 0, result.output
     return result.output
@@ -128,8 +128,6 @@ def test_the_listing_says_what_the_full_app_says() -> None:
 
     full = _build()
     assert _help_text(_listing()) == _help_text(full)
-    import typer
-
     assert list(typer.main.get_command(full).commands) == [e.name for e in _catalog.COMMANDS]  # type: ignore[attr-defined]
 
 
