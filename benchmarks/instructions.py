@@ -28,7 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +61,8 @@ class _Source:
         for start in range(0, len(self.users), 999):
             yield [dict(u) for u in self.users[start:start + 999]]
 
-    def get_user(self, user_id: str, select: Sequence[str]) -> dict[str, Any]:
-        raise KeyError(user_id)
+    def get_users(self, user_ids: Iterable[str], select: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return {}  # neither round reads by id: the full run's store starts empty, the delta names each change
 
     def latest_delta_link(self, select: Sequence[str], pushdown: str | None = None) -> str:
         return "delta:0"

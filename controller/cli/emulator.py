@@ -86,8 +86,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         page_latency: Annotated[
             float, typer.Option("--page-latency", min=0, max=60_000,
-                                help="Milliseconds each /users or delta page waits before it is answered "
-                                     "(Graph's page latency, for measuring).")
+                                help="Milliseconds each /users or delta page, $batch and read by id waits "
+                                     "before it is answered (Graph's latency, for measuring).")
         ] = 0,
         no_sample: Annotated[
             bool, typer.Option("--no-sample", help="Start without the sandbox users and Sam Carter.")

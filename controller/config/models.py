@@ -335,7 +335,8 @@ class ConnectorSpec(_Model):
     readConcurrency: int = Field(1, ge=1, le=16, description=(
         "Full reads: how many partitions of /users (startsWith(userPrincipalName, c) over the characters a "
         "UPN may begin with, plus a catch-all) are read at once; 1 reads the tenant as one sequential "
-        "listing. More hides Graph's page latency; all partitions share one throttling back-off."))
+        "listing. More hides Graph's page latency; all partitions share one throttling back-off. Also how many "
+        "JSON batches of reads by id (20 users each) are sent at once."))
     aic: AicConnectorNaming | None = Field(None, exclude_if=_unset, description=_AIC_NAMING)
 
 

@@ -161,6 +161,7 @@ class Emulator(LocalService):
         login.tenants[self.tenant_id] = tenant
         self._login, self._graph = login, GraphService(login, delta_token_ttl=self._delta_ttl,
                                                        page_latency=self._page_latency)
+        self._graph.batch_send = self._route
         self._listen(keys, self._route)
         login.base_url = self.base_url
         self._serve("emulator")

@@ -14,7 +14,8 @@ the emulator does instead of answering normally:
 ``oversized-page``  the real page with its users repeated to ``items`` entries, streamed chunked
 ``huge-value``      the real page with the first user's displayName ``size`` characters long
 
-The page kinds only touch Graph GETs (``/v1.0/...``); ``expired-secret`` only token POSTs.
+The page kinds only touch Graph GETs (``/v1.0/...``) and, those that replace the whole answer
+(``not-json``, ``html``, ``body``), ``POST /v1.0/$batch``; ``expired-secret`` only token POSTs.
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ class Fault:
     def applies(self, method: str, path: str) -> bool:
         """Whether this fault may answer ``method path`` at all (before path, method and skip)."""
         if self.kind in PAGE_KINDS:
-            return method == "GET" and path.startswith("/v1.0/")
+            # A `$batch` only reads (idmctl's do): its answer can break as a page's does.
+            batch = method == "POST" and path.rstrip("/").lower() == "/v1.0/$batch" and self.kind not in REWRITE_KINDS
+            return (method == "GET" and path.startswith("/v1.0/")) or batch
         if self.kind == "expired-secret":
             return method == "POST" and path.rstrip("/").endswith("/token")
         return True

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from controller.emulator import _odata
+from controller.emulator._batch import Send, answer_batch, parse_batch
 from controller.emulator._directory import Change, Directory
 from controller.emulator._login import GRAPH_APP_ID, LoginService, Tenant, TokenClaims
 from controller.emulator._properties import (
@@ -70,7 +71,12 @@ class GraphService:
     def __init__(self, login: LoginService, *, delta_token_ttl: float = 7 * 86400, page_latency: float = 0.0) -> None:
         self.login = login
         self.delta_token_ttl = delta_token_ttl
-        self.page_latency = page_latency  # seconds each listing or delta page waits before it is answered
+        # Seconds each round trip that reads waits before it is answered: a listing or delta page, a
+        # `$batch`, a user read by id on its own (not one inside a batch: the batch is the round trip).
+        self.page_latency = page_latency
+        # The emulator's whole routing (faults included), through which a `$batch` answers each request.
+        self.batch_send: Send | None = None
+        self._in_batch = threading.local()
         self._key = secrets.token_bytes(32)
         self._generation = 0
         self._expired_status = 400
@@ -164,6 +170,10 @@ class GraphService:
         query = _parse_query(raw_query)
         directory = tenant.directory
         head = segments[0].lower() if segments else ""
+        if head == "$batch" and len(segments) == 1:
+            if method != "POST":
+                raise _method_not_allowed()
+            return self._batch(headers, body)
         if head == "users":
             rest = segments[1:]
             if not rest:
@@ -223,6 +233,18 @@ class GraphService:
     def _need(claims: TokenClaims, roles: frozenset[str]) -> None:
         if not claims.roles & roles:
             raise _deny()
+
+    def _batch(self, headers: Mapping[str, str], body: bytes) -> Reply:
+        requests = parse_batch(body)
+        if self.page_latency > 0:
+            time.sleep(self.page_latency)
+        send = self.batch_send
+        assert send is not None, "the emulator sets batch_send when it starts"
+        self._in_batch.on = True
+        try:
+            return answer_batch(requests, headers, send)
+        finally:
+            self._in_batch.on = False
 
     # -- list / get ------------------------------------------------------------------------------
     def _list(self, directory: Directory, query: dict[str, str], raw_query: str, headers: Mapping[str, str],
@@ -290,6 +312,8 @@ class GraphService:
         return Reply.json(200, page, content_type=ODATA_JSON_TYPE)
 
     def _get(self, directory: Directory, key: str, query: dict[str, str], base: str) -> Reply:
+        if self.page_latency > 0 and not getattr(self._in_batch, "on", False):
+            time.sleep(self.page_latency)
         select = _parse_select(query.get("select"), collection=False)
         with directory.lock:
             pos = directory.position(key)

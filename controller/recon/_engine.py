@@ -52,7 +52,7 @@ from controller.backends import (
 )
 from controller.config.managed import ALPHA_USER, duplicate_username, index_key, index_keys
 from controller.config.models import Action, RunMode, RunState, Situation
-from controller.errors import DeltaExpired, GraphNotFound, IdmctlError, ReconError
+from controller.errors import DeltaExpired, IdmctlError, ReconError
 from controller.recon._mapping import CompiledMapping
 from controller.recon._policy import DESTRUCTIVE
 from controller.recon._prefetch import ReadAhead
@@ -105,7 +105,7 @@ class Source(Protocol):
     """What the engine reads: the Graph connector's read methods."""
 
     def iter_users(self, select: Sequence[str], pushdown: str | None = None) -> Iterator[list[dict[str, Any]]]: ...
-    def get_user(self, user_id: str, select: Sequence[str]) -> dict[str, Any]: ...
+    def get_users(self, user_ids: Iterable[str], select: Sequence[str]) -> dict[str, dict[str, Any]]: ...
     def latest_delta_link(self, select: Sequence[str], pushdown: str | None = None) -> str: ...
     def read_delta(self, delta_link: str) -> Iterator[Any]: ...
 
@@ -1147,15 +1147,21 @@ class _Engine:
                 handled.add(tid)
                 self.links_seen += 1
 
-    def probe(self, sid: str) -> tuple[str, dict[str, Any] | None]:
-        """Read one source by id: ("missing", None), ("out", user) when out of scope, or ("in", user)."""
-        try:
-            user = self.source.get_user(sid, list(self.m.select))
-        except GraphNotFound:
-            return "missing", None
-        if self.m.scope is not None and not self.m.scope(user):
-            return "out", user
-        return "in", user
+    def probe(self, sids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any] | None]]:
+        """Read sources by id, all at once (the connector batches them): for each, ("missing", None),
+        ("out", user) when out of scope, or ("in", user)."""
+        if not sids:
+            return {}
+        users = self.source.get_users(sids, list(self.m.select))
+        scope = self.m.scope
+        out: dict[str, tuple[str, dict[str, Any] | None]] = {}
+        for sid in sids:
+            user = users.get(sid)
+            if user is None:
+                out[sid] = ("missing", None)
+            else:
+                out[sid] = ("out", user) if scope is not None and not scope(user) else ("in", user)
+        return out
 
     def _unhandled_targets(self, orphans: list[tuple[str, str]]) -> Iterator[tuple[str, str | None]]:
         """``(target id, linked source id or None)`` the target phase visits, streamed from the store.
@@ -1199,12 +1205,13 @@ class _Engine:
                 self.c_tgt[tid] = sid
                 if sid is not None:
                     self.c_src[sid] = tid
+            probed = {} if read_proves_absence else self.probe([s for _, s in chunk if s is not None])
             for tid, sid in chunk:
                 if sid is None:
                     self.decide("target", target_situation(target_valid=True, linked=False, source_exists=False),
                                 None, tid, None)
                     continue
-                state, user = ("missing", None) if read_proves_absence else self.probe(sid)
+                state, user = probed.get(sid, ("missing", None))
                 if state == "out":
                     self.run.out_of_scope += 1
                     continue
@@ -1220,10 +1227,11 @@ class _Engine:
             self.commit()
             if self.progress:
                 self.progress("target", self.run.processed, None)
-        for sid, tid in orphans:
+        for batch in _batched(orphans, batch_size):
             self.check_cancel()
-            if read_proves_absence or self.probe(sid)[0] == "missing":
-                self.cleanup.append((sid, tid))
+            probed = {} if read_proves_absence else self.probe([sid for sid, _ in batch])
+            self.cleanup.extend((sid, tid) for sid, tid in batch
+                                if probed.get(sid, ("missing", None))[0] == "missing")
 
 
 def _getter(keys: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -1525,8 +1533,7 @@ def _incremental(engine: _Engine, delta_link: str, allow_deletes: int | None, ba
         engine.check_cancel()
         gone: list[tuple[str, str]] = []
         back: list[dict[str, Any]] = []
-        for sid in chunk:
-            state, user = engine.probe(sid)
+        for sid, (state, user) in engine.probe(chunk).items():
             if state == "missing":
                 gone.append((sid, "notFound"))
             elif state == "out":

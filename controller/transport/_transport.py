@@ -250,6 +250,16 @@ class Transport:
             waited += delay
             attempt += 1
 
+    def wait_to_retry(self, attempt: int, retry_after: float | None, waited: float, why: str) -> float | None:
+        """Wait before retry ``attempt + 1`` of something answered in parts (a ``$batch``), as ``exchange``
+        waits: the seconds waited, or None (nothing waited) when the budget does not allow another try."""
+        delay = self.policy.delay(attempt, retry_after, self._rng)
+        if attempt + 1 >= self.policy.max_attempts or waited + delay > self.policy.max_total_wait:
+            return None
+        self.announce(delay, attempt, why)
+        self._sleep(delay)
+        return delay
+
     def announce(self, delay: float, attempt: int, why: str) -> None:
         # attempt counts the retries made so far; the one announced is attempt + 2 (the first try is 1).
         self._log.info("%s: retrying in %s s (attempt %d of %d): %s", self.label, _seconds(delay),

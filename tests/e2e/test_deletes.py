@@ -131,3 +131,33 @@ def test_guard_blocks_mass_deletes_until_allowed(emulator: Any, idm: Any, entra_
     # Done: the next incremental run has nothing left to delete.
     code, run = env.reconcile("--incremental")
     assert code == 0 and run["situations"] == {}
+
+
+def test_a_partitioned_full_run_deletes_only_what_graph_says_is_gone(emulator: Any, idm: Any,
+                                                                     entra_admin: Any) -> None:
+    """readConcurrency 4: the read is not a snapshot, so the linked users it did not list are read back
+    by id (JSON batches) and only the ones Graph answers 404 for are SOURCE_MISSING."""
+    env = idm(emulator, source_filter=PEOPLE_ONLY,
+              mapping={"policies": {"base": "default", "rules": {"SOURCE_MISSING": "DELETE"}},
+                       "safety": {"maxDeletes": 10, "maxDeletePercent": 100, "allowEmptySource": False}})
+    connector = env.root / "environments" / "demo" / "connector.yaml"
+    connector.write_text(connector.read_text() + "  readConcurrency: 4\n")
+    env.apply()
+    code, run = env.reconcile()
+    assert code == 0, run["reason"]
+    everyone = run["actions"]["CREATE"]
+    listed = entra_admin.session.get(f"{entra_admin.base}/v1.0/users", timeout=10,
+                                     params={"$select": "id,givenName,surname", "$top": "999"}).json()["value"]
+    listed = [u for u in listed if u.get("givenName") and u.get("surname")]
+    assert len(listed) == everyone > 3
+    gone = [u["id"] for u in listed[:3]]
+    for uid in gone:
+        entra_admin.delete(uid)
+
+    code, run = env.reconcile()
+    assert code == 0, run["reason"]
+    assert run["situations"] == {"CONFIRMED": everyone - 3, "SOURCE_MISSING": 3}
+    assert run["actions"] == {"UPDATE": everyone - 3, "DELETE": 3}
+    deleted = env.run_record(run["id"], "--action", "DELETE")["entries"]
+    assert sorted(e["sourceId"] for e in deleted) == sorted(gone)
+    assert len(env.identities()) == everyone - 3

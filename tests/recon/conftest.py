@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ import pytest
 from controller.backends.sqlite import IDENTITY_DDL, SqliteScheduleState, SqliteStore
 from controller.backends.sqlite._database import split_statements
 from controller.config.models import MappingSpec
-from controller.errors import DeltaExpired, GraphError, GraphNotFound
+from controller.errors import DeltaExpired, GraphError
 from controller.filters import compile_filter, parse_filter
 from controller.recon import compile_mapping, reconcile
 
@@ -86,7 +86,8 @@ class FakeGraph:
         self.scope: Callable[[Mapping[str, Any]], bool] | None = None
         self.expired: set[str] = set()
         self.fail_after: int | None = None
-        self.gets: list[str] = []
+        self.gets: list[str] = []  # every id read by id, in order
+        self.batches: list[list[str]] = []  # the ids of each get_users call
         self.pushdowns: list[str | None] = []
 
     # -- changes (what Entra ID would record) --
@@ -114,11 +115,12 @@ class FakeGraph:
                 raise GraphError("Graph answered 503 Service Unavailable after retries", status=503)
             yield [self._project(u, select) for u in users[start:start + self.page_size]]
 
-    def get_user(self, uid: str, select: list[str]) -> dict[str, Any]:
-        self.gets.append(uid)
-        if uid not in self.users:
-            raise GraphNotFound(f"user {uid} does not exist", status=404, code="Request_ResourceNotFound")
-        return self._project(self.users[uid], select)
+    def get_users(self, uids: Iterable[str], select: list[str]) -> dict[str, dict[str, Any]]:
+        """The connector's batched read by id: the users that exist (a 404 is left out)."""
+        asked = list(uids)
+        self.gets.extend(asked)
+        self.batches.append(asked)
+        return {uid: self._project(self.users[uid], select) for uid in asked if uid in self.users}
 
     def latest_delta_link(self, select: list[str], pushdown: str | None = None) -> str:
         self.select = select

@@ -93,3 +93,23 @@ def test_a_partitioned_read_converges_to_the_sequential_one(store: SqliteStore, 
     other = open_store(tmp_path / "sequential.db")
     assert Runner(other, FakeGraph(PEOPLE)).__call__().state == "SUCCESS"
     assert snapshot(store) == snapshot(other)
+
+
+def test_unseen_linked_sources_are_confirmed_a_batch_at_a_time(store: SqliteStore) -> None:
+    """One read by id per target-phase batch (the connector sends it as JSON batches of 20), not one per
+    source: what the partitions missed and what was deleted meanwhile are told apart in the same read."""
+    recon, graph = _runner(store)
+    recon.spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
+    recon.spec["safety"] = {"maxDeletes": 10, "maxDeletePercent": 100, "allowEmptySource": False}
+    assert recon().state == "SUCCESS"
+    moved, gone = [p["id"] for p in PEOPLE[:3]], [p["id"] for p in PEOPLE[3:5]]
+    graph.hidden.update(moved + gone)
+    for uid in gone:
+        graph.delete(uid)
+    graph.batches.clear()
+    run = recon(batch_size=50)
+    assert run.state == "SUCCESS", run.reason
+    assert [sorted(b) for b in graph.batches] == [sorted(moved + gone)]
+    assert run.actions["DELETE"] == len(gone) and run.situations["CONFIRMED"] == len(PEOPLE) - len(gone)
+    assert not store.links_for_sources("entra-users", gone)
+    assert set(store.links_for_sources("entra-users", moved)) == set(moved)

@@ -26,7 +26,8 @@ from controller.errors import (
 )
 from controller.transport import one_line, redact
 
-__all__ = ["AADSTS_HINTS", "READ_ROLES", "auth_error", "discovery_error", "graph_error", "redact"]
+__all__ = ["AADSTS_HINTS", "READ_ROLES", "auth_error", "batch_item_error", "discovery_error", "graph_error",
+           "item_header", "redact"]
 
 MAX_REMOTE_MESSAGE = 300
 
@@ -120,15 +121,42 @@ def _request_id(response: requests.Response) -> str | None:
 
 def graph_error(response: requests.Response, settings: GraphSettings) -> GraphError:
     """The one mapping of a Graph error response to a typed error (never reads request headers)."""
-    status = response.status_code
     code, remote = _error_body(response)
-    remote = _truncate(redact(remote, (settings.client_secret,)))
-    request_id = _request_id(response)
     method = response.request.method if response.request is not None else "GET"
-    path = urlsplit(response.url or "").path or "/"
+    return _graph_error(response.status_code, code, remote, _request_id(response), response.headers.get("Retry-After"),
+                        f"{method} {urlsplit(response.url or '').path or '/'}", settings)
+
+
+def batch_item_error(item: Mapping[str, Any], request: str, settings: GraphSettings) -> GraphError:
+    """The error for one failed response of a ``$batch`` (``request``: ``GET /users/{id}`` as sent in it)."""
+    body = item.get("body")
+    err = body.get("error") if isinstance(body, dict) else None
+    code = err.get("code") if isinstance(err, dict) and isinstance(err.get("code"), str) else None
+    remote = str(err.get("message") or "") if isinstance(err, dict) else ""
+    inner = err.get("innerError") if isinstance(err, dict) else None
+    request_id = inner.get("request-id") if isinstance(inner, dict) else None
+    status = item.get("status")
+    return _graph_error(status if isinstance(status, int) else 0, code, remote,
+                        request_id if isinstance(request_id, str) else None, item_header(item, "Retry-After"),
+                        f"{request} (in a $batch)", settings)
+
+
+def item_header(item: Mapping[str, Any], name: str) -> str | None:
+    """A header of one ``$batch`` response (names compare without case, as HTTP's do)."""
+    headers = item.get("headers")
+    if isinstance(headers, dict):
+        for key, value in headers.items():
+            if isinstance(key, str) and key.lower() == name.lower() and isinstance(value, str):
+                return value
+    return None
+
+
+def _graph_error(status: int, code: str | None, remote: str, request_id: str | None, retry_after_header: Any,
+                 request: str, settings: GraphSettings) -> GraphError:
+    remote = _truncate(redact(remote, (settings.client_secret,)))
     where = f"connector {settings.name!r}: Microsoft Graph answered {status}"
     where += f" {code}" if code else ""
-    message = f"{where} to {method} {path}" + (f": {remote}" if remote else "")
+    message = f"{where} to {request}" + (f": {remote}" if remote else "")
     if request_id:
         message += f" (request-id {request_id})"
     kw: dict[str, Any] = {"status": status, "code": code, "request_id": request_id}
@@ -136,7 +164,7 @@ def graph_error(response: requests.Response, settings: GraphSettings) -> GraphEr
     if status == 410 or (status in (400, 404) and lowered in ("syncstatenotfound", "resyncrequired")):
         return DeltaExpired(message, hint="The delta link has expired: a full run is needed", **kw)
     if status in (429, 503, 504):
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = parse_retry_after(retry_after_header if isinstance(retry_after_header, str) else None)
         return GraphThrottled(
             message,
             retry_after=retry_after,
