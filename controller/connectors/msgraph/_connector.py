@@ -230,19 +230,24 @@ class GraphConnector:
                 hint="Check spec.graphUrl: it must be the host Graph's links point to",
             )
 
-    def _fetch(self, url: str, *, where: str,
-               headers: Mapping[str, str] | None = None) -> tuple[requests.Response, dict[str, Any]]:
+    def _fetch(self, url: str, *, where: str, headers: Mapping[str, str] | None = None,
+               payload: bytes | None = None) -> tuple[requests.Response, dict[str, Any]]:
         """One Graph answer and its JSON object: the token added, errors mapped, the body checked.
 
         ``where`` names the request in messages: ``GET <url>`` or ``page 3 of GET <url>``; ``headers``
-        are sent too (``Prefer``, ``ConsistencyLevel``).
+        are sent too (``Prefer``, ``ConsistencyLevel``); with a ``payload`` it is a POST of that JSON
+        which only reads (a ``$batch`` of GETs), retried as a GET is.
         """
         self._check_link(url)
         retried_auth = False
         while True:
             hdrs = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json", **(headers or {})}
-            answer = self._transport.get_json(url, headers=hdrs, max_bytes=self.limits.max_page_bytes,
-                                              retry_not_json=self._graph_answered, where=where)
+            if payload is None:
+                answer = self._transport.get_json(url, headers=hdrs, max_bytes=self.limits.max_page_bytes,
+                                                  retry_not_json=self._graph_answered, where=where)
+            else:
+                answer = self._transport.post_json(url, payload, headers=hdrs, max_bytes=self.limits.max_page_bytes,
+                                                   retry_not_json=self._graph_answered, where=where)
             response = answer.response
             if response.status_code == 401 and not retried_auth:
                 # A token can be revoked or rotated before its stated expiry: get a fresh one once.
@@ -438,7 +443,7 @@ class GraphConnector:
             payload = orjson.dumps({"requests": [
                 {"id": n, "method": "GET", "url": f"/users/{quote(uid, safe='@')}?{query}"}
                 for n, uid in pending.items()]})
-            response, body = self._post(url, payload, where=where)
+            response, body = self._fetch(url, where=where, payload=payload)
             answers = body.get("responses")
             if not isinstance(answers, list):
                 raise self._invalid(response, where, "the answer has no 'responses' list")
@@ -477,28 +482,6 @@ class GraphConnector:
             waited += delay
             attempt += 1
         return found
-
-    def _post(self, url: str, payload: bytes, *, where: str) -> tuple[requests.Response, dict[str, Any]]:
-        """``_fetch`` for a POST that only reads (``$batch``): the token added, errors mapped, the body checked."""
-        self._check_link(url)
-        retried_auth = False
-        while True:
-            hdrs = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
-            answer = self._transport.post_json(url, payload, headers=hdrs, max_bytes=self.limits.max_page_bytes,
-                                               retry_not_json=self._graph_answered, where=where)
-            response = answer.response
-            if response.status_code == 401 and not retried_auth:
-                retried_auth = True
-                self._tokens.invalidate()
-                continue
-            if response.status_code >= 400:
-                raise graph_error(response, self.settings)
-            if answer.data is NOT_JSON:
-                raise self._not_json(response, where)
-            if not isinstance(answer.data, dict):
-                raise self._invalid(response, where, f"the answer is {_kind(answer.data)}, not a JSON object")
-            self._graph_answered = True
-            return response, answer.data
 
     # -- delta ----------------------------------------------------------------------------------
 
