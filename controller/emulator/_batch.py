@@ -6,7 +6,9 @@ such an object, holds more than 20 requests, repeats an id (ids compare without 
 unknown dependency. Otherwise it answers 200 with ``{"responses": [{"id", "status", "headers", "body"}]}``
 and each request is answered on its own, through the same routing (and injected faults) as if it had
 come alone, with the batch's ``Authorization``: one request throttled is one response 429 with its
-``Retry-After``, the others still answered. A request whose dependency failed answers 424.
+``Retry-After``, the others still answered, and the batch then answers 424 (Graph's throttling
+guidance). A request whose dependency failed answers 424. Responses come in reverse order: Graph says
+they may come in any.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from controller.emulator._reply import JSON_TYPE, Reply
 from controller.errors import EmulatorHTTPError
@@ -113,7 +116,7 @@ def answer_batch(requests: list[BatchRequest], outer: Mapping[str, str], send: S
                               "body": {"error": {"code": "FailedDependency",
                                                  "message": "A request this one depends on failed."}}})
             continue
-        if req.path.rstrip("/").lower() == "/v1.0/$batch":
+        if unquote(req.path).rstrip("/").lower() == "/v1.0/$batch":
             reply = Reply.json(400, {"error": {"code": "BadRequest", "message": "A batch cannot hold a batch."}})
         else:
             reply = send(req.method, req.path, req.query, {**shared, **req.headers}, req.body)
@@ -121,4 +124,8 @@ def answer_batch(requests: list[BatchRequest], outer: Mapping[str, str], send: S
         if response["status"] >= 400:
             failed.add(req.id.lower())
         responses.append(response)
-    return Reply.json(200, {"responses": responses})
+    # Graph's throttling guidance: a batch with a throttled request in it "fails with a status code of
+    # 424", its responses saying which; and responses "might appear in a different order" than asked
+    # (here always reversed, so that a client matching them by position fails against the emulator too).
+    status = 424 if any(r["status"] == 429 for r in responses) else 200
+    return Reply.json(status, {"responses": responses[::-1]})

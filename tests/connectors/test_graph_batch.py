@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,15 +19,29 @@ SELECT = ["mail", "userPrincipalName"]
 
 
 class CountingSession(requests.Session):
-    """A plain session that counts what it sends, by method and path."""
+    """A plain session that counts what it sends (by method and path), the reads in each batch, and the
+    most requests it had in flight at once."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sent: list[tuple[str, str]] = []
+        self.batches: list[list[str]] = []  # the URL of each read in each $batch sent
+        self.in_flight = self.most_in_flight = 0
+        self._lock = threading.Lock()
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
-        self.sent.append((str(method), requests.utils.urlparse(str(url)).path))
-        return super().request(method, url, *args, **kwargs)
+        with self._lock:
+            path = requests.utils.urlparse(str(url)).path
+            self.sent.append((str(method), path))
+            if path.endswith("/$batch"):
+                self.batches.append([r["url"] for r in json.loads(kwargs["data"])["requests"]])
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return super().request(method, url, *args, **kwargs)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def graph(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.sent if p.startswith("/v1.0/")]
@@ -57,6 +73,7 @@ def test_existing_users_are_read_in_batches_of_twenty(tenant: Emulator, settings
     assert all(found[uid]["id"] == uid and "mail" in found[uid] and "userPrincipalName" in found[uid]
                for uid in users)
     assert session.graph() == [("POST", "/v1.0/$batch")] * 3  # 45 ids: 20 + 20 + 5, no GET by id
+    assert [len(b) for b in session.batches] == [20, 20, 5]
     assert connector.get_users([], SELECT) == {} and len(session.graph()) == 3
     connector.close()
 
@@ -76,7 +93,8 @@ def test_a_throttled_read_is_sent_again_after_its_retry_after(tenant: Emulator, 
     session.sent.clear()
     assert sorted(connector.get_users(users, SELECT)) == sorted(users)
     assert sleeps == [4]  # the two throttled reads waited once, as Graph asked
-    assert session.graph() == [("POST", "/v1.0/$batch")] * 2  # the second batch holds only those two
+    assert session.graph() == [("POST", "/v1.0/$batch")] * 2
+    assert len(session.batches[1]) == 2 and set(session.batches[1]) < set(session.batches[0])  # only those two
     connector.close()
 
 
@@ -88,7 +106,7 @@ def test_throttling_past_the_budget_raises_graph_throttled(tenant: Emulator, con
         connector.get_users(users, SELECT)
     err = caught.value
     assert err.status == 429 and err.code == "TooManyRequests" and err.retry_after == 3
-    assert "(in a $batch)" in str(err) and f"GET /users/{users[0]}" in str(err)
+    assert "(in a $batch)" in str(err) and any(f"GET /users/{uid} " in str(err) for uid in users)
     assert sleeps == [3, 3, 3]  # 9 s of the 10 s budget; a fourth wait would pass it
     assert tenant.client_secret not in str(err) + (err.hint or "")
 
@@ -138,3 +156,67 @@ def test_batches_run_read_concurrency_at_a_time_and_share_the_back_off(tenant: E
     assert sorted(connector.get_users(users + _missing(10), SELECT)) == sorted(users)
     # The throttled read's batch waits its 6 s; the gate holds every reader for them too.
     assert 6 in sleeps and all(s <= 6 for s in sleeps)
+
+
+@pytest.mark.parametrize("status", [503, 504])
+def test_a_read_unavailable_in_a_batch_is_retried_too(tenant: Emulator, connect: Any, sleeps: Any,
+                                                      status: int) -> None:
+    connector = connect(tenant)
+    users = _ids(connector)[:4]
+    tenant.inject_fault(status, retry_after=2, count=1, skip=1, path="/v1.0/users/")
+    assert sorted(connector.get_users(users, SELECT)) == sorted(users)
+    assert len(sleeps) == 1
+
+
+def test_the_longest_retry_after_asked_is_waited(tenant: Emulator, connect: Any, sleeps: Any) -> None:
+    connector = connect(tenant)
+    users = _ids(connector)[:6]
+    tenant.inject_fault(429, retry_after=2, count=1, skip=1, path="/v1.0/users/")
+    tenant.inject_fault(429, retry_after=5, count=1, skip=3, path="/v1.0/users/")
+    assert sorted(connector.get_users(users, SELECT)) == sorted(users)
+    assert sleeps == [5]
+
+
+def test_a_user_answered_without_its_id_is_refused(tenant: Emulator, connect: Any) -> None:
+    connector = connect(tenant)
+    [uid] = _ids(connector)[:1]
+    tenant.inject_fault(kind="body", count=1, path="/v1.0/$batch",
+                        body=json.dumps({"responses": [{"id": "1", "status": 200, "body": {"mail": "x@example.com"}}]}))
+    with pytest.raises(GraphError) as caught:
+        connector.get_users([uid], SELECT)
+    assert caught.value.code == "UNEXPECTED_SHAPE" and f"GET /users/{uid} has no user 'id'" in str(caught.value)
+
+
+def test_batches_are_sent_read_concurrency_at_a_time(tmp_path: Path, settings_for: Any, sleeps: Any) -> None:
+    with Emulator(tmp_path, generate=80, seed_sample=False, page_latency=0.05) as emu:
+        session = CountingSession()
+        connector = GraphConnector(settings_for(emu, read_concurrency=4), session=session, sleep=sleeps)
+        users = _ids(connector)
+        session.most_in_flight = 0
+        assert sorted(connector.get_users(users, SELECT)) == sorted(users)
+        connector.close()
+    assert len(session.batches) == 4 and session.most_in_flight >= 2  # the batches waited their latency together
+
+
+def test_a_throttled_read_holds_back_the_other_readers(tenant: Emulator, connect: Any, sleeps: Any) -> None:
+    connector = connect(tenant, read_concurrency=2)  # partitioned: its readers share one ThrottleGate
+    users = _ids(connector)[:5]
+    tenant.inject_fault(429, retry_after=6, count=1, path="/v1.0/users/")
+    assert sorted(connector.get_users(users, SELECT)) == sorted(users)
+    # The throttled batch waits its 6 s, and its next request then waits out the hold it set (the
+    # recorded sleeps take no time, so the hold is still in force): every reader would have.
+    assert sleeps[0] == 6 and len(sleeps) == 2 and 5 < sleeps[1] <= 6
+
+
+def test_the_first_failure_stops_the_batches_not_yet_sent(tenant: Emulator, settings_for: Any,
+                                                          sleeps: Any) -> None:
+    session = CountingSession()
+    connector = GraphConnector(settings_for(tenant, read_concurrency=2), session=session, sleep=sleeps)
+    users = _ids(connector)
+    chunks = -(-(len(users) + 150) // 20)
+    tenant.inject_fault(403, count=None, path="/v1.0/users/")
+    with pytest.raises(GraphError) as caught:
+        connector.get_users(users + _missing(150), SELECT)
+    assert caught.value.status == 403
+    assert len(session.batches) < chunks  # 10 batches to send; the readers stopped after the first answers
+    connector.close()

@@ -136,7 +136,8 @@ def test_guard_blocks_mass_deletes_until_allowed(emulator: Any, idm: Any, entra_
 def test_a_partitioned_full_run_deletes_only_what_graph_says_is_gone(emulator: Any, idm: Any,
                                                                      entra_admin: Any) -> None:
     """readConcurrency 4: the read is not a snapshot, so the linked users it did not list are read back
-    by id (JSON batches) and only the ones Graph answers 404 for are SOURCE_MISSING."""
+    by id (JSON batches) and only the ones Graph answers 404 for are SOURCE_MISSING — here a partition
+    answered empty (as a read racing a UPN change sees it) and three users deleted elsewhere."""
     env = idm(emulator, source_filter=PEOPLE_ONLY,
               mapping={"policies": {"base": "default", "rules": {"SOURCE_MISSING": "DELETE"}},
                        "safety": {"maxDeletes": 10, "maxDeletePercent": 100, "allowEmptySource": False}})
@@ -147,15 +148,21 @@ def test_a_partitioned_full_run_deletes_only_what_graph_says_is_gone(emulator: A
     assert code == 0, run["reason"]
     everyone = run["actions"]["CREATE"]
     listed = entra_admin.session.get(f"{entra_admin.base}/v1.0/users", timeout=10,
-                                     params={"$select": "id,givenName,surname", "$top": "999"}).json()["value"]
-    listed = [u for u in listed if u.get("givenName") and u.get("surname")]
-    assert len(listed) == everyone > 3
-    gone = [u["id"] for u in listed[:3]]
+                                     params={"$select": "id,givenName,surname,userPrincipalName",
+                                             "$top": "999"}).json()["value"]
+    people = [u for u in listed if u.get("givenName") and u.get("surname")]
+    assert len(people) == everyone > 3
+    # The partitions read first are j, m, a and d (LIKELY_LARGEST); the deleted users are not in them.
+    gone = [u["id"] for u in people if u["userPrincipalName"][0].lower() not in "jmad"][:3]
     for uid in gone:
         entra_admin.delete(uid)
+    # After the delta link (taken first), the next listing page answers empty: its partition's people
+    # exist but are not listed.
+    emulator.inject_fault(kind="body", body='{"value": []}', count=1, skip=1, method="GET", path="/v1.0/users")
 
     code, run = env.reconcile()
     assert code == 0, run["reason"]
+    assert not emulator.faults.list()  # the empty page was served
     assert run["situations"] == {"CONFIRMED": everyone - 3, "SOURCE_MISSING": 3}
     assert run["actions"] == {"UPDATE": everyone - 3, "DELETE": 3}
     deleted = env.run_record(run["id"], "--action", "DELETE")["entries"]

@@ -54,6 +54,21 @@ def test_a_batch_answers_as_the_same_requests_alone_do(graph: Graph) -> None:
             assert answers[str(n)]["body"]["error"]["code"] == alone.json()["error"]["code"]
 
 
+def test_responses_come_in_another_order_than_asked(graph: Graph) -> None:
+    asked = [_get(str(n), SAM_CARTER["id"] if n % 2 else GONE) for n in range(5)]
+    body = _batch(graph, asked).json()
+    # Graph: responses "might appear in a different order" than the requests
+    assert [r["id"] for r in body["responses"]] != [r["id"] for r in asked]
+    assert {r["id"]: r["status"] for r in body["responses"]} == {"0": 404, "1": 200, "2": 404, "3": 200, "4": 404}
+
+
+def test_a_batch_inside_a_batch_is_refused(graph: Graph) -> None:
+    for url in ("/$batch", "/%24batch"):
+        answers = _by_id(_batch(graph, [{"id": "1", "method": "POST", "url": url, "body": {"requests": []},
+                                         "headers": {"Content-Type": "application/json"}}]).json())
+        assert answers["1"]["status"] == 400 and answers["1"]["body"]["error"]["code"] == "BadRequest"
+
+
 def test_more_than_twenty_requests_are_refused_whole(graph: Graph) -> None:
     assert _batch(graph, [_get(str(n), SAM_CARTER["id"]) for n in range(20)]).status_code == 200
     resp = _batch(graph, [_get(str(n), SAM_CARTER["id"]) for n in range(21)])
@@ -92,9 +107,11 @@ def test_each_read_in_a_batch_needs_the_permission(emulator: Emulator) -> None:
     assert answers["1"]["body"]["error"]["code"] == "Authorization_RequestDenied"
 
 
-def test_one_throttled_read_is_one_429_in_an_answered_batch(emulator: Emulator, graph: Graph) -> None:
+def test_one_throttled_read_is_one_429_in_a_batch_answered_424(emulator: Emulator, graph: Graph) -> None:
     emulator.inject_fault(429, retry_after=3, count=1, path="/v1.0/users/")
-    answers = _by_id(_batch(graph, [_get("1", SAM_CARTER["id"]), _get("2", SAM_CARTER["id"])]).json())
+    resp = _batch(graph, [_get("1", SAM_CARTER["id"]), _get("2", SAM_CARTER["id"])])
+    assert resp.status_code == 424  # Graph's throttling guidance: the batch fails with 424, the rest answered
+    answers = _by_id(resp.json())
     assert answers["1"]["status"] == 429 and answers["1"]["headers"]["Retry-After"] == "3"
     assert answers["1"]["body"]["error"]["code"] == "TooManyRequests"
     assert answers["2"]["status"] == 200  # the fault fired once: the next request is answered

@@ -281,6 +281,49 @@ def test_required_fields_fail_the_entry_not_the_run(store: SqliteStore, graph: F
     assert [s for s, _, _ in store.retry_queue("entra-users")] == [ROOM["id"]]
 
 
+def test_failed_entries_read_back_out_of_scope_or_gone_are_told_apart(store: SqliteStore, graph: FakeGraph) -> None:
+    """The retries of an incremental run are read by id in one batch: one now out of the filter's scope
+    is left alone (counted out of scope, its mark cleared), one gone is ALL_GONE, one fixed is made."""
+    rooms = [dict(ROOM, id=f"7a3c2e10-0000-4000-8000-00000000000{n}", userPrincipalName=f"room{n}@{TENANT}",
+                  mail=f"room{n}@example.com") for n in range(3)]
+    for room in rooms:
+        graph.add(room)
+    r = Runner(store, graph)
+    r.spec["sourceFilter"] = 'not (mail eq "left@example.com")'
+    r()
+    assert sorted(s for s, _, _ in store.retry_queue("entra-users")) == sorted(u["id"] for u in rooms)
+    graph.users[rooms[0]["id"]].update(mail="left@example.com")  # leaves the scope, unseen by delta
+    del graph.users[rooms[1]["id"]]  # deleted, unseen by delta
+    graph.users[rooms[2]["id"]].update(givenName="Rainier", surname="Room")  # fixed, unseen by delta
+    graph.batches.clear()
+    run = r("incremental", batch_size=50)
+    assert [sorted(b) for b in graph.batches] == [sorted(u["id"] for u in rooms)]
+    assert run.out_of_scope == 1 and run.situations == {"ABSENT": 1, "ALL_GONE": 1}  # gone, never linked
+    assert run.actions == {"CREATE": 1, "NOREPORT": 1}
+    assert store.retry_queue("entra-users") == []  # none left: each was settled
+    assert obj_by_name(store, f"room2@{TENANT}").properties["sn"] == "Room"
+
+
+def test_an_orphaned_link_whose_source_left_the_scope_is_kept(store: SqliteStore) -> None:
+    """A link whose identity was deleted by hand is cleaned up only when its source is gone: read back by
+    id, a source that exists (here out of the filter's scope) keeps it."""
+    graph = FakeGraph(PEOPLE)
+    r = Runner(store, graph)
+    r.spec["correlation"] = None
+    r.spec["sourceFilter"] = 'mail eq "scarter@example.com" or surname eq "Vance"'  # pushed down to Graph
+    r()
+    sam_target = store.links_for_sources("entra-users", [SAM["id"]])[SAM["id"]]
+    store.delete(sam_target)
+    graph.update(SAM["id"], mail="sam@example.com")  # out of scope now (not listed), and still in Entra ID
+    graph.gets.clear()
+    run = r()
+    assert run.state == "SUCCESS" and run.links_cleaned == 0 and graph.gets == [SAM["id"]]
+    assert store.links_for_sources("entra-users", [SAM["id"]]) == {SAM["id"]: sam_target}
+    del graph.users[SAM["id"]]
+    run = r()
+    assert run.links_cleaned == 1 and store.links_for_sources("entra-users", [SAM["id"]]) == {}
+
+
 def test_failed_entries_are_retried_by_id(store: SqliteStore, graph: FakeGraph) -> None:
     graph.add(ROOM)
     r = Runner(store, graph)

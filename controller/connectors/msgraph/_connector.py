@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from controller.connectors.msgraph._transport import (
     Transport,
     parse_retry_after,
 )
-from controller.errors import ConnectorError, GraphAnswerInvalid, GraphError
+from controller.errors import ConnectorError, GraphAnswerInvalid, GraphError, GraphThrottled
 
 __all__ = ["BATCH_REQUESTS", "MAX_PAGE_BYTES", "MAX_VALUE_CHARS", "PAGE_ITEMS_FACTOR", "DeltaPage", "GraphConnector",
            "ReadLimits"]
@@ -64,6 +64,9 @@ MAX_VALUE_CHARS = 1024 * 1024
 _MAX_TOP = 999
 DELTA_PREFER = f"odata.maxpagesize={_MAX_TOP}"
 BATCH_REQUESTS = 20  # requests one JSON batch may hold (Graph's limit: more and the whole batch is refused)
+# The error statuses a `$batch` answers with its responses in the body (Graph's throttling guidance: a
+# batch with a throttled request in it "fails with a status code of 424"; each response says which).
+_BATCH_ANSWER_STATUSES = frozenset({424})
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +239,9 @@ class GraphConnector:
 
         ``where`` names the request in messages: ``GET <url>`` or ``page 3 of GET <url>``; ``headers``
         are sent too (``Prefer``, ``ConsistencyLevel``); with a ``payload`` it is a POST of that JSON
-        which only reads (a ``$batch`` of GETs), retried as a GET is.
+        which only reads (a ``$batch`` of GETs), retried as a GET is but for throttling, which the caller
+        retries; its answer is returned when it holds ``responses`` whatever its status (424 when a
+        request in it was throttled), else mapped as any error.
         """
         self._check_link(url)
         retried_auth = False
@@ -247,14 +252,16 @@ class GraphConnector:
                                                   retry_not_json=self._graph_answered, where=where)
             else:
                 answer = self._transport.post_json(url, payload, headers=hdrs, max_bytes=self.limits.max_page_bytes,
-                                                   retry_not_json=self._graph_answered, where=where)
+                                                   retry_not_json=self._graph_answered, where=where,
+                                                   answer_statuses=_BATCH_ANSWER_STATUSES)
             response = answer.response
             if response.status_code == 401 and not retried_auth:
                 # A token can be revoked or rotated before its stated expiry: get a fresh one once.
                 retried_auth = True
                 self._tokens.invalidate()
                 continue
-            if response.status_code >= 400:
+            batch_answer = payload is not None and isinstance(answer.data, dict) and "responses" in answer.data
+            if response.status_code >= 400 and not batch_answer:
                 raise graph_error(response, self.settings)
             if answer.data is NOT_JSON:
                 raise self._not_json(response, where)
@@ -416,72 +423,97 @@ class GraphConnector:
 
         Read by JSON batching: ``POST /v1.0/$batch`` with up to 20 ``GET /users/{id}`` each (Graph's
         limit), ``readConcurrency`` batches at a time, so confirming 1,000 sources takes 50 round trips,
-        not 1,000. A request throttled inside a batch (429/503/504 with its own ``Retry-After``) is sent
-        again in the next batch after the longest wait asked, within the connector's retry budget, and
-        holds back the other readers as a throttled page does; any other failure raises as ``get_user``'s.
+        not 1,000. Graph throttles a batch whole (429/503/504) or request by request (each its own
+        429 and ``Retry-After``, the batch then answered 424): the throttled ones are sent again after
+        the longest wait asked, within one retry budget per batch, and hold back the other readers as a
+        throttled page does. Any other failure raises as ``get_user``'s would, and stops the batches
+        not yet sent.
         """
         ids = list(dict.fromkeys(user_ids))
         query = _query({"$select": _select(select)})
         chunks = [ids[i:i + BATCH_REQUESTS] for i in range(0, len(ids), BATCH_REQUESTS)]
         found: dict[str, dict[str, Any]] = {}
+        stop = threading.Event()
         if len(chunks) > 1 and self.read_concurrency > 1:
             with ThreadPoolExecutor(min(self.read_concurrency, len(chunks)), "idmctl-batch") as pool:
-                for part in pool.map(lambda chunk: self._batch_get(chunk, query), chunks):
-                    found.update(part)
+                futures = [pool.submit(self._batch_get, chunk, query, stop) for chunk in chunks]
+                try:
+                    for future in as_completed(futures):
+                        found.update(future.result())
+                except BaseException:
+                    stop.set()  # the batches running stop before their next request or wait
+                    for future in futures:
+                        future.cancel()
+                    raise
         else:
             for chunk in chunks:
-                found.update(self._batch_get(chunk, query))
+                found.update(self._batch_get(chunk, query, stop))
         return found
 
-    def _batch_get(self, ids: list[str], query: str) -> dict[str, dict[str, Any]]:
+    def _batch_get(self, ids: list[str], query: str, stop: threading.Event) -> dict[str, dict[str, Any]]:
         url = f"{self.settings.api_base}/$batch"
         where = f"POST {_shown(url)}"
         pending = {str(n): uid for n, uid in enumerate(ids, 1)}
         found: dict[str, dict[str, Any]] = {}
         attempt, waited = 0, 0.0
-        while pending:
+        last: GraphError | None = None
+        while pending and not stop.is_set():
             payload = orjson.dumps({"requests": [
                 {"id": n, "method": "GET", "url": f"/users/{quote(uid, safe='@')}?{query}"}
                 for n, uid in pending.items()]})
-            response, body = self._fetch(url, where=where, payload=payload)
-            answers = body.get("responses")
-            if not isinstance(answers, list):
-                raise self._invalid(response, where, "the answer has no 'responses' list")
-            by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}
-            throttled: dict[str, str] = {}
-            longest: float | None = None
-            for n, uid in pending.items():
-                item = by_id.get(n)
-                if item is None:
-                    raise self._invalid(response, where, f"no response has the id {n!r} of GET /users/{uid}")
-                status = item.get("status")
-                if status == 200:
-                    user = item.get("body")
-                    if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
-                        raise self._invalid(response, where, f"the response to GET /users/{uid} has no user 'id'")
-                    found[uid] = user
-                elif status == 404:
-                    continue
-                elif status in RETRY_STATUSES:
-                    throttled[n] = uid
-                    after = parse_retry_after(item_header(item, "Retry-After"))
-                    if after is not None:
-                        longest = after if longest is None else max(longest, after)
-                else:
-                    raise batch_item_error(item, f"GET /users/{uid}", self.settings)
-            pending = throttled
-            if not pending:
+            try:
+                response, body = self._fetch(url, where=where, payload=payload)
+            except GraphThrottled as exc:  # the batch throttled whole: every read in it waits
+                throttled, longest, last = pending, exc.retry_after, exc
+            else:
+                throttled, longest, last = self._batch_answers(response, body, pending, found, where)
+            if not throttled:
                 break
+            pending = throttled
             if longest is not None and isinstance(self._transport.session, GatedSession):
                 self._transport.session.gate.hold(longest)  # throttling is per app and tenant: all readers wait
-            n, uid = next(iter(pending.items()))
-            delay = self._transport.wait_to_retry(
-                attempt, longest, waited, f"{len(pending)} of {len(ids)} reads throttled in a $batch ({where})")
+            delay = None if stop.is_set() else self._transport.wait_to_retry(
+                attempt, longest, waited, f"{len(pending)} of {len(ids)} reads throttled ({where})")
             if delay is None:
-                raise batch_item_error(by_id[n], f"GET /users/{uid}", self.settings)
+                if stop.is_set():
+                    break
+                assert last is not None  # set with every throttled read
+                raise last
             waited += delay
             attempt += 1
         return found
+
+    def _batch_answers(self, response: requests.Response, body: dict[str, Any], pending: dict[str, str],
+                       found: dict[str, dict[str, Any]], where: str
+                       ) -> tuple[dict[str, str], float | None, GraphError | None]:
+        """Read one batch's responses into ``found``: the reads throttled (by request id), the longest
+        ``Retry-After`` they ask, and the error to raise if they are not retried."""
+        answers = body.get("responses")
+        if not isinstance(answers, list):
+            raise self._invalid(response, where, "the answer has no 'responses' list")
+        by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}  # Graph answers in any order
+        throttled: dict[str, str] = {}
+        longest: float | None = None
+        last: GraphError | None = None
+        for n, uid in pending.items():
+            item = by_id.get(n)
+            if item is None:
+                raise self._invalid(response, where, f"no response has the id {n!r} of GET /users/{uid}")
+            status = item.get("status")
+            if status == 200:
+                user = item.get("body")
+                if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
+                    raise self._invalid(response, where, f"the response to GET /users/{uid} has no user 'id'")
+                found[uid] = user
+            elif status in RETRY_STATUSES:
+                throttled[n] = uid
+                after = parse_retry_after(item_header(item, "Retry-After"))
+                if after is not None:
+                    longest = after if longest is None else max(longest, after)
+                last = batch_item_error(item, f"GET /users/{uid}", self.settings)
+            elif status != 404:  # 404: the user does not exist, which is what was asked
+                raise batch_item_error(item, f"GET /users/{uid}", self.settings)
+        return throttled, longest, last
 
     # -- delta ----------------------------------------------------------------------------------
 

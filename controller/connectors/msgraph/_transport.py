@@ -122,28 +122,33 @@ class Transport(_BaseTransport):
         return self.exchange("GET", url, examine, retry_connection=True, stream=True, headers=dict(headers))
 
     def post_json(self, url: str, payload: bytes, *, headers: Mapping[str, str], max_bytes: int,
-                  retry_not_json: bool, where: str) -> JsonAnswer:
+                  retry_not_json: bool, where: str, answer_statuses: frozenset[int] = frozenset()) -> JsonAnswer:
         """POST ``payload`` (JSON) and read the answer as ``get_json`` does, for a request that only
-        reads (a ``$batch`` of GETs): a dropped connection is retried as a GET's is."""
+        reads (a ``$batch`` of GETs): a dropped connection is retried as a GET's is. Throttling is not
+        retried here: a batch is throttled whole or in parts, and its caller retries both within one
+        budget. The body of an error status in ``answer_statuses`` is parsed too (a ``$batch`` answers
+        424 when a request in it was throttled, with every response in it)."""
 
         def examine(response: requests.Response) -> tuple[bool, JsonAnswer]:
-            return self._examine_json(response, max_bytes, where, retry_not_json=retry_not_json)
+            return self._examine_json(response, max_bytes, where, retry_not_json=retry_not_json,
+                                      retry_throttled=False, answer_statuses=answer_statuses)
 
         return self.exchange("POST", url, examine, retry_connection=True, stream=True, data=payload,
                              headers={**headers, "Content-Type": "application/json"})
 
-    def _examine_json(self, response: requests.Response, max_bytes: int, where: str, *,
-                      retry_not_json: bool) -> tuple[bool, JsonAnswer]:
+    def _examine_json(self, response: requests.Response, max_bytes: int, where: str, *, retry_not_json: bool,
+                      retry_throttled: bool = True,
+                      answer_statuses: frozenset[int] = frozenset()) -> tuple[bool, JsonAnswer]:
         body = self._read_capped(response, max_bytes, where)
         status = response.status_code
         if status in RETRY_STATUSES:
-            return True, JsonAnswer(response, NOT_JSON, len(body))
-        if status >= 300:
+            return retry_throttled, JsonAnswer(response, NOT_JSON, len(body))
+        if status >= 300 and status not in answer_statuses:
             return False, JsonAnswer(response, NOT_JSON, len(body))
         try:
             parsed = orjson.loads(body)  # a page of 999 users parses in a third of json's time
         except ValueError:  # UnicodeDecodeError is one too
-            return retry_not_json, JsonAnswer(response, NOT_JSON, len(body))
+            return retry_not_json and status < 300, JsonAnswer(response, NOT_JSON, len(body))
         return False, JsonAnswer(response, parsed, len(body))
 
     def _read_capped(self, response: requests.Response, max_bytes: int, where: str) -> bytes:
