@@ -138,7 +138,8 @@ def test_another_failure_in_a_batch_fails_the_read(tenant: Emulator, connect: An
     assert caught.value.status == 500 and not isinstance(caught.value, GraphThrottled)
 
 
-@pytest.mark.parametrize("body", ['{"responses": {}}', '{"value": []}', "[]"])
+@pytest.mark.parametrize("body", ['{"responses": {}}', '{"value": []}', "[]", '{"responses": [{"id": [1]}]}',
+                                  '{"responses": [{"id": "1", "status": 200, "body": []}]}'])
 def test_a_batch_answer_of_the_wrong_shape_is_refused(tenant: Emulator, connect: Any, body: str) -> None:
     connector = connect(tenant)
     users = _ids(connector)[:2]

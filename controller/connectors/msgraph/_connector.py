@@ -491,7 +491,8 @@ class GraphConnector:
         answers = body.get("responses")
         if not isinstance(answers, list):
             raise self._invalid(response, where, "the answer has no 'responses' list")
-        by_id = {a.get("id"): a for a in answers if isinstance(a, dict)}  # Graph answers in any order
+        # Graph answers in any order; an id that is not a string matches no request (and is no key).
+        by_id = {a["id"]: a for a in answers if isinstance(a, dict) and isinstance(a.get("id"), str)}
         throttled: dict[str, str] = {}
         longest: float | None = None
         last: GraphError | None = None
