@@ -227,8 +227,7 @@ class Transport:
                 if is_unreachable(exc):  # refused, or no such name: waiting does not make it answer
                     raise self.connection_error(url, exc) from None
                 delay = self.policy.delay(attempt, None, self._rng)
-                if (retry_connection and attempt + 1 < self.policy.max_attempts
-                        and waited + delay <= self.policy.max_total_wait):
+                if retry_connection and self._within_budget(attempt, delay, waited):
                     self.announce(delay, attempt, f"{short_reason(exc)} ({where(method, url)})")
                     self._sleep(delay)
                     waited += delay
@@ -239,7 +238,7 @@ class Transport:
                 return result
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             delay = self.policy.delay(attempt, retry_after, self._rng)
-            if attempt + 1 >= self.policy.max_attempts or waited + delay > self.policy.max_total_wait:
+            if not self._within_budget(attempt, delay, waited):
                 return result
             response.close()
             status = f"{response.status_code} {response.reason or ''}".strip()
@@ -254,11 +253,15 @@ class Transport:
         """Wait before retry ``attempt + 1`` of something answered in parts (a ``$batch``), as ``exchange``
         waits: the seconds waited, or None (nothing waited) when the budget does not allow another try."""
         delay = self.policy.delay(attempt, retry_after, self._rng)
-        if attempt + 1 >= self.policy.max_attempts or waited + delay > self.policy.max_total_wait:
+        if not self._within_budget(attempt, delay, waited):
             return None
         self.announce(delay, attempt, why)
         self._sleep(delay)
         return delay
+
+    def _within_budget(self, attempt: int, delay: float, waited: float) -> bool:
+        """Whether another try after waiting ``delay`` more keeps within ``max_attempts`` and ``max_total_wait``."""
+        return attempt + 1 < self.policy.max_attempts and waited + delay <= self.policy.max_total_wait
 
     def announce(self, delay: float, attempt: int, why: str) -> None:
         # attempt counts the retries made so far; the one announced is attempt + 2 (the first try is 1).
