@@ -3,8 +3,8 @@
 The body is ``{"requests": [{"id", "method", "url", "headers"?, "body"?, "dependsOn"?}]}``; ``url`` is
 relative to the version (``/users/{id}?$select=…``). The batch is refused whole (400) when it is not
 such an object, holds more than 20 requests, repeats an id (ids compare without case) or names an
-unknown dependency. Otherwise it answers 200 with ``{"responses": [{"id", "status", "headers", "body"}]}``
-and each request is answered on its own, through the same routing (and injected faults) as if it had
+unknown dependency. Otherwise it answers ``{"responses": [{"id", "status", "headers", "body"}]}`` (200,
+or 424 as below) and each request is answered on its own, through the same routing (and injected faults) as if it had
 come alone, with the batch's ``Authorization``: one request throttled is one response 429 with its
 ``Retry-After``, the others still answered, and the batch then answers 424 (Graph's throttling
 guidance). A request whose dependency failed answers 424. Responses come in reverse order: Graph says
