@@ -113,3 +113,47 @@ def test_unseen_linked_sources_are_confirmed_a_batch_at_a_time(store: SqliteStor
     assert run.actions["DELETE"] == len(gone) and run.situations["CONFIRMED"] == len(PEOPLE) - len(gone)
     assert not store.links_for_sources("entra-users", gone)
     assert set(store.links_for_sources("entra-users", moved)) == set(moved)
+
+
+def test_a_long_confirmation_is_read_in_chunks_and_can_be_canceled_between_them(store: SqliteStore,
+                                                                                 monkeypatch: Any) -> None:
+    """``idmctl runs cancel`` (or Ctrl-C) during the reads by id stops the run before the next chunk of
+    them: nothing is decided from a confirmation that did not finish, and the next run converges."""
+    import threading
+
+    from controller.recon import _engine
+
+    monkeypatch.setattr(_engine, "PROBE_CHUNK", 2)
+    recon, graph = _runner(store)
+    recon.spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
+    recon.spec["safety"] = {"maxDeletes": 10, "maxDeletePercent": 100, "allowEmptySource": False}
+    assert recon().state == "SUCCESS"
+    moved, gone = [p["id"] for p in PEOPLE[:3]], [p["id"] for p in PEOPLE[3:5]]
+    graph.hidden.update(moved + gone)
+    for uid in gone:
+        graph.delete(uid)
+
+    graph.batches.clear()
+    stop = threading.Event()
+    read_by_id = graph.get_users
+
+    def get_users_then_cancel(uids: Any, select: list[str]) -> dict[str, dict[str, Any]]:
+        found = read_by_id(uids, select)
+        stop.set()  # the cancel arrives while the first chunk is being read
+        return found
+
+    graph.get_users = get_users_then_cancel  # type: ignore[method-assign]
+    before = snapshot(store)
+    run = recon(batch_size=50, cancel=stop)
+    assert run.state == "CANCELED"
+    assert [len(b) for b in graph.batches] == [2]  # the chunk in flight finished; no other was sent
+    assert run.deletes == 0 and snapshot(store) == before
+
+    graph.get_users = read_by_id  # type: ignore[method-assign]
+    graph.batches.clear()
+    run = recon(batch_size=50)
+    assert run.state == "SUCCESS", run.reason
+    assert [len(b) for b in graph.batches] == [2, 2, 1]  # PROBE_CHUNK at a time
+    assert sorted(uid for b in graph.batches for uid in b) == sorted(moved + gone)
+    assert run.actions["DELETE"] == len(gone)
+    assert set(store.links_for_sources("entra-users", moved)) == set(moved)
