@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from backend_docs import environment
 
-from controller.backends import StateBackend, open_backend
-from controller.backends.sqlite import SqliteBackend, _schema
+from controller.backends import Create, Link, StateBackend, WriteBatch, open_backend
+from controller.backends.sqlite import SqliteBackend, SqliteScheduleState, SqliteStore, _schema
+from controller.backends.sqlite import _database as database
+from controller.config.models import RunMode
 from controller.errors import StalePlanError, StateError, StateNotInitialized
 
 CONNECTOR = {"apiVersion": "idmctl/v1", "kind": "Connector", "name": "entra", "metadata": {"name": "entra"},
@@ -218,3 +220,42 @@ def test_a_version_2_state_is_upgraded_to_record_platform_objects(tmp_path: Path
         assert backend.connection.execute("SELECT schema_version FROM meta").fetchone()[0] == 3
     finally:
         backend.close()
+
+
+def _store_at(path: Path) -> tuple[SqliteStore, sqlite3.Connection]:
+    conn = database.connect(path)
+    database.create_schema(conn)
+    return SqliteStore(conn, SqliteScheduleState(conn)), conn
+
+
+def _cache_kib(conn: sqlite3.Connection) -> int:
+    return -int(conn.execute("PRAGMA cache_size").fetchone()[0])  # negative: KiB, not pages
+
+
+def _creates(first: int, n: int) -> WriteBatch:
+    ids = [f"0195a000-0000-7000-8000-{i:012d}" for i in range(first, first + n)]
+    return WriteBatch(creates=[Create(oid, {"userName": f"user{i}@contoso.com", "givenName": f"Given{i}",
+                                             "sn": f"Surname{i}", "mail": f"user{i}@contoso.com"})
+                               for i, oid in enumerate(ids, first)],
+                      links_add=[Link(f"entra-{oid}", oid) for oid in ids])
+
+
+def test_the_page_cache_starts_small_and_grows_once_a_run_writes_more_rows_than_pages(tmp_path: Path) -> None:
+    """An incremental round changes each page about once (a big cache is only fresh memory); a full run,
+    or a round that writes more rows than the file has pages, comes back to its pages (the bulk cache)."""
+    store, conn = _store_at(tmp_path / "state.db")
+    assert _cache_kib(conn) == database.CACHE_KIB < database.BULK_CACHE_KIB
+    store.start_run("run-inc", "entra-users", RunMode.INCREMENTAL, started="2026-12-02T10:00:00.000Z")
+    store.apply("entra-users", "run-inc", _creates(0, 3), 0)
+    assert _cache_kib(conn) == database.CACHE_KIB  # 6 rows into a file of more pages
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    store.apply("entra-users", "run-inc", _creates(3, pages), 0)  # 2 rows each: more rows than pages
+    assert _cache_kib(conn) == database.BULK_CACHE_KIB
+    assert store.count() == 3 + pages and store.link_count("entra-users") == 3 + pages
+    conn.close()
+
+    store, conn = _store_at(tmp_path / "full.db")
+    store.start_run("run-full", "entra-users", RunMode.FULL, started="2026-12-02T10:00:00.000Z")
+    assert _cache_kib(conn) == database.BULK_CACHE_KIB  # a full run reads every linked object
+    conn.close()
+

@@ -37,7 +37,7 @@ from controller.backends._shared import (
     hits_by_value,
     runs_to_prune,
 )
-from controller.backends.sqlite._database import transaction
+from controller.backends.sqlite._database import BULK_CACHE_KIB, transaction
 from controller.config.managed import ALPHA_USER, index_keys
 from controller.config.models import RunMode, RunState
 from controller.errors import ManagedObjectInvalid, StateError
@@ -90,6 +90,8 @@ class SqliteStore:
         self._fence: Fence | None = None
         self._indexed: set[str] | None = None
         self._scans: dict[str, dict[str, list[str]]] = {}
+        self._rows_written = 0  # objects and links written by batches through this connection
+        self._bulk_cache = False
 
     # -- transactions ------------------------------------------------------------------------------
 
@@ -216,6 +218,7 @@ class SqliteStore:
                 props_obj = _loads(props_json)
                 for prop in new:
                     rows.extend((prop, key, oid) for key in index_keys(props_obj.get(prop)))
+            rows.sort()  # in the index's key order: appended, whatever the page cache holds
             conn.executemany("INSERT OR IGNORE INTO managed_index VALUES (?, ?, ?)", rows)
         self._indexed = None
         self._scans.clear()
@@ -329,9 +332,26 @@ class SqliteStore:
         batch rolls back and a ``ManagedObjectInvalid`` names the object and what collided.
         """
         try:
-            return self._apply(mapping, run_id, batch, seq)
+            seq = self._apply(mapping, run_id, batch, seq)
         except sqlite3.IntegrityError as exc:
             raise self._collision(mapping, batch, exc) from None
+        self._grow_cache(len(batch.creates) + len(batch.updates) + len(batch.deletes)
+                         + len(batch.links_add) + len(batch.links_remove))
+        return seq
+
+    def _grow_cache(self, rows: int) -> None:
+        """The bulk page cache once this connection's batches have written more rows than the file has
+        pages: from then on its writes come back to pages they wrote before (random inserts into the
+        same index pages), which a small cache would read and write again each time. Until then (an
+        incremental round of a few thousand changes) every page is changed about once, and a large
+        cache only costs memory the process has not touched before."""
+        self._rows_written += rows
+        if not self._bulk_cache and self._rows_written > int(self.conn.execute("PRAGMA page_count").fetchone()[0]):
+            self._use_bulk_cache()
+
+    def _use_bulk_cache(self) -> None:
+        self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+        self._bulk_cache = True
 
     def _collision(self, mapping: str, batch: WriteBatch, exc: sqlite3.IntegrityError) -> ManagedObjectInvalid:
         return batch_collision(self, mapping, batch, str(exc))
@@ -428,6 +448,8 @@ class SqliteStore:
 
     def start_run(self, run_id: str, mapping: str, mode: RunMode, *, started: str,
                   full_because: str | None = None, holder: str | None = None) -> None:
+        if mode == RunMode.FULL and not self._bulk_cache:
+            self._use_bulk_cache()  # a full run reads every linked object, and may write every account
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO recon_runs (id, mapping, mode, state, started, full_because, holder) "
