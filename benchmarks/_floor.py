@@ -32,7 +32,7 @@ import requests
 from benchmarks.emulator_pages import _token
 from controller.backends import new_object_id
 from controller.backends.sqlite import IDENTITY_DDL
-from controller.backends.sqlite._database import CACHE_KIB, WAL_AUTOCHECKPOINT_PAGES
+from controller.backends.sqlite._database import BULK_CACHE_KIB, CACHE_KIB, WAL_AUTOCHECKPOINT_PAGES
 from controller.recon._engine import fewer_collections, grown_batch
 
 __all__ = ["BATCH_SIZE", "SELECT", "Floor", "FloorStore", "GraphReader", "MemoryPages"]
@@ -199,7 +199,8 @@ class FloorStore:
         self.limit = batch_size
         self.pending = 0
         self.conn = sqlite3.connect(path, isolation_level=None)
-        # The store's pragmas (controller/backends/sqlite/_database.connect).
+        # The store's pragmas (controller/backends/sqlite/_database.connect); the page cache is set per
+        # round as the store sets it (SqliteStore: the bulk cache for a full run, the small one for a delta).
         self.conn.execute("PRAGMA busy_timeout = 15000")
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -273,6 +274,7 @@ class FloorStore:
             return self._write_full(reader, floor, url)
 
     def _write_full(self, reader: GraphReader, floor: Floor, url: str | None) -> list[str]:
+        self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")  # as the store gives a full run
         run_id, now = self._begin(floor, "full")
         seq, ids = 1, []
         for body in reader.pages(url or f"{reader.base}/users?$select={SELECT}&$top=999", floor):
@@ -296,6 +298,7 @@ class FloorStore:
             self._write_delta(reader, delta_link, floor)
 
     def _write_delta(self, reader: GraphReader, delta_link: str, floor: Floor) -> None:
+        self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")  # as the store gives an incremental round
         run_id, now = self._begin(floor, "incremental")
         seq = 1
         conn = self.conn
