@@ -223,8 +223,10 @@ def test_a_version_2_state_is_upgraded_to_record_platform_objects(tmp_path: Path
 
 
 def _store_at(path: Path) -> tuple[SqliteStore, sqlite3.Connection]:
+    new = not path.exists()
     conn = database.connect(path)
-    database.create_schema(conn)
+    if new:
+        database.create_schema(conn)
     return SqliteStore(conn, SqliteScheduleState(conn)), conn
 
 
@@ -257,5 +259,26 @@ def test_the_page_cache_starts_small_and_grows_once_a_run_writes_more_rows_than_
     store, conn = _store_at(tmp_path / "full.db")
     store.start_run("run-full", "entra-users", RunMode.FULL, started="2026-12-02T10:00:00.000Z")
     assert _cache_kib(conn) == database.BULK_CACHE_KIB  # a full run reads every linked object
+    conn.close()
+
+
+def test_reading_more_objects_than_pages_by_id_gives_the_bulk_cache(tmp_path: Path) -> None:
+    """A run that went full when its delta link expired never says so to the store: the lookups of
+    every linked object do (``linked_objects`` and ``get_many`` count the rows they return)."""
+    store, conn = _store_at(tmp_path / "state.db")
+    batch = _creates(0, 400)
+    store.apply("entra-users", "run-1", batch, 0)
+    conn.close()
+    store, conn = _store_at(tmp_path / "state.db")  # a new command: a new connection, the small cache
+    assert _cache_kib(conn) == database.CACHE_KIB
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    assert pages < 400
+    sources = [link.source_id for link in batch.links_add]
+    half = pages // 2
+    assert len(store.linked_objects("entra-users", sources[:half])) == half
+    assert len(store.get_many(c.object_id for c in batch.creates[:pages - half - 1])) == pages - half - 1
+    assert _cache_kib(conn) == database.CACHE_KIB  # one row fewer than pages so far
+    store.linked_objects("entra-users", sources[half:half + 2])  # one more than pages
+    assert _cache_kib(conn) == database.BULK_CACHE_KIB
     conn.close()
 

@@ -90,7 +90,7 @@ class SqliteStore:
         self._fence: Fence | None = None
         self._indexed: set[str] | None = None
         self._scans: dict[str, dict[str, list[str]]] = {}
-        self._rows_written = 0  # objects and links written by batches through this connection
+        self._rows_touched = 0  # objects and links read by id or written by batches through this connection
         self._bulk_cache = False
 
     # -- transactions ------------------------------------------------------------------------------
@@ -131,6 +131,7 @@ class SqliteStore:
         for oid, rev, props in _select_in(self.conn, "SELECT id, rev, properties FROM alpha_user "
                                                      "WHERE id IN ({marks})", wanted):
             out[oid] = (rev, _loads(props))
+        self._grow_cache(len(out))
         return out
 
     def existing(self, ids: Iterable[str]) -> set[str]:
@@ -274,6 +275,7 @@ class SqliteStore:
                            "LEFT JOIN alpha_user a ON a.id = l.target_id "
                            "WHERE l.mapping = ? AND l.source_id IN ({marks})", list(source_ids), mapping):
             out[sid] = (tid, None if rev is None else (rev, _loads(props)))
+        self._grow_cache(len(out))
         return out
 
     def links_for_targets(self, mapping: str, target_ids: Iterable[str]) -> dict[str, str]:
@@ -340,13 +342,14 @@ class SqliteStore:
         return seq
 
     def _grow_cache(self, rows: int) -> None:
-        """The bulk page cache once this connection's batches have written more rows than the file has
-        pages: from then on its writes come back to pages they wrote before (random inserts into the
-        same index pages), which a small cache would read and write again each time. Until then (an
-        incremental round of a few thousand changes) every page is changed about once, and a large
-        cache only costs memory the process has not touched before."""
-        self._rows_written += rows
-        if not self._bulk_cache and self._rows_written > int(self.conn.execute("PRAGMA page_count").fetchone()[0]):
+        """The bulk page cache once this connection has read by id or written more objects and links
+        than the file has pages: from then on it comes back to pages it read or wrote before (random
+        inserts into the same index pages; a run that went full when its delta link expired, looking
+        up every linked object), which a small cache would read, and write, again each time. Until
+        then (an incremental round of a few thousand changes) each page is touched about once, and a
+        large cache only costs memory the process has not touched before."""
+        self._rows_touched += rows
+        if not self._bulk_cache and self._rows_touched > int(self.conn.execute("PRAGMA page_count").fetchone()[0]):
             self._use_bulk_cache()
 
     def _use_bulk_cache(self) -> None:
