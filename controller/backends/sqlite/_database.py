@@ -36,14 +36,15 @@ BUSY_TIMEOUT_MS = 15_000
 # changes on 100,000 accounts: 9,300 distinct pages), so a page it keeps is a page it will not read
 # again. Every page held is memory the process has not touched before, and on this project's machine
 # a first touch costs more than reading the page again: the round above took 65-111 µs CPU per change
-# with 256 MiB against 43-72 µs with 2-4 MiB (median of 5-9, same minutes), the full and second full
-# runs of 100,000 the same within noise.
+# with 256 MiB against 43-72 µs with 2-4 MiB (medians of 5-9 pairs in the same minutes; README, round
+# 8 of issue 13), and the full and second full runs of 100,000 measured the same within noise.
 CACHE_KIB = 4 * 1024
-# The page cache a bulk write gets (``SqliteStore`` raises it once a run has written more rows than the
-# file has pages). A full run inserts into three unique B-trees (the objects' primary key,
-# username_lower, the links' key) in an order unrelated to their keys; once those indexes outgrow the
-# cache every insert is a read and a write of a random page, the same pages over and over. 256 MiB
-# holds the indexes of about a million accounts. SQLite allocates it as pages are touched.
+# The page cache of bulk work (``SqliteStore`` raises it for a full run, and once a connection has read
+# by id or written more objects and links than the file has pages). A full run inserts into three
+# unique B-trees (the objects' primary key, username_lower, the links' key) in an order unrelated to
+# their keys; once those indexes outgrow the cache every insert is a read and a write of a random page,
+# the same pages over and over. 256 MiB holds the indexes of about a million accounts. SQLite
+# allocates it as pages are touched.
 BULK_CACHE_KIB = 256 * 1024
 # Pages the WAL may hold before a commit checkpoints it into the database (SQLite's default: 1000,
 # 4 MiB). A run's batch dirties thousands of index pages; with the default every batch is checkpointed
