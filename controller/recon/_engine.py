@@ -130,9 +130,9 @@ BATCH_GROWTH = 10
 LINKS_IN_MEMORY = 500_000
 
 # Sources read back by id per call to ``Source.get_users``, with a cancel check before each call: a
-# target-phase batch of 5,000 is 250 JSON batches, 50 s or more of round trips at one reader, which
-# ``idmctl runs cancel`` and Ctrl-C should not wait out. 640 is 32 JSON batches of 20, a whole number
-# of rounds for 1, 2, 4, 8, 16 or 32 readers, so no round of the connector's pool starts half-empty.
+# target-phase batch of 5,000 is 250 JSON batches, 50 s or more of round trips at one reader, which a
+# Ctrl-C or SIGTERM (the cancel of ``idmctl reconcile`` and of a scheduled run) should not wait out.
+# 640 is 32 JSON batches of 20: whole rounds of the connector's pool for 1, 2, 4, 8 or 16 readers.
 PROBE_CHUNK = 640
 
 
@@ -1330,9 +1330,9 @@ def reconcile(
 
     ``mode`` full or incremental (which becomes full, with the reason in ``full_because``, when there
     is no usable delta link). ``allow_deletes`` lets the guard pass up to that many DELETE/UNLINK
-    actions (and an empty source). ``cancel`` is checked between batches. ``recorder`` writes the run
-    record (a plain ``RunRecorder`` when not given; none for a dry run). Never raises for a run that
-    started: the outcome is the state.
+    actions (and an empty source). ``cancel`` is checked between batches, and between chunks of reads
+    by id (``PROBE_CHUNK``). ``recorder`` writes the run record (a plain ``RunRecorder`` when not
+    given; none for a dry run). Never raises for a run that started: the outcome is the state.
     """
     with fewer_collections():
         return _reconcile(store, source, mapping, mode=RunMode(mode), dry_run=dry_run, allow_deletes=allow_deletes,

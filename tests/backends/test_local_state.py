@@ -254,11 +254,31 @@ def test_the_page_cache_starts_small_and_grows_once_a_run_writes_more_rows_than_
     store.apply("entra-users", "run-inc", _creates(3, pages), 0)  # 2 rows each: more rows than pages
     assert _cache_kib(conn) == database.BULK_CACHE_KIB
     assert store.count() == 3 + pages and store.link_count("entra-users") == 3 + pages
+    # The next run starts small again, and only its own reads and writes count.
+    store.start_run("run-inc-2", "entra-users", RunMode.INCREMENTAL, started="2026-12-02T10:15:00.000Z")
+    assert _cache_kib(conn) == database.CACHE_KIB
+    store.apply("entra-users", "run-inc-2", _creates(10_000, 3), 0)
+    assert _cache_kib(conn) == database.CACHE_KIB
     conn.close()
 
     store, conn = _store_at(tmp_path / "full.db")
     store.start_run("run-full", "entra-users", RunMode.FULL, started="2026-12-02T10:00:00.000Z")
     assert _cache_kib(conn) == database.BULK_CACHE_KIB  # a full run reads every linked object
+    # The next run in the same process (``schedule run``) starts small again, its own rows counted.
+    store.start_run("run-inc-2", "entra-users", RunMode.INCREMENTAL, started="2026-12-02T10:15:00.000Z")
+    assert _cache_kib(conn) == database.CACHE_KIB
+    store.apply("entra-users", "run-inc-2", _creates(0, 3), 0)
+    assert _cache_kib(conn) == database.CACHE_KIB
+    conn.close()
+
+
+def test_renaming_a_mapping_moves_its_links_with_the_bulk_cache(tmp_path: Path) -> None:
+    store, conn = _store_at(tmp_path / "state.db")
+    store.apply("old-name", "run-1", _creates(0, 5), 0)
+    store.start_run("run-2", "old-name", RunMode.INCREMENTAL, started="2026-12-02T10:00:00.000Z")
+    assert _cache_kib(conn) == database.CACHE_KIB
+    assert store.rename_mapping("old-name", "entra-users") == 5
+    assert _cache_kib(conn) == database.BULK_CACHE_KIB  # every link moves in the target index
     conn.close()
 
 

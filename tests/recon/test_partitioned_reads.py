@@ -7,10 +7,15 @@ the read is listed or not depending on when its partition was read.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from controller.backends.sqlite import SqliteStore
+from controller.errors import GraphError
+from controller.recon import _engine
 from tests.recon.conftest import PEOPLE, FakeGraph, Runner, snapshot
 
 
@@ -115,14 +120,10 @@ def test_unseen_linked_sources_are_confirmed_a_batch_at_a_time(store: SqliteStor
     assert set(store.links_for_sources("entra-users", moved)) == set(moved)
 
 
-def test_a_long_confirmation_is_read_in_chunks_and_can_be_canceled_between_them(store: SqliteStore,
-                                                                                 monkeypatch: Any) -> None:
-    """``idmctl runs cancel`` (or Ctrl-C) during the reads by id stops the run before the next chunk of
-    them: nothing is decided from a confirmation that did not finish, and the next run converges."""
-    import threading
-
-    from controller.recon import _engine
-
+def _hide_and_delete(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> tuple[Runner, PartitionedGraph,
+                                                                                   list[str], list[str]]:
+    """A linked store whose next partitioned read misses five sources (three moved, two deleted),
+    confirmed two at a time (``PROBE_CHUNK``)."""
     monkeypatch.setattr(_engine, "PROBE_CHUNK", 2)
     recon, graph = _runner(store)
     recon.spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
@@ -132,8 +133,15 @@ def test_a_long_confirmation_is_read_in_chunks_and_can_be_canceled_between_them(
     graph.hidden.update(moved + gone)
     for uid in gone:
         graph.delete(uid)
-
     graph.batches.clear()
+    return recon, graph, moved, gone
+
+
+def test_a_long_confirmation_is_read_in_chunks_and_can_be_canceled_between_them(
+        store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cancel (Ctrl-C, SIGTERM) during the reads by id stops the run before the next chunk of them:
+    nothing is decided from a confirmation that did not finish, and the next run converges."""
+    recon, graph, moved, gone = _hide_and_delete(store, monkeypatch)
     stop = threading.Event()
     read_by_id = graph.get_users
 
@@ -142,14 +150,14 @@ def test_a_long_confirmation_is_read_in_chunks_and_can_be_canceled_between_them(
         stop.set()  # the cancel arrives while the first chunk is being read
         return found
 
-    graph.get_users = get_users_then_cancel  # type: ignore[method-assign]
     before = snapshot(store)
-    run = recon(batch_size=50, cancel=stop)
+    with monkeypatch.context() as patch:
+        patch.setattr(graph, "get_users", get_users_then_cancel)
+        run = recon(batch_size=50, cancel=stop)
     assert run.state == "CANCELED"
     assert [len(b) for b in graph.batches] == [2]  # the chunk in flight finished; no other was sent
     assert run.deletes == 0 and snapshot(store) == before
 
-    graph.get_users = read_by_id  # type: ignore[method-assign]
     graph.batches.clear()
     run = recon(batch_size=50)
     assert run.state == "SUCCESS", run.reason
@@ -157,3 +165,26 @@ def test_a_long_confirmation_is_read_in_chunks_and_can_be_canceled_between_them(
     assert sorted(uid for b in graph.batches for uid in b) == sorted(moved + gone)
     assert run.actions["DELETE"] == len(gone)
     assert set(store.links_for_sources("entra-users", moved)) == set(moved)
+
+
+def test_a_confirmation_that_fails_part_way_deletes_nothing(store: SqliteStore,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second chunk of reads by id fails (Graph answered 503 past its retries): the run fails, and
+    the sources the first chunk proved gone are not deleted either, nor the unread ones."""
+    recon, graph, _moved, _gone = _hide_and_delete(store, monkeypatch)
+    read_by_id = graph.get_users
+
+    def fail_second_chunk(uids: Any, select: list[str]) -> dict[str, dict[str, Any]]:
+        if graph.batches:
+            graph.batches.append(list(uids))
+            raise GraphError("Graph answered 503 Service Unavailable after retries", status=503)
+        return read_by_id(uids, select)
+
+    before = snapshot(store)
+    with monkeypatch.context() as patch:
+        patch.setattr(graph, "get_users", fail_second_chunk)
+        run = recon(batch_size=50)
+    assert run.state == "FAILED" and "503" in (run.reason or "")
+    assert [len(b) for b in graph.batches] == [2, 2]
+    assert run.deletes == 0 and snapshot(store) == before
+    assert recon(batch_size=50).state == "SUCCESS"

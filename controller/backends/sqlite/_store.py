@@ -37,7 +37,7 @@ from controller.backends._shared import (
     hits_by_value,
     runs_to_prune,
 )
-from controller.backends.sqlite._database import BULK_CACHE_KIB, transaction
+from controller.backends.sqlite._database import BULK_CACHE_KIB, CACHE_KIB, transaction
 from controller.config.managed import ALPHA_USER, index_keys
 from controller.config.models import RunMode, RunState
 from controller.errors import ManagedObjectInvalid, StateError
@@ -315,6 +315,9 @@ class SqliteStore:
 
     def rename_mapping(self, old: str, new: str) -> int:
         """Carry links, delta state and retry marks of mapping ``old`` over to ``new`` (``renamedFrom``)."""
+        # Every link moves in the (mapping, target_id) index, in no order of it: bulk work (300,000
+        # links: 4.9 CPU s with the bulk cache, 8.5 s with the small one).
+        self._set_cache(bulk=True)
         with self.transaction() as conn:
             moved = conn.execute("UPDATE links SET mapping = ? WHERE mapping = ?", (new, old)).rowcount
             conn.execute("UPDATE sync_tokens SET mapping = ? WHERE mapping = ? AND NOT EXISTS "
@@ -342,19 +345,22 @@ class SqliteStore:
         return seq
 
     def _grow_cache(self, rows: int) -> None:
-        """The bulk page cache once this connection has read by id or written more objects and links
-        than the file has pages: from then on it comes back to pages it read or wrote before (random
-        inserts into the same index pages; a run that went full when its delta link expired, looking
-        up every linked object), which a small cache would read, and write, again each time. Until
-        then (an incremental round of a few thousand changes) each page is touched about once, and a
-        large cache only costs memory the process has not touched before."""
+        """The bulk page cache once this run (or command) has read by id or written more objects and
+        links than the file has pages. An incremental round of a few thousand changes touches each
+        table page about once and the smaller index B-trees' pages a few times, which a small cache
+        serves as well as a large one: most of what a large cache would keep is memory the process
+        touches for the first time. Past the file's page count the work comes back to the same pages
+        over and over (random inserts into the same index pages; a run that went full when its delta
+        link expired, looking up every linked object), and a small cache would read, and write, each
+        of them again every time."""
         self._rows_touched += rows
         if not self._bulk_cache and self._rows_touched > int(self.conn.execute("PRAGMA page_count").fetchone()[0]):
-            self._use_bulk_cache()
+            self._set_cache(bulk=True)
 
-    def _use_bulk_cache(self) -> None:
-        self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
-        self._bulk_cache = True
+    def _set_cache(self, *, bulk: bool) -> None:
+        if bulk != self._bulk_cache:
+            self.conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB if bulk else CACHE_KIB}")
+            self._bulk_cache = bulk
 
     def _collision(self, mapping: str, batch: WriteBatch, exc: sqlite3.IntegrityError) -> ManagedObjectInvalid:
         return batch_collision(self, mapping, batch, str(exc))
@@ -451,8 +457,11 @@ class SqliteStore:
 
     def start_run(self, run_id: str, mapping: str, mode: RunMode, *, started: str,
                   full_because: str | None = None, holder: str | None = None) -> None:
-        if mode == RunMode.FULL and not self._bulk_cache:
-            self._use_bulk_cache()  # a full run reads every linked object, and may write every account
+        # A full run reads every linked object, and may write every account: the bulk cache. Anything
+        # else starts small again, in a process that runs many (``schedule run``): the pages an earlier
+        # run kept are given back, and its reads and writes do not count towards this one's.
+        self._rows_touched = 0
+        self._set_cache(bulk=mode == RunMode.FULL)
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO recon_runs (id, mapping, mode, state, started, full_because, holder) "
