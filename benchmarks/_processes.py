@@ -2,14 +2,21 @@
 
 Each `idmctl` command runs as its own process so that its wall time, exit code and peak RSS
 (``os.wait4``'s ``ru_maxrss``, that process alone) are what a person running it would see.
+
+A child's ``ru_maxrss`` on Linux is at least the resident size of the process it was forked from (the
+high-water mark of the memory it replaced at exec is kept), so a bench holding hundreds of MiB would
+report that for every command it starts. The commands are therefore started by a small launcher
+process of their own (``_Launcher``), whose few MiB are all a command's figure can inherit.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +51,52 @@ class ChildResult:
         return data
 
 
+# The launcher: runs each command it is sent (one JSON line: argv, cwd, env, stdout and stderr files) and
+# answers one JSON line with its wait status, wall seconds, CPU seconds and peak RSS.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
+    with open(job["out"], "wb") as out, open(job["err"], "wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(job["argv"], cwd=job["cwd"], env=job["env"], stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+    print(json.dumps({"status": status, "seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
+                      "maxrss": usage.ru_maxrss * 1024}), flush=True)
+"""
+
+
+class _Launcher:
+    """The small process every measured command is started from (see the module's docstring)."""
+
+    _proc: subprocess.Popen[str] | None = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def run(cls, job: dict[str, Any]) -> dict[str, Any]:
+        with cls._lock:
+            if cls._proc is None or cls._proc.poll() is not None:
+                cls._proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, text=True)
+                atexit.register(cls._stop, cls._proc)
+            assert cls._proc.stdin is not None and cls._proc.stdout is not None
+            cls._proc.stdin.write(json.dumps(job) + "\n")
+            cls._proc.stdin.flush()
+            answer = cls._proc.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the bench's launcher ended before running `{' '.join(job['argv'])}`")
+        result: dict[str, Any] = json.loads(answer)
+        return result
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen[str]) -> None:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.wait(timeout=10)
+
+
 def run_idmctl(argv: list[str], *, root: Path, logs: Path, expect: tuple[int, ...] = (0,)) -> ChildResult:
     """Run ``python -m controller ARGV`` in ``root`` and measure it; raises RuntimeError on another exit code.
 
@@ -57,15 +110,11 @@ def run_idmctl(argv: list[str], *, root: Path, logs: Path, expect: tuple[int, ..
     # every command compile the whole package from source again (0.2-0.3 s of CPU each time).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update({"IDMCTL_ROOT": str(root), "PYTHONUNBUFFERED": "1"})
-    with out_path.open("wb") as out, err_path.open("wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "controller", *argv], cwd=root, env=env,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: tell Popen so
-    result = ChildResult(argv, proc.returncode, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024,
-                         out_path.read_text("utf-8", "replace"), err_path.read_text("utf-8", "replace"))
+    done = _Launcher.run({"argv": [sys.executable, "-m", "controller", *argv], "cwd": str(root), "env": env,
+                          "out": str(out_path), "err": str(err_path)})
+    result = ChildResult(argv, os.waitstatus_to_exitcode(done["status"]), done["seconds"], done["cpu"],
+                         done["maxrss"], out_path.read_text("utf-8", "replace"),
+                         err_path.read_text("utf-8", "replace"))
     if result.returncode not in expect:
         raise RuntimeError(f"`idmctl {' '.join(argv)}` exited {result.returncode} (expected {expect}); "
                            f"stderr: {result.stderr.strip()[-2000:] or '(empty)'}; "

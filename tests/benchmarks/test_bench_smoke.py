@@ -111,3 +111,17 @@ def test_repeat_needs_one_bench_and_no_kept_directory(tmp_path: Path, capsys: py
     assert "cannot be used with --repeat" in capsys.readouterr().err
     with pytest.raises(ValueError, match="no bench"):
         median_report([])
+
+
+def test_a_command_s_peak_rss_is_its_own_not_the_bench_s(tmp_path: Path) -> None:
+    """On Linux a child's ru_maxrss starts at the resident size of the process it was forked from: a
+    bench holding 300 MiB would have reported at least that for every command it measured."""
+    from benchmarks._processes import run_idmctl
+
+    held = bytearray(300 * 2**20)
+    for i in range(0, len(held), 4096):  # resident, not just reserved
+        held[i] = 1
+    result = run_idmctl(["--help"], root=tmp_path, logs=tmp_path / "logs")
+    assert result.returncode == 0 and "reconcile" in result.stdout
+    assert 0 < result.peak_rss < 150 * 2**20, result.peak_rss
+    del held
