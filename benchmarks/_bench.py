@@ -180,18 +180,25 @@ def _check(run: dict[str, Any], situations: dict[str, int], actions: dict[str, i
     return problems
 
 
-def _per_change(inc: ChildResult, idle: ChildResult, changes: int, full: ChildResult, n: int) -> dict[str, Any]:
+def _per_change(inc: ChildResult, idle: ChildResult, changes: int, full: ChildResult, n: int,
+                floors: tuple[Floor, Floor]) -> dict[str, Any]:
     """An incremental run's CPU per change beyond its fixed cost, against a full run's CPU per account.
 
     The fixed cost is the same command with nothing to read (measured right after, ``idle``: the median
     of three); the full run's per-account figure includes its own fixed cost, spread over N accounts.
+    ``floors`` (the full run's, the round's) give the same ratio for the floor: what the same reads and
+    writes cost per change against per account with no engine at all.
     """
     per_change = max(0.0, inc.cpu_seconds - idle.cpu_seconds) * 1e6 / changes
     per_account = full.cpu_seconds * 1e6 / n
+    floor_account = floors[0].cpu_seconds * 1e6 / n
+    floor_change = floors[1].cpu_seconds * 1e6 / changes
     return {"idleCpuS": round(idle.cpu_seconds, 3), "idleWallS": round(idle.seconds, 3),
             "cpuUsPerChange": round(per_change, 1), "cpuUsPerChangeAllIn": round(inc.cpu_seconds * 1e6 / changes, 1),
             "fullCpuUsPerAccount": round(per_account, 1),
-            "perChangeVsFullAccount": round(per_change / per_account, 2) if per_account else None}
+            "perChangeVsFullAccount": round(per_change / per_account, 2) if per_account else None,
+            "floorCpuUsPerChange": round(floor_change, 1), "floorCpuUsPerAccount": round(floor_account, 1),
+            "floorPerChangeVsAccount": round(floor_change / floor_account, 2) if floor_account else None}
 
 
 def _phase(n: int, phase: str, accounts: int, child: ChildResult, run: dict[str, Any], floor: Floor,
@@ -379,7 +386,8 @@ def run_bench(users: int = 100_000, *, quiet: bool = False, keep: Path | None = 
                                     f"an idle run: {idle_run.get('state')}, {idle_run.get('processed')} processed")
                                     if c)
                         idle = sorted(idles, key=lambda r: r.cpu_seconds)[1]
-                        phase.update(_per_change(inc, idle, mix.total, first_full[state.backend], users))
+                        phase.update(_per_change(inc, idle, mix.total, first_full[state.backend], users,
+                                                 (full_floor, inc_floor)))
                         phases.append(phase)
             finally:
                 memory.close()

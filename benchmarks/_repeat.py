@@ -17,7 +17,7 @@ __all__ = ["SPREAD_KEYS", "median_report", "repeat_bench"]
 
 # The figures whose spread (min, max over the benches) the report shows next to their medians.
 SPREAD_KEYS = ("wallS", "cpuS", "floorCpuS", "cpuRatio", "cpuVsFirst", "cpuUsPerChange",
-               "fullCpuUsPerAccount", "perChangeVsFullAccount", "idleCpuS")
+               "fullCpuUsPerAccount", "perChangeVsFullAccount", "idleCpuS", "floorPerChangeVsAccount")
 
 
 def _is_number(value: Any) -> bool:

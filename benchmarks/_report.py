@@ -53,7 +53,8 @@ NOTES = (
 
 _SPREAD_TITLES = {"wallS": "wall s", "cpuS": "cpu s", "floorCpuS": "floor cpu s", "cpuRatio": "cpu ratio",
                   "cpuVsFirst": "cpu vs first", "cpuUsPerChange": "µs per change",
-                  "perChangeVsFullAccount": "per change / full per account", "idleCpuS": "idle cpu s"}
+                  "perChangeVsFullAccount": "per change / full per account", "idleCpuS": "idle cpu s",
+                  "floorPerChangeVsAccount": "floor per change / floor per account"}
 
 
 def _title(report: dict[str, Any]) -> str:
@@ -95,7 +96,10 @@ def _footer(report: dict[str, Any]) -> list[str]:
                 f"Incremental ({phase['backend']}): {phase['cpuUsPerChange']:,.0f} µs CPU per change beyond the "
                 f"fixed cost of a run ({phase['idleCpuS']:.2f} CPU s: the same command with nothing to read), "
                 f"{phase['perChangeVsFullAccount']:.2f}x the full run's {phase['fullCpuUsPerAccount']:,.0f} µs per "
-                f"account; {phase['cpuUsPerChangeAllIn']:,.0f} µs per change all in.")
+                f"account; {phase['cpuUsPerChangeAllIn']:,.0f} µs per change all in. The floor alone: "
+                f"{phase['floorCpuUsPerChange']:,.0f} µs per change (the round's reads and writes), "
+                f"{phase['floorPerChangeVsAccount']:.2f}x its {phase['floorCpuUsPerAccount']:,.0f} µs per account "
+                "of the full run's.")
     for phase in report["phases"]:
         if phase["check"] != "ok":
             lines.append(f"CHECK FAILED ({phase['phase']}): {phase['check']}")

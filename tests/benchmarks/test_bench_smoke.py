@@ -52,6 +52,7 @@ def test_runs_do_what_the_changes_ask(report: dict) -> None:
     # The same incremental command with nothing to read measures the fixed cost of a run.
     assert inc["idleCpuS"] > 0 and inc["cpuUsPerChange"] >= 0 and inc["perChangeVsFullAccount"] >= 0
     assert inc["cpuUsPerChangeAllIn"] >= inc["cpuUsPerChange"]
+    assert inc["floorCpuUsPerChange"] > 0 and inc["floorCpuUsPerAccount"] > 0 and inc["floorPerChangeVsAccount"] > 0
     assert "µs CPU per change beyond the fixed cost" in render_markdown(report)
 
 
