@@ -100,31 +100,9 @@ def test_a_partitioned_read_converges_to_the_sequential_one(store: SqliteStore, 
     assert snapshot(store) == snapshot(other)
 
 
-def test_unseen_linked_sources_are_confirmed_a_batch_at_a_time(store: SqliteStore) -> None:
-    """One read by id per target-phase batch (the connector sends it as JSON batches of 20), not one per
-    source: what the partitions missed and what was deleted meanwhile are told apart in the same read."""
-    recon, graph = _runner(store)
-    recon.spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
-    recon.spec["safety"] = {"maxDeletes": 10, "maxDeletePercent": 100, "allowEmptySource": False}
-    assert recon().state == "SUCCESS"
-    moved, gone = [p["id"] for p in PEOPLE[:3]], [p["id"] for p in PEOPLE[3:5]]
-    graph.hidden.update(moved + gone)
-    for uid in gone:
-        graph.delete(uid)
-    graph.batches.clear()
-    run = recon(batch_size=50)
-    assert run.state == "SUCCESS", run.reason
-    assert [sorted(b) for b in graph.batches] == [sorted(moved + gone)]
-    assert run.actions["DELETE"] == len(gone) and run.situations["CONFIRMED"] == len(PEOPLE) - len(gone)
-    assert not store.links_for_sources("entra-users", gone)
-    assert set(store.links_for_sources("entra-users", moved)) == set(moved)
-
-
-def _hide_and_delete(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> tuple[Runner, PartitionedGraph,
-                                                                                   list[str], list[str]]:
-    """A linked store whose next partitioned read misses five sources (three moved, two deleted),
-    confirmed two at a time (``PROBE_CHUNK``)."""
-    monkeypatch.setattr(_engine, "PROBE_CHUNK", 2)
+def _hide_and_delete(store: SqliteStore) -> tuple[Runner, PartitionedGraph, list[str], list[str]]:
+    """A linked store whose next partitioned read misses five sources: three moved between partitions
+    during the read, two deleted (SOURCE_MISSING deletes, the guard open for them)."""
     recon, graph = _runner(store)
     recon.spec["policies"]["rules"]["SOURCE_MISSING"] = "DELETE"
     recon.spec["safety"] = {"maxDeletes": 10, "maxDeletePercent": 100, "allowEmptySource": False}
@@ -137,11 +115,24 @@ def _hide_and_delete(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> tup
     return recon, graph, moved, gone
 
 
+def test_unseen_linked_sources_are_confirmed_a_batch_at_a_time(store: SqliteStore) -> None:
+    """One read by id per target-phase batch (the connector sends it as JSON batches of 20), not one per
+    source: what the partitions missed and what was deleted meanwhile are told apart in the same read."""
+    recon, graph, moved, gone = _hide_and_delete(store)
+    run = recon(batch_size=50)
+    assert run.state == "SUCCESS", run.reason
+    assert [sorted(b) for b in graph.batches] == [sorted(moved + gone)]
+    assert run.actions["DELETE"] == len(gone) and run.situations["CONFIRMED"] == len(PEOPLE) - len(gone)
+    assert not store.links_for_sources("entra-users", gone)
+    assert set(store.links_for_sources("entra-users", moved)) == set(moved)
+
+
 def test_a_long_confirmation_is_read_in_chunks_and_can_be_canceled_between_them(
         store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cancel (Ctrl-C, SIGTERM) during the reads by id stops the run before the next chunk of them:
     nothing is decided from a confirmation that did not finish, and the next run converges."""
-    recon, graph, moved, gone = _hide_and_delete(store, monkeypatch)
+    monkeypatch.setattr(_engine, "PROBE_CHUNK", 2)  # five reads by id: chunks of 2, 2 and 1
+    recon, graph, moved, gone = _hide_and_delete(store)
     stop = threading.Event()
     read_by_id = graph.get_users
 
@@ -171,7 +162,8 @@ def test_a_confirmation_that_fails_part_way_deletes_nothing(store: SqliteStore,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """The second chunk of reads by id fails (Graph answered 503 past its retries): the run fails, and
     the sources the first chunk proved gone are not deleted either, nor the unread ones."""
-    recon, graph, _moved, _gone = _hide_and_delete(store, monkeypatch)
+    monkeypatch.setattr(_engine, "PROBE_CHUNK", 2)
+    recon, graph, _moved, _gone = _hide_and_delete(store)
     read_by_id = graph.get_users
 
     def fail_second_chunk(uids: Any, select: list[str]) -> dict[str, dict[str, Any]]:
