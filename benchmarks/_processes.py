@@ -12,6 +12,7 @@ process of their own (``_Launcher``), whose few MiB are all a command's figure c
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import subprocess
@@ -52,19 +53,26 @@ class ChildResult:
 
 
 # The launcher: runs each command it is sent (one JSON line: argv, cwd, env, stdout and stderr files) and
-# answers one JSON line with its wait status, wall seconds, CPU seconds and peak RSS.
+# answers one JSON line with its wait status, wall seconds, CPU seconds and peak RSS, or the error that
+# kept it from starting the command. (``-I -S``: the standard library only, nothing from the bench's
+# directory or site-packages, and a few MiB.)
 _LAUNCHER = """
 import json, os, subprocess, sys, time
 for line in sys.stdin:
     job = json.loads(line)
-    with open(job["out"], "wb") as out, open(job["err"], "wb") as err:
-        started = time.perf_counter()
-        proc = subprocess.Popen(job["argv"], cwd=job["cwd"], env=job["env"], stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - started
-    print(json.dumps({"status": status, "seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
-                      "maxrss": usage.ru_maxrss * 1024}), flush=True)
+    try:
+        with open(job["out"], "wb") as out, open(job["err"], "wb") as err:
+            started = time.perf_counter()
+            proc = subprocess.Popen(job["argv"], cwd=job["cwd"], env=job["env"], stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=err)
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4: tell Popen so
+        answer = {"status": status, "seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
+                  "maxrss": usage.ru_maxrss * 1024}
+    except OSError as exc:
+        answer = {"error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(answer), flush=True)
 """
 
 
@@ -76,25 +84,47 @@ class _Launcher:
 
     @classmethod
     def run(cls, job: dict[str, Any]) -> dict[str, Any]:
+        """Run one job; a launcher that ended, or a wait that was interrupted, is not used again (its
+        next answer would be this job's), and the next job starts a new one."""
         with cls._lock:
             if cls._proc is None or cls._proc.poll() is not None:
-                cls._proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER], stdin=subprocess.PIPE,
+                cls._proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _LAUNCHER], stdin=subprocess.PIPE,
                                              stdout=subprocess.PIPE, text=True)
                 atexit.register(cls._stop, cls._proc)
-            assert cls._proc.stdin is not None and cls._proc.stdout is not None
-            cls._proc.stdin.write(json.dumps(job) + "\n")
-            cls._proc.stdin.flush()
-            answer = cls._proc.stdout.readline()
-        if not answer:
-            raise RuntimeError(f"the bench's launcher ended before running `{' '.join(job['argv'])}`")
+            proc = cls._proc
+            assert proc.stdin is not None and proc.stdout is not None
+            try:
+                proc.stdin.write(json.dumps(job) + "\n")
+                proc.stdin.flush()
+                answer = proc.stdout.readline()
+            except BaseException:
+                cls._discard()
+                raise
+            if not answer:
+                cls._discard()
+                raise RuntimeError(f"the bench's launcher ended before running `{' '.join(job['argv'])}`")
         result: dict[str, Any] = json.loads(answer)
+        if "error" in result:
+            raise RuntimeError(f"could not start `{' '.join(job['argv'])}`: {result['error']}")
         return result
 
+    @classmethod
+    def _discard(cls) -> None:
+        if cls._proc is not None:
+            cls._stop(cls._proc, timeout=0)
+            cls._proc = None
+
     @staticmethod
-    def _stop(proc: subprocess.Popen[str]) -> None:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        proc.wait(timeout=10)
+    def _stop(proc: subprocess.Popen[str], timeout: float = 10) -> None:
+        """End the launcher: at exit it finishes the command it runs (``timeout``), then it is killed."""
+        with contextlib.suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def run_idmctl(argv: list[str], *, root: Path, logs: Path, expect: tuple[int, ...] = (0,)) -> ChildResult:

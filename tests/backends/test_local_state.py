@@ -275,10 +275,14 @@ def test_the_page_cache_starts_small_and_grows_once_a_run_writes_more_rows_than_
 def test_renaming_a_mapping_moves_its_links_with_the_bulk_cache(tmp_path: Path) -> None:
     store, conn = _store_at(tmp_path / "state.db")
     store.apply("old-name", "run-1", _creates(0, 5), 0)
-    store.start_run("run-2", "old-name", RunMode.INCREMENTAL, started="2026-12-02T10:00:00.000Z")
+    conn.close()
+    store, conn = _store_at(tmp_path / "state.db")  # the next command: the engine renames, then records the run
     assert _cache_kib(conn) == database.CACHE_KIB
     assert store.rename_mapping("old-name", "entra-users") == 5
     assert _cache_kib(conn) == database.BULK_CACHE_KIB  # every link moves in the target index
+    store.start_run("run-2", "entra-users", RunMode.INCREMENTAL, started="2026-12-02T10:00:00.000Z")
+    assert _cache_kib(conn) == database.CACHE_KIB
+    assert store.link_count("entra-users") == 5
     conn.close()
 
 

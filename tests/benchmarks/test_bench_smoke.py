@@ -126,3 +126,11 @@ def test_a_command_s_peak_rss_is_its_own_not_the_bench_s(tmp_path: Path) -> None
     assert result.returncode == 0 and "reconcile" in result.stdout
     assert 0 < result.peak_rss < 150 * 2**20, result.peak_rss
     del held
+
+
+def test_a_command_that_cannot_start_is_reported_and_the_next_one_runs(tmp_path: Path) -> None:
+    from benchmarks._processes import run_idmctl
+
+    with pytest.raises(RuntimeError, match="could not start .*No such file or directory"):
+        run_idmctl(["--help"], root=tmp_path / "missing", logs=tmp_path / "logs")
+    assert run_idmctl(["--help"], root=tmp_path, logs=tmp_path / "logs").returncode == 0
