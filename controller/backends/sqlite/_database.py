@@ -31,15 +31,14 @@ __all__ = [
 
 # Long enough for another writer's batch to commit; the lock lease, not this, serialises writers.
 BUSY_TIMEOUT_MS = 15_000
-# Page cache per connection, in KiB. A connection starts small (SQLite's default is about 2 MiB): most
-# commands read a few pages, and an incremental round touches each page it changes about once (7,000
-# changes on 100,000 accounts: 9,300 distinct pages), so a page it keeps is a page it will not read
-# again. Every page held is memory the process has not touched before, and on this project's machine
-# a first touch costs more than reading the page again: the round above took 65-111 µs CPU per change
-# with 256 MiB against 43-72 µs with 2-4 MiB (medians of 5-9 pairs in the same minutes; README, round
-# 8 of issue 13), and the full and second full runs of 100,000 measured the same within noise.
+# Page cache per connection, in KiB; ``SqliteStore`` sets it per run. Small (SQLite's default is about
+# 2 MiB) for most commands, which read a few pages, and for an incremental round, which touches each
+# table page it changes about once (7,000 changes on 100,000 accounts: 9,300 distinct pages), so a
+# page a large cache kept was mostly memory the process touched for the first time and never read
+# again: 4,900 page faults per such round instead of 16,900, 88 MiB peak instead of 121; CPU seconds
+# within the machine's noise (README, round 8 of issue 13).
 CACHE_KIB = 4 * 1024
-# The page cache of bulk work (``SqliteStore`` raises it for a full run, and once a connection has read
+# The page cache of bulk work (``SqliteStore`` raises it for a full run, and once a run has read
 # by id or written more objects and links than the file has pages). A full run inserts into three
 # unique B-trees (the objects' primary key, username_lower, the links' key) in an order unrelated to
 # their keys; once those indexes outgrow the cache every insert is a read and a write of a random page,

@@ -95,7 +95,7 @@ class SqliteStore:
         self._fence: Fence | None = None
         self._indexed: set[str] | None = None
         self._scans: dict[str, dict[str, list[str]]] = {}
-        self._rows_touched = 0  # objects and links read by id or written by batches through this connection
+        self._rows_touched = 0  # objects and links read by id or written by batches in this run (start_run)
         self._bulk_cache = False
 
     # -- transactions ------------------------------------------------------------------------------
@@ -463,8 +463,8 @@ class SqliteStore:
     def start_run(self, run_id: str, mapping: str, mode: RunMode, *, started: str,
                   full_because: str | None = None, holder: str | None = None) -> None:
         # A full run reads every linked object, and may write every account: the bulk cache. Anything
-        # else starts small again, in a process that runs many (``schedule run``): the pages an earlier
-        # run kept are given back, and its reads and writes do not count towards this one's.
+        # else starts small again, in a process that runs many (``schedule run``): SQLite releases the
+        # pages an earlier run kept, and that run's reads and writes do not count towards this one's.
         self._rows_touched = 0
         self._set_cache(bulk=mode == RunMode.FULL)
         with self.transaction() as conn:
